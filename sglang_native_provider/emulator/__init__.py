@@ -1,0 +1,10 @@
+"""An SGLang-compatible test server: SGLang's native HTTP API with a real tokenizer and a fake model.
+
+See :class:`Emulator`. The wire format follows SGLang 0.5.23 (``SGLANG_VERSION``).
+"""
+
+from .model import ScriptedCompletion
+from .runner import Emulator, load_emulator_tokenizer
+from .server import SGLANG_VERSION
+
+__all__ = ["SGLANG_VERSION", "Emulator", "ScriptedCompletion", "load_emulator_tokenizer"]

@@ -1,0 +1,269 @@
+"""Runs sampled sequences token by token and reports them in SGLang's output shape.
+
+The output dicts follow SGLang 0.5.23 ``TokenizerManager._handle_batch_output`` and
+``_stream_one_response`` (``srt/managers/tokenizer_manager.py``): ``{"text", "output_ids",
+"meta_info"}`` with ``meta_info`` keys in SGLang's order; cumulative stream events by default and
+deltas with ``--incremental-streaming-output``. Finishing follows ``Req.update_finish_state``
+(``srt/managers/schedule_batch.py``: stop string, then stop token / EOS, then length) and the
+detokenizer's ``trim_matched_stop`` (``srt/managers/detokenizer_manager.py``): a matched stop is cut
+from ``text`` while ``output_ids`` keep the matched stop token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import FakeModel, LogprobRow, PrefixCache
+from .requests import GenerateError, Job
+
+__all__ = ["Engine"]
+
+_REPLACEMENT_CHAR = "\ufffd"
+
+
+@dataclass
+class _Sequence:
+    """The live state of one running job."""
+
+    job: Job
+    cached_tokens: int
+    started: float = field(default_factory=time.perf_counter)
+    output_ids: list[int] = field(default_factory=list)
+    rows: list[LogprobRow] = field(default_factory=list)
+    finish_reason: dict[str, Any] | None = None
+    abort_requested: bool = False
+    sent_ids: int = 0
+    sent_text: str = ""
+    first_sent: bool = False
+
+
+class Engine:
+    """The emulator's scheduler: runs jobs, tracks them by rid for abort, and owns the prefix cache."""
+
+    def __init__(
+        self,
+        model: FakeModel,
+        *,
+        context_length: int,
+        weight_version: str = "default",
+        token_delay: float = 0.0,
+        incremental_streaming_output: bool = False,
+    ) -> None:
+        self.model = model
+        self.context_length = context_length
+        self.weight_version = weight_version
+        self.token_delay = token_delay
+        self.incremental_streaming_output = incremental_streaming_output
+        self.cache = PrefixCache()
+        self._running: dict[str, _Sequence] = {}
+
+    @property
+    def running_rids(self) -> list[str]:
+        return list(self._running)
+
+    def abort(self, rid: str = "", abort_all: bool = False) -> None:
+        """End running requests with an ``abort`` finish; unknown rids are ignored, as in SGLang."""
+        targets = self._running.values() if abort_all else [self._running.get(rid)] if rid else []
+        for sequence in targets:
+            if sequence is not None:
+                sequence.abort_requested = True
+
+    def reserve(self, jobs: list[Job]) -> None:
+        """Refuse rids already running (SGLang: "Duplicate request ID detected")."""
+        for job in jobs:
+            if job.rid in self._running:
+                raise GenerateError(f"Duplicate request ID detected: {job.rid}")
+
+    async def run(self, job: Job) -> AsyncIterator[dict[str, Any]]:
+        """Generate one job; yields stream events, or only the final output when not streaming."""
+        self.reserve([job])
+        cap = len(job.prompt_ids) - 1
+        if job.return_logprob and 0 <= job.logprob_start_len < cap:
+            cap = job.logprob_start_len  # prompt logprobs must be computed, not read from cache
+        sequence = _Sequence(job=job, cached_tokens=min(self.cache.match(job.prompt_ids), max(cap, 0)))
+        self._running[job.rid] = sequence
+        try:
+            async for output in self._generate(sequence):
+                yield output
+        finally:
+            self._running.pop(job.rid, None)
+            if sequence.finish_reason is not None and sequence.finish_reason["type"] != "abort":
+                # The last sampled token has no KV entry yet, so it is not cached (SGLang does the same).
+                self.cache.insert(job.prompt_ids + tuple(sequence.output_ids[:-1]))
+
+    async def _generate(self, sequence: _Sequence) -> AsyncIterator[dict[str, Any]]:
+        job = sequence.job
+        prompt_len = len(job.prompt_ids)
+        if job.return_logprob and job.logprob_start_len > prompt_len:
+            message = (
+                f"req.logprob_start_len={job.logprob_start_len} is higher than the number of input tokens "
+                f"len(req.origin_input_ids)={prompt_len}. Please use a smaller logprob_start_len."
+            )
+            if not job.stream:
+                raise GenerateError(message)
+            sequence.finish_reason = {
+                "type": "abort",
+                "message": message,
+                "status_code": 400,
+                "err_type": "BadRequestError",
+            }
+            yield self._output(sequence)
+            return
+
+        sampling = job.sampling
+        max_new_tokens = sampling.max_new_tokens
+        if max_new_tokens is None:
+            max_new_tokens = self.context_length - prompt_len
+        context = FakeModel.context_id(job.prompt_ids, job.sample_index)
+        tokens = self.model.completion(
+            job.prompt_ids, sample_index=job.sample_index, seed=sampling.sampling_seed, greedy=sampling.greedy
+        )
+        stop_ids = sampling.stop_token_ids | self.model.eos_token_ids
+        if max_new_tokens == 0:
+            sequence.finish_reason = {"type": "length", "length": 0}
+        while sequence.finish_reason is None:
+            await asyncio.sleep(self.token_delay)
+            if sequence.abort_requested:
+                sequence.finish_reason = {"type": "abort", "message": "Aborted", "status_code": None, "err_type": None}
+                break
+            token = next(tokens)
+            # min_new_tokens masks stop tokens out of sampling until enough tokens exist.
+            while len(sequence.output_ids) < sampling.min_new_tokens and token in stop_ids:
+                token = next(tokens)
+            sequence.output_ids.append(token)
+            if job.return_logprob:
+                sequence.rows.append(
+                    self.model.logprob_row(
+                        context, len(sequence.output_ids), token, greedy=sampling.greedy, top_k=job.top_logprobs_num
+                    )
+                )
+            sequence.finish_reason = self._finish_reason(sequence, token, stop_ids, max_new_tokens)
+            if job.stream and sequence.finish_reason is None and not self._holds_stop_prefix(sequence):
+                yield self._output(sequence)
+        yield self._output(sequence)
+
+    def _finish_reason(
+        self, sequence: _Sequence, token: int, stop_ids: frozenset[int], max_new_tokens: int
+    ) -> dict[str, Any] | None:
+        sampling = sequence.job.sampling
+        if sampling.stop_strs:
+            tail = self.model.tokenizer.decode(sequence.output_ids[-(max(map(len, sampling.stop_strs)) + 2) :])
+            for stop in sampling.stop_strs:
+                if stop in tail:
+                    return {"type": "stop", "matched": stop}
+        if not sampling.ignore_eos and token in stop_ids:
+            return {"type": "stop", "matched": token}
+        if len(sequence.output_ids) >= max_new_tokens:
+            return {"type": "length", "length": max_new_tokens}
+        return None
+
+    def _holds_stop_prefix(self, sequence: _Sequence) -> bool:
+        """SGLang delays a stream event while the text ends with the start of a stop string."""
+        stops = sequence.job.sampling.stop_strs
+        if not stops:
+            return False
+        text = self._text(sequence)
+        return any(text.endswith(stop[:k]) for stop in stops for k in range(1, len(stop)))
+
+    def _text(self, sequence: _Sequence) -> str:
+        sampling = sequence.job.sampling
+        ids = sequence.output_ids
+        finish = sequence.finish_reason or {}
+        matched = finish.get("matched")
+        trim = not sampling.no_stop_trim
+        if isinstance(matched, int) and not isinstance(matched, bool) and trim and ids:
+            ids = ids[:-1]
+        text = self.model.tokenizer.decode(ids, skip_special_tokens=sampling.skip_special_tokens)
+        if isinstance(matched, str):
+            position = text.find(matched)
+            if position != -1:
+                text = text[: position + len(matched)] if not trim else text[:position]
+        if sequence.finish_reason is None:
+            # An incomplete UTF-8 sequence is held back until its last byte arrives.
+            text = text.rstrip(_REPLACEMENT_CHAR)
+        return text
+
+    def _logprob_entry(self, logprob: float | None, token_id: int, with_text: bool) -> list[Any]:
+        text = self.model.tokenizer.decode([token_id]) if with_text else None
+        return [logprob, token_id, text]
+
+    def _logprob_fields(self, sequence: _Sequence, since: int) -> dict[str, Any]:
+        job = sequence.job
+        with_text = job.return_text_in_logprobs
+        rows = sequence.rows[since:]
+        ids = sequence.output_ids[since:]
+        fields: dict[str, Any] = {
+            "input_token_logprobs": self._input_logprobs(job),
+            "output_token_logprobs": [self._logprob_entry(r.logprob, t, with_text) for r, t in zip(rows, ids)],
+            "output_token_logprobs_length": len(sequence.rows),
+        }
+        if job.top_logprobs_num > 0:
+            fields["input_top_logprobs"] = self._input_top_logprobs(job)
+            fields["output_top_logprobs"] = [
+                [self._logprob_entry(lp, tid, with_text) for lp, tid in row.top] for row in rows
+            ]
+        return fields
+
+    def _input_rows(self, job: Job) -> list[tuple[int, LogprobRow | None]]:
+        start = job.logprob_start_len
+        if not 0 <= start < len(job.prompt_ids):
+            return []
+        context = FakeModel.context_id(job.prompt_ids[:start], -1)
+        rows: list[tuple[int, LogprobRow | None]] = []
+        for position in range(start, len(job.prompt_ids)):
+            token = job.prompt_ids[position]
+            row = None
+            if position != start:  # SGLang reports no logprob for the first position asked for
+                row = self.model.logprob_row(context, position, token, greedy=False, top_k=job.top_logprobs_num)
+            rows.append((token, row))
+        return rows
+
+    def _input_logprobs(self, job: Job) -> list[list[Any]]:
+        return [
+            self._logprob_entry(row.logprob if row else None, token, job.return_text_in_logprobs)
+            for token, row in self._input_rows(job)
+        ]
+
+    def _input_top_logprobs(self, job: Job) -> list[Any]:
+        return [
+            [self._logprob_entry(lp, tid, job.return_text_in_logprobs) for lp, tid in row.top] if row else None
+            for _, row in self._input_rows(job)
+        ]
+
+    def _output(self, sequence: _Sequence) -> dict[str, Any]:
+        job = sequence.job
+        finished = sequence.finish_reason is not None
+        incremental = job.stream and self.incremental_streaming_output
+        since = sequence.sent_ids if incremental else 0
+        meta_info: dict[str, Any] = {
+            "id": job.rid,
+            "finish_reason": sequence.finish_reason,
+            "prompt_tokens": len(job.prompt_ids),
+            "weight_version": self.weight_version,
+            "num_retractions": 0,
+        }
+        if job.return_logprob:
+            meta_info.update(self._logprob_fields(sequence, since))
+        meta_info["reasoning_tokens"] = 0
+        meta_info["completion_tokens"] = len(sequence.output_ids)
+        meta_info["cached_tokens"] = sequence.cached_tokens
+        if finished:
+            meta_info["e2e_latency"] = time.perf_counter() - sequence.started
+        if not sequence.first_sent:
+            meta_info["response_sent_to_client_ts"] = time.time()
+            sequence.first_sent = True
+        text = self._text(sequence)
+        output: dict[str, Any] = {
+            "text": text[len(sequence.sent_text) :] if incremental else text,
+            "output_ids": sequence.output_ids[since:],
+            "meta_info": meta_info,
+        }
+        if job.return_prompt_token_ids:
+            output["prompt_token_ids"] = list(job.prompt_ids)
+        sequence.sent_ids = len(sequence.output_ids)
+        sequence.sent_text = text
+        return output

@@ -1,0 +1,139 @@
+"""Run the emulator: in a background thread (tests, demo) or in the foreground (CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from ..offline_tokenizers import RECIPES, load_tokenizer
+from .engine import Engine
+from .model import FakeModel, ScriptedCompletion
+from .server import ServerInfo, create_app
+
+__all__ = ["Emulator", "load_emulator_tokenizer"]
+
+
+def load_emulator_tokenizer(tokenizer: str, *, trust_remote_code: bool = False):
+    """An offline recipe name (``qwen3``, ``qwen2.5``, ``llama3.1``) or a tokenizer directory / hub id."""
+    if tokenizer in RECIPES:
+        return load_tokenizer(tokenizer)
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tokenizer, trust_remote_code=trust_remote_code)
+
+
+class Emulator:
+    """An SGLang-compatible server on 127.0.0.1 with a real tokenizer and scripted or seeded output.
+
+    Use it as a context manager (``with Emulator() as emu:`` or ``async with``); ``emu.url`` is the
+    base URL, ``emu.requests`` the ``/generate`` bodies received, ``emu.script(...)`` queues the next
+    completions and ``emu.running_rids`` lists requests still generating.
+    """
+
+    def __init__(
+        self,
+        tokenizer: str = "qwen3",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        served_model_name: str | None = None,
+        context_length: int | None = None,
+        weight_version: str = "default",
+        token_delay: float = 0.0,
+        incremental_streaming_output: bool = False,
+        eos_token_ids: Sequence[int] | None = None,
+        tool_call_parser: str | None = None,
+        reasoning_parser: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.tokenizer = load_emulator_tokenizer(tokenizer)
+        self.model = FakeModel(self.tokenizer, eos_token_ids=eos_token_ids, seed=seed)
+        self.engine = Engine(
+            self.model,
+            context_length=context_length or min(self.tokenizer.model_max_length, 1 << 20),
+            weight_version=weight_version,
+            token_delay=token_delay,
+            incremental_streaming_output=incremental_streaming_output,
+        )
+        name = served_model_name or Path(tokenizer).name
+        self.info = ServerInfo(
+            model_path=tokenizer,
+            served_model_name=name,
+            host=host,
+            tool_call_parser=tool_call_parser,
+            reasoning_parser=reasoning_parser,
+        )
+        self.requests: list[dict] = []
+        self.app = create_app(self.engine, self.info, api_key=api_key, recorded=self.requests)
+        self._host, self._port = host, port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"Emulator(url={self.url!r}, model={self.info.served_model_name!r})"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.info.port or self._port}"
+
+    @property
+    def running_rids(self) -> list[str]:
+        return self.engine.running_rids
+
+    def script(self, *completions: str | Sequence[int] | ScriptedCompletion) -> None:
+        """Queue the next completions (texts end with EOS; token-id lists are emitted as they are)."""
+        self.model.script(*completions)
+
+    def _bind(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        self.info.port = sock.getsockname()[1]
+        return sock
+
+    def _uvicorn(self) -> uvicorn.Server:
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
+        return uvicorn.Server(config)
+
+    def start(self) -> Emulator:
+        """Serve in a background thread until :meth:`stop`."""
+        sock = self._bind()
+        self._server = self._uvicorn()
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="sglang-emulator", daemon=True
+        )
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the SGLang emulator failed to start")
+            threading.Event().wait(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def serve_forever(self) -> None:
+        """Serve in the foreground (the CLI's ``emulate``) until interrupted."""
+        sock = self._bind()
+        self._uvicorn().run(sockets=[sock])
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Emulator:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc_info) -> None:
+        await asyncio.to_thread(self.stop)
