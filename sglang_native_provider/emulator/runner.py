@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import threading
 from collections.abc import Sequence
@@ -18,8 +19,12 @@ from .server import ServerInfo, create_app
 __all__ = ["Emulator", "load_emulator_tokenizer"]
 
 
+@functools.lru_cache(maxsize=8)
 def load_emulator_tokenizer(tokenizer: str, *, trust_remote_code: bool = False):
-    """An offline recipe name (``qwen3``, ``qwen2.5``, ``llama3.1``) or a tokenizer directory / hub id."""
+    """An offline recipe name (``qwen3``, ``qwen2.5``, ``llama3.1``) or a tokenizer directory / hub id.
+
+    Loaded once per process: emulators, the demo and tests share the (read-only) tokenizer.
+    """
     if tokenizer in RECIPES:
         return load_tokenizer(tokenizer)
     from transformers import AutoTokenizer

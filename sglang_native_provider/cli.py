@@ -1,0 +1,84 @@
+"""The ``sglang-native`` command: run the SGLang emulator, build offline tokenizers, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+# transformers warns at import that PyTorch is missing; this package only needs its tokenizers.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    from .emulator import Emulator
+
+    emulator = Emulator(
+        args.tokenizer,
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key or os.environ.get("SGLANG_API_KEY"),
+        served_model_name=args.served_model_name,
+        context_length=args.context_length,
+        token_delay=args.token_delay,
+        incremental_streaming_output=args.incremental_streaming_output,
+    )
+    print(f"SGLang emulator serving {emulator.info.served_model_name!r} on {emulator.url}", flush=True)
+    emulator.serve_forever()
+    return 0
+
+
+def _build_tokenizer(args: argparse.Namespace) -> int:
+    from .offline_tokenizers import build_tokenizer
+
+    print(build_tokenizer(args.name))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(api_base=args.api_base, api_key=args.api_key or os.environ.get("SGLANG_API_KEY"),
+                    tokenizer=args.tokenizer)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sglang-native", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    emulate = commands.add_parser("emulate", help="serve SGLang's native API with a real tokenizer and a fake model")
+    emulate.add_argument("--tokenizer", default="qwen3",
+                         help="offline recipe (qwen3, qwen2.5, llama3.1) or a tokenizer directory")
+    emulate.add_argument("--host", default="127.0.0.1")
+    emulate.add_argument("--port", type=int, default=30000)
+    emulate.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (default: $SGLANG_API_KEY)")
+    emulate.add_argument("--served-model-name")
+    emulate.add_argument("--context-length", type=int)
+    emulate.add_argument("--token-delay", type=float, default=0.0, help="seconds between generated tokens")
+    emulate.add_argument("--incremental-streaming-output", action="store_true",
+                         help="stream deltas instead of cumulative text and ids, as SGLang's flag does")
+    emulate.set_defaults(handler=_emulate)
+
+    build = commands.add_parser("build-tokenizer", help="build an offline tokenizer and print its directory")
+    build.add_argument("name", choices=["qwen3", "qwen2.5", "llama3.1"])
+    build.set_defaults(handler=_build_tokenizer)
+
+    demo = commands.add_parser("demo", help="one chat turn through SGLang /generate with exact token ids")
+    demo.add_argument("--api-base", help="a real SGLang server (default: start the embedded emulator)")
+    demo.add_argument("--api-key", help="the server's API key (default: $SGLANG_API_KEY)")
+    demo.add_argument("--tokenizer", default="qwen3", help="offline recipe or tokenizer directory / hub id")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Shared fixtures: offline tokenizers and an in-process SGLang emulator on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import httpx
+import pytest
+
+from sglang_native_provider.emulator import Emulator, load_emulator_tokenizer
+
+
+@pytest.fixture(scope="session")
+def qwen3_tokenizer():
+    return load_emulator_tokenizer("qwen3")
+
+
+@pytest.fixture(scope="session")
+def llama_tokenizer():
+    return load_emulator_tokenizer("llama3.1")
+
+
+@pytest.fixture
+def emulator():
+    with Emulator("qwen3") as emu:
+        yield emu
+
+
+@pytest.fixture
+def slow_emulator():
+    """Emits one token every 20 ms, so that streams and aborts can be observed mid-generation."""
+    with Emulator("qwen3", token_delay=0.02) as emu:
+        yield emu
+
+
+@pytest.fixture
+async def client(emulator):
+    async with httpx.AsyncClient(base_url=emulator.url, timeout=30) as http:
+        yield http
