@@ -39,8 +39,9 @@ def _build_tokenizer(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(api_base=args.api_base, api_key=args.api_key or os.environ.get("SGLANG_API_KEY"),
-                    tokenizer=args.tokenizer)
+    return run_demo(
+        api_base=args.api_base, api_key=args.api_key or os.environ.get("SGLANG_API_KEY"), tokenizer=args.tokenizer
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,16 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     emulate = commands.add_parser("emulate", help="serve SGLang's native API with a real tokenizer and a fake model")
-    emulate.add_argument("--tokenizer", default="qwen3",
-                         help="offline recipe (qwen3, qwen2.5, llama3.1) or a tokenizer directory")
+    emulate.add_argument(
+        "--tokenizer", default="qwen3", help="offline recipe (qwen3, qwen2.5, llama3.1) or a tokenizer directory"
+    )
     emulate.add_argument("--host", default="127.0.0.1")
     emulate.add_argument("--port", type=int, default=30000)
     emulate.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (default: $SGLANG_API_KEY)")
     emulate.add_argument("--served-model-name")
     emulate.add_argument("--context-length", type=int)
     emulate.add_argument("--token-delay", type=float, default=0.0, help="seconds between generated tokens")
-    emulate.add_argument("--incremental-streaming-output", action="store_true",
-                         help="stream deltas instead of cumulative text and ids, as SGLang's flag does")
+    emulate.add_argument(
+        "--incremental-streaming-output",
+        action="store_true",
+        help="stream deltas instead of cumulative text and ids, as SGLang's flag does",
+    )
     emulate.set_defaults(handler=_emulate)
 
     build = commands.add_parser("build-tokenizer", help="build an offline tokenizer and print its directory")

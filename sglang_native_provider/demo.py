@@ -34,14 +34,12 @@ def _print_result(out: TextIO, tokenizer, prompt_ids: list[int], result: dict[st
     out.write(f"Finish reason: {meta['finish_reason']}  cached prompt tokens: {meta.get('cached_tokens')}\n\n")
     out.write(f"{'token':<20} {'id':>7} {'logprob':>9}  top alternatives\n")
     tops = meta.get("output_top_logprobs") or [None] * len(meta["output_token_logprobs"])
-    for (logprob, token_id, text), top in zip(meta["output_token_logprobs"], tops):
+    for (logprob, token_id, text), top in zip(meta["output_token_logprobs"], tops, strict=True):
         alternatives = ", ".join(f"{alt_text!r} {alt_lp:.2f}" for alt_lp, _, alt_text in (top or [])[1:])
         out.write(f"{text!r:<20} {token_id:>7} {logprob:>9.4f}  {alternatives}\n")
 
 
-def run_demo(
-    *, api_base: str | None, api_key: str | None, tokenizer: str = "qwen3", out: TextIO = sys.stdout
-) -> int:
+def run_demo(*, api_base: str | None, api_key: str | None, tokenizer: str = "qwen3", out: TextIO = sys.stdout) -> int:
     """Render, send and print one turn; against the embedded emulator unless ``api_base`` is given."""
     tok = load_emulator_tokenizer(tokenizer)
     prompt_ids = render_prompt_ids(tok, DEMO_MESSAGES)

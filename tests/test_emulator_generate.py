@@ -41,7 +41,7 @@ async def test_response_shape_and_eos_kept_in_ids_not_text(client, emulator, qwe
     assert status == 200
     assert list(out) == ["text", "output_ids", "meta_info"]
     assert list(out["meta_info"]) == BASE_META_KEYS
-    expected_ids = qwen3_tokenizer.encode("Hello there.", add_special_tokens=False) + [EOS]
+    expected_ids = [*qwen3_tokenizer.encode("Hello there.", add_special_tokens=False), EOS]
     assert out["output_ids"] == expected_ids
     assert out["text"] == "Hello there."
     meta = out["meta_info"]
@@ -138,7 +138,7 @@ async def test_output_logprobs_align_with_ids(client):
     assert meta["output_token_logprobs_length"] == len(entries)
     assert all(len(e) == 3 and e[0] <= 0 and e[2] is None for e in entries)
     assert len(meta["output_top_logprobs"]) == len(entries)
-    for (logprob, token_id, _), top in zip(entries, meta["output_top_logprobs"]):
+    for (logprob, token_id, _), top in zip(entries, meta["output_top_logprobs"], strict=False):
         assert len(top) == 4
         values = [row[0] for row in top]
         assert values == sorted(values, reverse=True)
@@ -148,8 +148,12 @@ async def test_output_logprobs_align_with_ids(client):
 
 async def test_logprob_text_when_asked(client, qwen3_tokenizer):
     _, out = await generate(
-        client, text="hello", sampling_params={"max_new_tokens": 4}, return_logprob=True,
-        top_logprobs_num=2, return_text_in_logprobs=True,
+        client,
+        text="hello",
+        sampling_params={"max_new_tokens": 4},
+        return_logprob=True,
+        top_logprobs_num=2,
+        return_text_in_logprobs=True,
     )
     for _, token_id, text in out["meta_info"]["output_token_logprobs"]:
         assert text == qwen3_tokenizer.decode([token_id])
@@ -159,8 +163,12 @@ async def test_logprob_text_when_asked(client, qwen3_tokenizer):
 async def test_input_logprobs_from_logprob_start_len(client):
     prompt = [9707, 1879, 11, 1879, 13]
     _, out = await generate(
-        client, input_ids=prompt, sampling_params={"max_new_tokens": 2}, return_logprob=True,
-        logprob_start_len=1, top_logprobs_num=2,
+        client,
+        input_ids=prompt,
+        sampling_params={"max_new_tokens": 2},
+        return_logprob=True,
+        logprob_start_len=1,
+        top_logprobs_num=2,
     )
     inputs = out["meta_info"]["input_token_logprobs"]
     assert [entry[1] for entry in inputs] == prompt[1:]
@@ -211,8 +219,9 @@ async def test_batch_of_prompts_answers_in_order(client, emulator):
 
 
 async def test_return_prompt_token_ids(client):
-    _, out = await generate(client, input_ids=[5, 6, 7], return_prompt_token_ids=True,
-                            sampling_params={"max_new_tokens": 1})
+    _, out = await generate(
+        client, input_ids=[5, 6, 7], return_prompt_token_ids=True, sampling_params={"max_new_tokens": 1}
+    )
     assert list(out) == ["text", "output_ids", "meta_info", "prompt_token_ids"]
     assert out["prompt_token_ids"] == [5, 6, 7]
 
@@ -245,21 +254,31 @@ async def test_recorded_requests(client, emulator):
     [
         ({"sampling_params": {"max_new_tokens": 1}}, "Either text, input_ids or input_embeds should be provided."),
         ({"input_ids": []}, "input_ids cannot be empty."),
-        ({"text": "x", "sampling_params": {"temperature": -1}},
-         "temperature must be a non-negative finite number, got -1.0."),
+        (
+            {"text": "x", "sampling_params": {"temperature": -1}},
+            "temperature must be a non-negative finite number, got -1.0.",
+        ),
         ({"text": "x", "sampling_params": {"top_p": 0}}, "top_p must be in (0, 1], got 0.0."),
         ({"text": "x", "sampling_params": {"top_k": 0}}, "top_k must be -1 (disable) or at least 1, got 0."),
         ({"text": "x", "sampling_params": {"min_p": 2}}, "min_p must be in [0, 1], got 2.0."),
         ({"text": "x", "sampling_params": {"frequency_penalty": 3}}, "frequency_penalty must be in [-2, 2], got 3.0."),
-        ({"text": "x", "sampling_params": {"repetition_penalty": 0}},
-         "repetition_penalty must be in (0, 2] (1.0 = no penalty), got 0.0."),
+        (
+            {"text": "x", "sampling_params": {"repetition_penalty": 0}},
+            "repetition_penalty must be in (0, 2] (1.0 = no penalty), got 0.0.",
+        ),
         ({"text": "x", "sampling_params": {"max_new_tokens": -1}}, "max_new_tokens must be at least 0, got -1."),
-        ({"text": "x", "sampling_params": {"min_new_tokens": 5, "max_new_tokens": 2}},
-         "min_new_tokens must be in [0, max_new_tokens(2)], got 5."),
-        ({"text": "x", "sampling_params": {"logit_bias": {"999999": 1.0}}},
-         "logit_bias must has keys in [0, 151668], got 999999."),
-        ({"text": "x", "sampling_params": {"regex": "a", "ebnf": "b"}},
-         "Only one of json_schema, regex, ebnf, or structural_tag can be set."),
+        (
+            {"text": "x", "sampling_params": {"min_new_tokens": 5, "max_new_tokens": 2}},
+            "min_new_tokens must be in [0, max_new_tokens(2)], got 5.",
+        ),
+        (
+            {"text": "x", "sampling_params": {"logit_bias": {"999999": 1.0}}},
+            "logit_bias must has keys in [0, 151668], got 999999.",
+        ),
+        (
+            {"text": "x", "sampling_params": {"regex": "a", "ebnf": "b"}},
+            "Only one of json_schema, regex, ebnf, or structural_tag can be set.",
+        ),
         ({"text": ["a", "b"], "rid": ["same", "same"]}, "Duplicate request IDs detected within the request: ['same']"),
     ],
 )

@@ -78,11 +78,13 @@ def test_qwen3_template_renders_tool_block_and_tool_turns(qwen3_tokenizer):
         },
         {"role": "tool", "content": '{"temp": 24}'},
     ]
-    text = qwen3_tokenizer.apply_chat_template(messages, tools=[WEATHER_TOOL], add_generation_prompt=True, tokenize=False)
+    text = qwen3_tokenizer.apply_chat_template(
+        messages, tools=[WEATHER_TOOL], add_generation_prompt=True, tokenize=False
+    )
     assert text.startswith("<|im_start|>system\n# Tools\n")
     assert '<tools>\n{"type": "function", "function": {"name": "get_weather"' in text
     assert '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>' in text
-    assert "<|im_start|>user\n<tool_response>\n{\"temp\": 24}\n</tool_response><|im_end|>\n" in text
+    assert '<|im_start|>user\n<tool_response>\n{"temp": 24}\n</tool_response><|im_end|>\n' in text
     assert text.endswith("<|im_start|>assistant\n")
     ids = _ids(qwen3_tokenizer.apply_chat_template(messages, tools=[WEATHER_TOOL], add_generation_prompt=True))
     assert ids == qwen3_tokenizer.encode(text, add_special_tokens=False)
@@ -91,7 +93,9 @@ def test_qwen3_template_renders_tool_block_and_tool_turns(qwen3_tokenizer):
 
 def test_qwen3_template_thinking_switch(qwen3_tokenizer):
     messages = [{"role": "user", "content": "hi"}]
-    off = qwen3_tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, enable_thinking=False)
+    off = qwen3_tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=False, enable_thinking=False
+    )
     assert off.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
 
 

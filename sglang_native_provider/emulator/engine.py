@@ -198,7 +198,9 @@ class Engine:
         ids = sequence.output_ids[since:]
         fields: dict[str, Any] = {
             "input_token_logprobs": self._input_logprobs(job),
-            "output_token_logprobs": [self._logprob_entry(r.logprob, t, with_text) for r, t in zip(rows, ids)],
+            "output_token_logprobs": [
+                self._logprob_entry(r.logprob, t, with_text) for r, t in zip(rows, ids, strict=True)
+            ],
             "output_token_logprobs_length": len(sequence.rows),
         }
         if job.top_logprobs_num > 0:

@@ -18,11 +18,14 @@ from dataclasses import dataclass
 
 __all__ = ["FakeModel", "LogprobRow", "PrefixCache", "ScriptedCompletion"]
 
+# fmt: off
 _WORDS = (
-    "the quick brown fox jumps over a lazy dog while seven small agents plan their next tool call "
-    "carefully and the tokenizer counts every byte that the model writes into its answer about "
-    "weather in paris or tokyo with rain sun clouds and wind today tomorrow later soon"
-).split()
+    "the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven", "small", "agents",
+    "plan", "their", "next", "tool", "call", "carefully", "and", "tokenizer", "counts", "every", "byte",
+    "that", "model", "writes", "into", "its", "answer", "about", "weather", "in", "paris", "or", "tokyo",
+    "with", "rain", "sun", "clouds", "wind", "today", "tomorrow", "later", "soon",
+)
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ class FakeModel:
             remaining -= p
         alternatives = self._alternatives(rng, token_id, needed - 1)
         ids = [*alternatives[:rank], token_id, *alternatives[rank:]]
-        top = tuple((math.log(p), tid) for p, tid in zip(probabilities[:top_k], ids[:top_k]))
+        top = tuple((math.log(p), tid) for p, tid in zip(probabilities[:top_k], ids[:top_k], strict=True))
         return LogprobRow(logprob=math.log(probabilities[rank]), top=top)
 
     def _alternatives(self, rng: random.Random, token_id: int, count: int) -> list[int]:

@@ -106,10 +106,8 @@ def _sampling(params: dict[str, Any], vocab_size: int) -> Sampling:
     if not -2.0 <= presence_penalty <= 2.0:
         raise GenerateError(f"presence_penalty must be in [-2, 2], got {presence_penalty}.")
     if not 0.0 < repetition_penalty <= 2.0:
-        raise GenerateError(
-            f"repetition_penalty must be in (0, 2] (1.0 = no penalty), got {repetition_penalty}."
-        )
-    if not 0 <= min_new_tokens:
+        raise GenerateError(f"repetition_penalty must be in (0, 2] (1.0 = no penalty), got {repetition_penalty}.")
+    if not min_new_tokens >= 0:
         raise GenerateError(f"min_new_tokens must be in [0, max_new_tokens], got {min_new_tokens}.")
     if max_new_tokens is not None:
         if max_new_tokens < 0:
@@ -164,18 +162,13 @@ def _batch_prompts(body: dict[str, Any], encode) -> tuple[bool, list[list[int]]]
         raise GenerateError("Either text, input_ids or input_embeds should be provided.")
     if input_ids is not None and len(input_ids) == 0:
         raise GenerateError("input_ids cannot be empty.")
-    if text is not None:
-        single = isinstance(text, str)
-    else:
-        single = isinstance(input_ids[0], int)
+    single = isinstance(text, str) if text is not None else isinstance(input_ids[0], int)
     if input_ids is not None:
         return single, [list(input_ids)] if single else [list(ids) for ids in input_ids]
     return single, [encode(text)] if single else [encode(item) for item in text]
 
 
-def plan_jobs(
-    body: dict[str, Any], *, encode, vocab_size: int, context_length: int
-) -> tuple[bool, list[Job]]:
+def plan_jobs(body: dict[str, Any], *, encode, vocab_size: int, context_length: int) -> tuple[bool, list[Job]]:
     """Validate a contract-valid body and expand it into jobs; ``(is_single_response, jobs)``."""
     single, prompts = _batch_prompts(body, encode)
     raw_params = body.get("sampling_params") or {}
@@ -196,8 +189,7 @@ def plan_jobs(
         prompt_len = len(prompt)
         if prompt_len >= context_length:
             raise GenerateError(
-                f"The input ({prompt_len} tokens) is longer than the model's context length "
-                f"({context_length} tokens)."
+                f"The input ({prompt_len} tokens) is longer than the model's context length ({context_length} tokens)."
             )
         if sampling.max_new_tokens is not None and sampling.max_new_tokens + prompt_len > context_length:
             total = sampling.max_new_tokens + prompt_len
@@ -209,7 +201,7 @@ def plan_jobs(
                 "of tokens in the input messages or the completion to fit within the limit."
             )
         # n > 1 regenerates a fresh rid per sample (GenerateReqInput.regenerate_rid).
-        given_rid = _per_item(rids, index, None) if not isinstance(rids, str) or single else None
+        given_rid = _per_item(rids, index, None)
         for sample_index in range(n):
             rid = given_rid if n == 1 and given_rid is not None else uuid.uuid4().hex
             jobs.append(

@@ -273,10 +273,8 @@ async def _error_then_done(error: GenerateError) -> AsyncIterator[bytes]:
 
 
 async def _final_output(engine: Engine, job: Job) -> dict[str, Any]:
-    output: dict[str, Any] = {}
-    async for output in engine.run(job):
-        pass
-    return output
+    outputs = [output async for output in engine.run(job)]
+    return outputs[-1]
 
 
 async def _stream_events(engine: Engine, jobs: list[Job], *, batched: bool) -> AsyncIterator[bytes]:
