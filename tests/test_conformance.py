@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sglang_native_provider.demo import run_demo
 from sglang_native_provider.emulator import SGLANG_VERSION, Emulator
@@ -208,3 +210,47 @@ def test_the_demo_request_is_admitted_by_the_contract(api_types):
     (body,) = emulator.requests
     decoded = api_types.GenerateRequest.from_json_value(body)
     assert decoded.input_ids == body["input_ids"] and decoded.return_logprob is True
+
+
+_json_scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-2, 2) | st.sampled_from(["", "x", "7"])
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["n", "a"]), inner, max_size=2),
+    max_leaves=6,
+)
+_sampling_keys = st.sampled_from([*SAMPLING_PARAM_FIELDS, "max_tokens", "seed"])
+_request_keys = st.sampled_from(
+    [
+        "text",
+        "input_ids",
+        "rid",
+        "stream",
+        "return_logprob",
+        "top_logprobs_num",
+        "logprob_start_len",
+        "return_text_in_logprobs",
+        "return_prompt_token_ids",
+        "custom_labels",
+        "unknown_key",
+    ]
+)
+_bodies = st.fixed_dictionaries(
+    {},
+    optional={"sampling_params": st.dictionaries(_sampling_keys, _json_values, max_size=3) | _json_values},
+) | st.dictionaries(_request_keys, _json_values, max_size=3)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_bodies)
+def test_contract_agrees_with_sglang_on_arbitrary_bodies(api_types, body):
+    try:
+        api_types.GenerateRequest.from_json_value(body)
+        theirs = None
+    except api_types.JsonContractError as exc:
+        theirs = str(exc)
+    try:
+        check_generate_request(body)
+        ours = None
+    except ContractError as exc:
+        ours = str(exc)
+    assert ours == theirs
