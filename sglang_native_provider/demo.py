@@ -20,7 +20,7 @@ SCRIPTED_ANSWER = "It is sunny in Paris today, about 24 °C with a light breeze.
 def render_prompt_ids(tokenizer, messages: list[dict[str, Any]]) -> list[int]:
     """The chat rendered with the tokenizer's own template, as token ids."""
     rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-    ids = rendered["input_ids"] if isinstance(rendered, dict) or hasattr(rendered, "keys") else rendered
+    ids = rendered["input_ids"] if hasattr(rendered, "keys") else rendered  # BatchEncoding in transformers 5
     return list(ids)
 
 

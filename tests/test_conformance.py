@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sglang_native_provider.demo import run_demo
+from sglang_native_provider.demo import render_prompt_ids, run_demo
 from sglang_native_provider.emulator import SGLANG_VERSION, Emulator
 from sglang_native_provider.emulator.contract import SAMPLING_PARAM_FIELDS, ContractError, check_generate_request
 from sglang_native_provider.offline_tokenizers import cache_root
@@ -140,9 +140,7 @@ async def _sse_events(http: httpx.AsyncClient, body: dict) -> list[dict]:
 
 async def _exercise(emulator: Emulator) -> tuple[list, list, dict]:
     """A broad session: returns (responses, stream events, info endpoint bodies)."""
-    tokenizer = emulator.tokenizer
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True)
-    prompt_ids = list(prompt["input_ids"] if hasattr(prompt, "keys") else prompt)
+    prompt_ids = render_prompt_ids(emulator.tokenizer, [{"role": "user", "content": "hi"}])
     logprobs = {"return_logprob": True, "top_logprobs_num": 3, "return_text_in_logprobs": True}
     bodies = [
         {"input_ids": prompt_ids, "sampling_params": {"max_new_tokens": 100, "temperature": 0}},

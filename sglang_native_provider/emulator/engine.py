@@ -33,7 +33,11 @@ class _Sequence:
     cached_tokens: int
     started: float = field(default_factory=time.perf_counter)
     output_ids: list[int] = field(default_factory=list)
-    rows: list[LogprobRow] = field(default_factory=list)
+    # Logprob fields in wire shape, built once per token (cumulative events resend them).
+    input_logprobs: list[list[Any]] = field(default_factory=list)
+    input_top_logprobs: list[list[list[Any]] | None] = field(default_factory=list)
+    output_logprobs: list[list[Any]] = field(default_factory=list)
+    output_top_logprobs: list[list[list[Any]]] = field(default_factory=list)
     finish_reason: dict[str, Any] | None = None
     abort_requested: bool = False
     sent_ids: int = 0
@@ -111,7 +115,7 @@ class Engine:
                 "status_code": 400,
                 "err_type": "BadRequestError",
             }
-            yield self._output(sequence)
+            yield self._output(sequence, "")
             return
 
         sampling = job.sampling
@@ -123,6 +127,8 @@ class Engine:
             job.prompt_ids, sample_index=job.sample_index, seed=sampling.sampling_seed, greedy=sampling.greedy
         )
         stop_ids = sampling.stop_token_ids | self.model.eos_token_ids
+        if job.return_logprob:
+            self._record_input_logprobs(sequence)
         if max_new_tokens == 0:
             sequence.finish_reason = {"type": "length", "length": 0}
         while sequence.finish_reason is None:
@@ -136,15 +142,16 @@ class Engine:
                 token = next(tokens)
             sequence.output_ids.append(token)
             if job.return_logprob:
-                sequence.rows.append(
-                    self.model.logprob_row(
-                        context, len(sequence.output_ids), token, greedy=sampling.greedy, top_k=job.top_logprobs_num
-                    )
+                row = self.model.logprob_row(
+                    context, len(sequence.output_ids), token, greedy=sampling.greedy, top_k=job.top_logprobs_num
                 )
+                self._record_output_logprobs(sequence, token, row)
             sequence.finish_reason = self._finish_reason(sequence, token, stop_ids, max_new_tokens)
-            if job.stream and sequence.finish_reason is None and not self._holds_stop_prefix(sequence):
-                yield self._output(sequence)
-        yield self._output(sequence)
+            if job.stream and sequence.finish_reason is None:
+                text = self._text(sequence)
+                if not self._holds_stop_prefix(sequence, text):
+                    yield self._output(sequence, text)
+        yield self._output(sequence, self._text(sequence))
 
     def _finish_reason(
         self, sequence: _Sequence, token: int, stop_ids: frozenset[int], max_new_tokens: int
@@ -161,12 +168,10 @@ class Engine:
             return {"type": "length", "length": max_new_tokens}
         return None
 
-    def _holds_stop_prefix(self, sequence: _Sequence) -> bool:
+    @staticmethod
+    def _holds_stop_prefix(sequence: _Sequence, text: str) -> bool:
         """SGLang delays a stream event while the text ends with the start of a stop string."""
         stops = sequence.job.sampling.stop_strs
-        if not stops:
-            return False
-        text = self._text(sequence)
         return any(text.endswith(stop[:k]) for stop in stops for k in range(1, len(stop)))
 
     def _text(self, sequence: _Sequence) -> str:
@@ -191,52 +196,43 @@ class Engine:
         text = self.model.tokenizer.decode([token_id]) if with_text else None
         return [logprob, token_id, text]
 
-    def _logprob_fields(self, sequence: _Sequence, since: int) -> dict[str, Any]:
-        job = sequence.job
-        with_text = job.return_text_in_logprobs
-        rows = sequence.rows[since:]
-        ids = sequence.output_ids[since:]
-        fields: dict[str, Any] = {
-            "input_token_logprobs": self._input_logprobs(job),
-            "output_token_logprobs": [
-                self._logprob_entry(r.logprob, t, with_text) for r, t in zip(rows, ids, strict=True)
-            ],
-            "output_token_logprobs_length": len(sequence.rows),
-        }
-        if job.top_logprobs_num > 0:
-            fields["input_top_logprobs"] = self._input_top_logprobs(job)
-            fields["output_top_logprobs"] = [
-                [self._logprob_entry(lp, tid, with_text) for lp, tid in row.top] for row in rows
-            ]
-        return fields
+    def _record_output_logprobs(self, sequence: _Sequence, token: int, row: LogprobRow) -> None:
+        with_text = sequence.job.return_text_in_logprobs
+        sequence.output_logprobs.append(self._logprob_entry(row.logprob, token, with_text))
+        if sequence.job.top_logprobs_num > 0:
+            sequence.output_top_logprobs.append([self._logprob_entry(lp, tid, with_text) for lp, tid in row.top])
 
-    def _input_rows(self, job: Job) -> list[tuple[int, LogprobRow | None]]:
+    def _record_input_logprobs(self, sequence: _Sequence) -> None:
+        """Prompt logprobs from ``logprob_start_len`` on; SGLang gives the first position none."""
+        job = sequence.job
         start = job.logprob_start_len
         if not 0 <= start < len(job.prompt_ids):
-            return []
+            return
         context = FakeModel.context_id(job.prompt_ids[:start], -1)
-        rows: list[tuple[int, LogprobRow | None]] = []
+        with_text = job.return_text_in_logprobs
         for position in range(start, len(job.prompt_ids)):
             token = job.prompt_ids[position]
-            row = None
-            if position != start:  # SGLang reports no logprob for the first position asked for
-                row = self.model.logprob_row(context, position, token, greedy=False, top_k=job.top_logprobs_num)
-            rows.append((token, row))
-        return rows
+            if position == start:
+                sequence.input_logprobs.append(self._logprob_entry(None, token, with_text))
+                sequence.input_top_logprobs.append(None)
+                continue
+            row = self.model.logprob_row(context, position, token, greedy=False, top_k=job.top_logprobs_num)
+            sequence.input_logprobs.append(self._logprob_entry(row.logprob, token, with_text))
+            sequence.input_top_logprobs.append([self._logprob_entry(lp, tid, with_text) for lp, tid in row.top])
 
-    def _input_logprobs(self, job: Job) -> list[list[Any]]:
-        return [
-            self._logprob_entry(row.logprob if row else None, token, job.return_text_in_logprobs)
-            for token, row in self._input_rows(job)
-        ]
+    @staticmethod
+    def _logprob_fields(sequence: _Sequence, since: int) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "input_token_logprobs": sequence.input_logprobs,
+            "output_token_logprobs": sequence.output_logprobs[since:],
+            "output_token_logprobs_length": len(sequence.output_logprobs),
+        }
+        if sequence.job.top_logprobs_num > 0:
+            fields["input_top_logprobs"] = sequence.input_top_logprobs
+            fields["output_top_logprobs"] = sequence.output_top_logprobs[since:]
+        return fields
 
-    def _input_top_logprobs(self, job: Job) -> list[Any]:
-        return [
-            [self._logprob_entry(lp, tid, job.return_text_in_logprobs) for lp, tid in row.top] if row else None
-            for _, row in self._input_rows(job)
-        ]
-
-    def _output(self, sequence: _Sequence) -> dict[str, Any]:
+    def _output(self, sequence: _Sequence, text: str) -> dict[str, Any]:
         job = sequence.job
         finished = sequence.finish_reason is not None
         incremental = job.stream and self.incremental_streaming_output
@@ -258,7 +254,6 @@ class Engine:
         if not sequence.first_sent:
             meta_info["response_sent_to_client_ts"] = time.time()
             sequence.first_sent = True
-        text = self._text(sequence)
         output: dict[str, Any] = {
             "text": text[len(sequence.sent_text) :] if incremental else text,
             "output_ids": sequence.output_ids[since:],

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -117,7 +118,7 @@ class Emulator:
         while not self._server.started:
             if not self._thread.is_alive():
                 raise RuntimeError("the SGLang emulator failed to start")
-            threading.Event().wait(0.01)
+            time.sleep(0.01)
         return self
 
     def stop(self) -> None:
