@@ -7,8 +7,10 @@ import functools
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -76,7 +78,10 @@ class Emulator:
             reasoning_parser=reasoning_parser,
         )
         self.requests: list[dict] = []
-        self.app = create_app(self.engine, self.info, api_key=api_key, recorded=self.requests)
+        self._injected_errors: deque[tuple[int, Any]] = deque()
+        self.app = create_app(
+            self.engine, self.info, api_key=api_key, recorded=self.requests, injected_errors=self._injected_errors
+        )
         self._host, self._port = host, port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -95,6 +100,10 @@ class Emulator:
     def script(self, *completions: str | Sequence[int] | ScriptedCompletion) -> None:
         """Queue the next completions (texts end with EOS; token-id lists are emitted as they are)."""
         self.model.script(*completions)
+
+    def inject_error(self, status_code: int, message: str = "injected error") -> None:
+        """Answer the next ``/generate`` with ``status_code`` and SGLang's ``{"error": {"message"}}`` body."""
+        self._injected_errors.append((status_code, {"error": {"message": message}}))
 
     def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

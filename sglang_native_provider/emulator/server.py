@@ -12,6 +12,7 @@ import asyncio
 import json
 import secrets
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -88,11 +89,22 @@ class ServerInfo:
         self.startup_time = time.time()
 
 
-def create_app(engine: Engine, info: ServerInfo, *, api_key: str | None, recorded: list[dict]) -> Starlette:
-    """The Starlette app; ``recorded`` receives every parsed ``/generate`` body."""
+def create_app(
+    engine: Engine,
+    info: ServerInfo,
+    *,
+    api_key: str | None,
+    recorded: list[dict],
+    injected_errors: deque[tuple[int, Any]],
+) -> Starlette:
+    """The Starlette app; ``recorded`` receives every parsed ``/generate`` body, and each entry of
+    ``injected_errors`` (status, JSON body) answers one ``/generate`` call instead of generating."""
 
     async def generate(request: Request) -> Response:
         raw = await request.body()
+        if injected_errors:
+            status_code, content = injected_errors.popleft()
+            return json_response(content, status_code)
         try:
             body = json.loads(raw)
         except ValueError as exc:

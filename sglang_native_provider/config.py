@@ -1,0 +1,85 @@
+"""Per-deployment settings: where SGLang is, which tokenizer and template render the chat, which parsers.
+
+Settings come from call kwargs or Router ``litellm_params`` (both reach the provider mixed into LiteLLM's
+``optional_params``), with environment variables for the defaults. Unknown or invalid settings are a
+``BadRequestError`` naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from .emulator.contract import SAMPLING_PARAM_FIELDS
+from .errors import PROVIDER, bad_request
+
+__all__ = ["PROVIDER", "SETTING_NAMES", "DeploymentConfig", "load_config"]
+
+DEFAULT_API_BASE = "http://127.0.0.1:30000"
+
+
+class DeploymentConfig(BaseModel):
+    """How one ``sglang_native/<model>`` deployment is reached and rendered."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_base: str = Field(default_factory=lambda: os.environ.get("SGLANG_API_BASE", DEFAULT_API_BASE))
+    api_key: SecretStr | None = Field(default_factory=lambda: _secret_from_env("SGLANG_API_KEY"))
+    tokenizer: str | None = None
+    """Tokenizer directory, hub id, or ``offline:<recipe>``; defaults to the model name."""
+    tokenizer_revision: str | None = None
+    chat_template: str | None = None
+    """A Jinja template, or a path to a file holding one, used instead of the tokenizer's."""
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    tool_call_parser: str | None = None
+    reasoning_parser: str | None = None
+    trust_remote_code: bool = False
+    timeout: float = Field(default=600.0, gt=0)
+    default_sampling_params: dict[str, Any] = Field(default_factory=dict)
+    """SGLang ``sampling_params`` applied under every request's own."""
+
+    @field_validator("api_base")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("default_sampling_params")
+    @classmethod
+    def _known_sampling_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(SAMPLING_PARAM_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown SGLang sampling parameter(s) {unknown}")
+        return value
+
+    def tokenizer_source(self, model: str) -> str:
+        return self.tokenizer or model
+
+    def headers(self) -> dict[str, str]:
+        if self.api_key is None:
+            return {}
+        return {"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
+
+
+SETTING_NAMES = frozenset(DeploymentConfig.model_fields)
+
+
+def _secret_from_env(name: str) -> SecretStr | None:
+    value = os.environ.get(name)
+    return SecretStr(value) if value else None
+
+
+def load_config(model: str, settings: dict[str, Any]) -> DeploymentConfig:
+    """Validate the deployment's settings; a bad one is a ``BadRequestError`` naming it."""
+    values = {key: value for key, value in settings.items() if value is not None}
+    try:
+        return DeploymentConfig(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors(include_input=False)
+        )
+        raise bad_request(f"Invalid {PROVIDER} setting(s) for model {model!r}: {problems}", model) from None

@@ -1,0 +1,53 @@
+"""LiteLLM exceptions for everything that can go wrong, with status codes Router retries correctly.
+
+LiteLLM wraps a bare exception from a custom provider as a retried 500 ``APIConnectionError``, so every
+failure is mapped here to the exception a LiteLLM user expects (400s are not retried; connection errors,
+timeouts, 429 and 5xx are).
+"""
+
+from __future__ import annotations
+
+import litellm
+
+__all__ = ["bad_request", "connection_error", "error_for_status", "timeout_error"]
+
+PROVIDER = "sglang_native"
+
+_CONTEXT_OVERFLOW_MARKERS = (
+    "longer than the model's context length",
+    "exceeds the model's maximum context length",
+)
+
+
+def bad_request(message: str, model: str) -> litellm.BadRequestError:
+    return litellm.BadRequestError(message=message, model=model, llm_provider=PROVIDER)
+
+
+def connection_error(message: str, model: str) -> litellm.APIConnectionError:
+    return litellm.APIConnectionError(message=message, model=model, llm_provider=PROVIDER)
+
+
+def timeout_error(message: str, model: str) -> litellm.Timeout:
+    return litellm.Timeout(message=message, model=model, llm_provider=PROVIDER)
+
+
+def error_for_status(status_code: int, message: str, model: str) -> Exception:
+    """The LiteLLM exception for an SGLang error answer (or an abort finish carrying a status)."""
+    text = f"SGLang error {status_code}: {message}"
+    if status_code in (400, 422):
+        if any(marker in message for marker in _CONTEXT_OVERFLOW_MARKERS):
+            return litellm.ContextWindowExceededError(message=text, model=model, llm_provider=PROVIDER)
+        return bad_request(text, model)
+    if status_code in (401, 403):
+        return litellm.AuthenticationError(message=text, model=model, llm_provider=PROVIDER)
+    if status_code == 404:
+        return litellm.NotFoundError(message=text, model=model, llm_provider=PROVIDER)
+    if status_code == 408 or status_code == 504:
+        return timeout_error(text, model)
+    if status_code == 429:
+        return litellm.RateLimitError(message=text, model=model, llm_provider=PROVIDER)
+    if status_code == 503:
+        return litellm.ServiceUnavailableError(message=text, model=model, llm_provider=PROVIDER)
+    if 400 <= status_code < 500:
+        return bad_request(text, model)
+    return litellm.InternalServerError(message=text, model=model, llm_provider=PROVIDER)

@@ -1,0 +1,220 @@
+"""The LiteLLM custom provider ``sglang_native``: chat completions over SGLang's native ``/generate``.
+
+``register()`` adds it to ``litellm.custom_provider_map``; the LiteLLM proxy can point its
+``custom_provider_map`` at ``sglang_native_provider.provider.handler`` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import litellm
+from litellm.llms.custom_llm import CustomLLM
+from litellm.types.utils import ModelResponse
+
+from .client import GenerateClient
+from .config import PROVIDER, SETTING_NAMES, DeploymentConfig, load_config
+from .errors import bad_request
+from .parsers import (
+    REASONING_PARSERS,
+    TOOL_CALL_PARSERS,
+    ReasoningParser,
+    ToolCallParser,
+    detect_reasoning_parser,
+    detect_tool_call_parser,
+)
+from .response import build_model_response
+from .sampling import SamplingRequest, build_sampling_request
+from .templating import normalize_messages, normalize_tools, render_prompt, resolve_chat_template, tokenizers
+
+__all__ = ["SGLangNativeProvider", "handler", "register"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Call:
+    """Everything one completion needs, prepared before any network I/O."""
+
+    model: str
+    config: DeploymentConfig
+    tokenizer: Any
+    prompt_ids: list[int]
+    tools: list[dict[str, Any]] | None
+    parse_tools: bool
+    tool_parser: ToolCallParser | None
+    reasoning_parser: ReasoningParser | None
+    sampling: SamplingRequest
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "rid": uuid.uuid4().hex,
+            "input_ids": self.prompt_ids,
+            "sampling_params": self.sampling.sampling_params,
+            "return_logprob": True,
+        }
+        if self.sampling.top_logprobs:
+            body["top_logprobs_num"] = self.sampling.top_logprobs
+        return body
+
+    def response(self, model_response: ModelResponse, outputs) -> ModelResponse:
+        return build_model_response(
+            model_response,
+            outputs,
+            model=self.model,
+            prompt_ids=self.prompt_ids,
+            tokenizer=self.tokenizer,
+            tools=self.tools if self.parse_tools else None,
+            tool_parser=self.tool_parser,
+            reasoning_parser=self.reasoning_parser,
+            logprobs=self.sampling.logprobs,
+            top_logprobs=self.sampling.top_logprobs,
+        )
+
+
+def _parser(kind: str, name: str | None, registry: dict[str, type], model: str):
+    if name is None:
+        return None
+    parser = registry.get(name)
+    if parser is None:
+        raise bad_request(f"Unknown {kind} {name!r} for {model!r}; known: {', '.join(sorted(registry))}", model)
+    return parser()
+
+
+def _timeout_seconds(timeout: float | httpx.Timeout | None) -> float | None:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout.read
+    return float(timeout) if timeout is not None else None
+
+
+def _drop_params(litellm_params: dict[str, Any] | None) -> bool:
+    return bool((litellm_params or {}).get("drop_params") or litellm.drop_params)
+
+
+class SGLangNativeProvider(CustomLLM):
+    """Renders the chat client-side, sends exact token ids to ``/generate``, parses what comes back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._client = GenerateClient()
+
+    def _prepare(
+        self,
+        model: str,
+        messages: list,
+        api_base: str | None,
+        api_key: str | None,
+        optional_params: dict[str, Any],
+        litellm_params: dict[str, Any] | None,
+        timeout: float | httpx.Timeout | None,
+    ) -> _Call:
+        params = dict(optional_params)
+        settings = {name: params.pop(name) for name in list(params) if name in SETTING_NAMES}
+        settings.update(
+            {
+                key: value
+                for key, value in (("api_base", api_base), ("api_key", api_key), ("timeout", _timeout_seconds(timeout)))
+                if value is not None
+            }
+        )
+        config = load_config(model, settings)
+        drop_params = _drop_params(litellm_params)
+
+        tools = normalize_tools(params.pop("tools", None), model)
+        tool_choice = params.pop("tool_choice", None)
+        if tool_choice not in (None, "auto", "none") and not drop_params:
+            raise bad_request(
+                f"tool_choice {tool_choice!r} is not supported by sglang_native yet (use 'auto' or 'none')", model
+            )
+        sampling = build_sampling_request(params, config.default_sampling_params, drop_params=drop_params, model=model)
+
+        tokenizer = tokenizers.get(
+            config.tokenizer_source(model),
+            revision=config.tokenizer_revision,
+            trust_remote_code=config.trust_remote_code,
+            model=model,
+        )
+        chat_template = resolve_chat_template(config.chat_template)
+        template_source = chat_template or tokenizer.chat_template or ""
+        tool_parser_name = config.tool_call_parser or detect_tool_call_parser(template_source)
+        reasoning_parser_name = config.reasoning_parser or detect_reasoning_parser(template_source)
+        prompt_ids = render_prompt(
+            tokenizer,
+            normalize_messages(messages, model),
+            tools=tools,
+            chat_template=chat_template,
+            chat_template_kwargs=config.chat_template_kwargs,
+            model=model,
+        )
+        return _Call(
+            model=model,
+            config=config,
+            tokenizer=tokenizer,
+            prompt_ids=prompt_ids,
+            tools=tools,
+            parse_tools=tool_choice != "none",
+            tool_parser=_parser("tool_call_parser", tool_parser_name, TOOL_CALL_PARSERS, model),
+            reasoning_parser=_parser("reasoning_parser", reasoning_parser_name, REASONING_PARSERS, model),
+            sampling=sampling,
+        )
+
+    def completion(
+        self,
+        model: str,
+        messages: list,
+        api_base: str,
+        custom_prompt_dict: dict,
+        model_response: ModelResponse,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params: dict,
+        acompletion=None,
+        litellm_params=None,
+        logger_fn=None,
+        headers=None,
+        timeout=None,
+        client=None,
+    ) -> ModelResponse:
+        call = self._prepare(model, messages, api_base, api_key, optional_params, litellm_params, timeout)
+        outputs = self._client.generate(call.config, call.body(), model)
+        return call.response(model_response, outputs)
+
+    async def acompletion(
+        self,
+        model: str,
+        messages: list,
+        api_base: str,
+        custom_prompt_dict: dict,
+        model_response: ModelResponse,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params: dict,
+        acompletion=None,
+        litellm_params=None,
+        logger_fn=None,
+        headers=None,
+        timeout=None,
+        client=None,
+    ) -> ModelResponse:
+        call = self._prepare(model, messages, api_base, api_key, optional_params, litellm_params, timeout)
+        outputs = await self._client.agenerate(call.config, call.body(), model)
+        return call.response(model_response, outputs)
+
+
+handler = SGLangNativeProvider()
+"""The provider instance; the proxy's ``custom_provider_map`` can name it directly."""
+
+
+def register() -> SGLangNativeProvider:
+    """Make ``sglang_native/<model>`` available to LiteLLM (idempotent); call before building a Router."""
+    entries = [entry for entry in litellm.custom_provider_map if entry.get("provider") != PROVIDER]
+    litellm.custom_provider_map = [*entries, {"provider": PROVIDER, "custom_handler": handler}]
+    return handler

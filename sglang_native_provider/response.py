@@ -1,0 +1,198 @@
+"""SGLang ``/generate`` outputs -> a LiteLLM ``ModelResponse`` with exact token metadata.
+
+Each choice's ``message.provider_specific_fields`` carries what RL users need (documented in the README):
+``prompt_token_ids``, ``completion_token_ids``, ``completion_logprobs``, ``completion_top_logprobs``,
+``sglang_finish_reason``, ``sglang_request_id``, ``weight_version``, ``cached_tokens``, ``e2e_latency``.
+It travels with the message when the caller appends it to the next turn's ``messages``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from litellm.types.utils import (
+    ChatCompletionMessageToolCall,
+    Choices,
+    Function,
+    Message,
+    ModelResponse,
+    PromptTokensDetailsWrapper,
+    Usage,
+)
+
+from .errors import error_for_status
+from .parsers import ReasoningParser, ToolCallParser
+from .protocol import GenerateOutput, MetaInfo
+
+__all__ = ["TokenBytes", "build_model_response"]
+
+
+class TokenBytes:
+    """The exact bytes of each token id (byte-level BPE tokens map back to bytes one character each)."""
+
+    def __init__(self, tokenizer) -> None:
+        from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+        self._tokenizer = tokenizer
+        decoder = getattr(getattr(tokenizer, "backend_tokenizer", None), "decoder", None)
+        self._byte_level = type(decoder).__name__ == "ByteLevel"
+        self._byte_decoder = {char: byte for byte, char in bytes_to_unicode().items()}
+        self._added = {token_id: token.content for token_id, token in tokenizer.added_tokens_decoder.items()}
+        self._cache: dict[int, bytes] = {}
+
+    def __call__(self, token_id: int) -> bytes:
+        cached = self._cache.get(token_id)
+        if cached is None:
+            cached = self._cache[token_id] = self._bytes(token_id)
+        return cached
+
+    def _bytes(self, token_id: int) -> bytes:
+        added = self._added.get(token_id)
+        if added is not None:
+            return added.encode()
+        if self._byte_level:
+            piece = self._tokenizer.convert_ids_to_tokens(token_id)
+            if piece is not None and all(char in self._byte_decoder for char in piece):
+                return bytes(self._byte_decoder[char] for char in piece)
+        return self._tokenizer.decode([token_id]).encode()
+
+
+@functools.lru_cache(maxsize=16)
+def token_bytes_for(tokenizer) -> TokenBytes:
+    return TokenBytes(tokenizer)
+
+
+def _openai_entry(token_bytes: TokenBytes, logprob: float | None, token_id: int) -> dict[str, Any]:
+    raw = token_bytes(token_id)
+    return {"token": raw.decode("utf-8", "replace"), "bytes": list(raw), "logprob": logprob}
+
+
+def _openai_logprobs(meta: MetaInfo, token_bytes: TokenBytes, top_logprobs: int) -> dict[str, Any]:
+    entries = meta.output_token_logprobs or []
+    tops = meta.output_top_logprobs or [None] * len(entries)
+    content = []
+    for (logprob, token_id, _), top in zip(entries, tops, strict=True):
+        entry = _openai_entry(token_bytes, logprob, token_id)
+        entry["top_logprobs"] = [_openai_entry(token_bytes, lp, tid) for lp, tid, _ in (top or [])[:top_logprobs]]
+        content.append(entry)
+    return {"content": content}
+
+
+def _token_metadata(output: GenerateOutput, prompt_ids: Sequence[int], top_logprobs: int) -> dict[str, Any]:
+    meta = output.meta_info
+    fields: dict[str, Any] = {
+        "prompt_token_ids": list(prompt_ids),
+        "completion_token_ids": output.output_ids,
+    }
+    if meta.output_token_logprobs is not None:
+        fields["completion_logprobs"] = [entry[0] for entry in meta.output_token_logprobs]
+    if top_logprobs and meta.output_top_logprobs is not None:
+        fields["completion_top_logprobs"] = [
+            [[token_id, logprob] for logprob, token_id, _ in (row or [])] for row in meta.output_top_logprobs
+        ]
+    fields.update(
+        sglang_finish_reason=meta.finish_reason.model_dump(exclude_none=True) if meta.finish_reason else None,
+        sglang_request_id=meta.id,
+        weight_version=meta.weight_version,
+        cached_tokens=meta.cached_tokens,
+        e2e_latency=meta.e2e_latency,
+    )
+    return fields
+
+
+def _raise_if_aborted(output: GenerateOutput, model: str) -> None:
+    finish = output.meta_info.finish_reason
+    if finish is None:
+        raise error_for_status(502, "SGLang returned an unfinished output", model)
+    if finish.type == "abort":
+        status = finish.status_code if finish.status_code and finish.status_code >= 400 else 500
+        raise error_for_status(status, f"SGLang aborted the request: {finish.message or 'Aborted'}", model)
+
+
+def _choice(
+    index: int,
+    output: GenerateOutput,
+    *,
+    prompt_ids: Sequence[int],
+    tools: list[dict[str, Any]] | None,
+    tool_parser: ToolCallParser | None,
+    reasoning_parser: ReasoningParser | None,
+    token_bytes: TokenBytes,
+    logprobs: bool,
+    top_logprobs: int,
+) -> Choices:
+    text, reasoning = output.text, None
+    if reasoning_parser is not None:
+        parsed_reasoning = reasoning_parser.parse(text)
+        text, reasoning = parsed_reasoning.content, parsed_reasoning.reasoning
+    calls = []
+    if tools and tool_parser is not None:
+        parsed = tool_parser.parse(text, tools)
+        text, calls = parsed.content, parsed.calls
+    tool_calls = [
+        ChatCompletionMessageToolCall(
+            id=f"call_{uuid.uuid4().hex[:24]}",
+            type="function",
+            function=Function(name=call.name, arguments=call.arguments),
+        )
+        for call in calls
+    ]
+    finish = output.meta_info.finish_reason
+    finish_reason = "length" if finish.type == "length" else "tool_calls" if tool_calls else "stop"
+    message = Message(
+        content=text or None if tool_calls else text,
+        role="assistant",
+        tool_calls=tool_calls or None,
+        reasoning_content=reasoning,
+        provider_specific_fields=_token_metadata(output, prompt_ids, top_logprobs),
+    )
+    choice_logprobs = _openai_logprobs(output.meta_info, token_bytes, top_logprobs) if logprobs else None
+    return Choices(index=index, finish_reason=finish_reason, message=message, logprobs=choice_logprobs)
+
+
+def build_model_response(
+    model_response: ModelResponse,
+    outputs: list[GenerateOutput],
+    *,
+    model: str,
+    prompt_ids: Sequence[int],
+    tokenizer,
+    tools: list[dict[str, Any]] | None,
+    tool_parser: ToolCallParser | None,
+    reasoning_parser: ReasoningParser | None,
+    logprobs: bool,
+    top_logprobs: int,
+) -> ModelResponse:
+    """Fill LiteLLM's ``model_response`` with one choice per sampled sequence."""
+    for output in outputs:
+        _raise_if_aborted(output, model)
+    token_bytes = token_bytes_for(tokenizer)
+    model_response.choices = [
+        _choice(
+            index,
+            output,
+            prompt_ids=prompt_ids,
+            tools=tools,
+            tool_parser=tool_parser,
+            reasoning_parser=reasoning_parser,
+            token_bytes=token_bytes,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
+        )
+        for index, output in enumerate(outputs)
+    ]
+    completion_tokens = sum(output.meta_info.completion_tokens for output in outputs)
+    usage = Usage(
+        prompt_tokens=len(prompt_ids),
+        completion_tokens=completion_tokens,
+        total_tokens=len(prompt_ids) + completion_tokens,
+        prompt_tokens_details=PromptTokensDetailsWrapper(cached_tokens=outputs[0].meta_info.cached_tokens),
+    )
+    model_response.usage = usage  # type: ignore[attr-defined]
+    model_response.model = model
+    model_response.created = int(time.time())
+    return model_response

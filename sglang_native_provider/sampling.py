@@ -1,0 +1,104 @@
+"""OpenAI request parameters -> SGLang ``sampling_params`` and ``/generate`` request fields.
+
+SGLang rejects unknown sampling keys, so only keys it knows are sent. An OpenAI parameter this provider
+cannot honour is a ``BadRequestError`` unless LiteLLM's ``drop_params`` says to drop it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .emulator.contract import SAMPLING_PARAM_FIELDS
+from .errors import bad_request
+
+__all__ = ["SamplingRequest", "build_sampling_request"]
+
+logger = logging.getLogger(__name__)
+
+_OPENAI_TO_SGLANG = {
+    "max_tokens": "max_new_tokens",
+    "max_completion_tokens": "max_new_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "stop": "stop",
+    "seed": "sampling_seed",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
+    "n": "n",
+    "logit_bias": "logit_bias",
+}
+# Common names of SGLang's extras as other OpenAI-compatible servers spell them.
+_EXTRA_ALIASES = {"min_tokens": "min_new_tokens", "stop_token_ids": "stop_token_ids"}
+# Parameters LiteLLM or the caller pass that do not change sampling.
+_NOT_SAMPLING = frozenset({"stream", "stream_options", "max_retries", "parallel_tool_calls", "extra_body", "user"})
+
+
+@dataclass
+class SamplingRequest:
+    """What the OpenAI parameters ask of SGLang."""
+
+    sampling_params: dict[str, Any] = field(default_factory=dict)
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+    @property
+    def n(self) -> int:
+        return int(self.sampling_params.get("n") or 1)
+
+
+def _response_format(value: Any, model: str) -> str | None:
+    kind = value.get("type") if isinstance(value, Mapping) else None
+    if kind in (None, "text"):
+        return None
+    if kind == "json_object":
+        return json.dumps({"type": "object"})
+    if kind == "json_schema":
+        schema = (value.get("json_schema") or {}).get("schema")
+        if not isinstance(schema, Mapping):
+            raise bad_request("response_format.json_schema.schema must be a JSON schema object", model)
+        return json.dumps(schema)
+    raise bad_request(f"response_format type {kind!r} is not supported", model)
+
+
+def build_sampling_request(
+    params: Mapping[str, Any], defaults: Mapping[str, Any], *, drop_params: bool, model: str
+) -> SamplingRequest:
+    """Map OpenAI parameters (and SGLang extras given directly or in ``extra_body``) onto SGLang's."""
+    request = SamplingRequest(sampling_params=dict(defaults))
+    sampling = request.sampling_params
+    extra_body = params.get("extra_body") or {}
+    if not isinstance(extra_body, Mapping):
+        raise bad_request("extra_body must be an object", model)
+    for name, value in [*params.items(), *extra_body.items()]:
+        if value is None or name in _NOT_SAMPLING:
+            continue
+        if name in _OPENAI_TO_SGLANG:
+            if name == "stop" and value == []:
+                continue
+            sampling[_OPENAI_TO_SGLANG[name]] = value
+        elif name == "logprobs":
+            request.logprobs = bool(value)
+        elif name == "top_logprobs":
+            request.top_logprobs = int(value)
+        elif name == "response_format":
+            schema = _response_format(value, model)
+            if schema is not None:
+                sampling["json_schema"] = schema
+        elif name in _EXTRA_ALIASES:
+            sampling[_EXTRA_ALIASES[name]] = value
+        elif name in SAMPLING_PARAM_FIELDS:
+            sampling[name] = value
+        elif drop_params:
+            logger.warning("sglang_native: dropping unsupported parameter %r (drop_params=True)", name)
+        else:
+            raise bad_request(
+                f"Unsupported parameter {name!r} for sglang_native model {model!r}; pass drop_params=True to drop it",
+                model,
+            )
+    if request.top_logprobs and not request.logprobs:
+        raise bad_request("top_logprobs requires logprobs=True", model)
+    return request

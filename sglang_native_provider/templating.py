@@ -1,0 +1,213 @@
+"""Messages -> exact prompt token ids, with the model's own chat template.
+
+The ids sent to SGLang are exactly ``tokenizer.apply_chat_template(messages, tools=..., tokenize=True)``
+for the normalized conversation: never text that SGLang re-tokenizes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import bad_request
+
+__all__ = [
+    "TokenizerCache",
+    "normalize_messages",
+    "normalize_tools",
+    "render_prompt",
+    "resolve_chat_template",
+    "tokenizers",
+]
+
+OFFLINE_PREFIX = "offline:"
+_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
+_KEPT_KEYS = ("name", "tool_call_id", "reasoning_content")
+
+
+class TokenizerCache:
+    """Loaded tokenizers shared across calls and threads, keyed by (source, revision, trust_remote_code).
+
+    Bounded: the least recently used tokenizer is dropped beyond ``maxsize``.
+    """
+
+    def __init__(self, maxsize: int = 8) -> None:
+        self._maxsize = maxsize
+        self._entries: OrderedDict[tuple[str, str | None, bool], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, source: str, *, revision: str | None, trust_remote_code: bool, model: str):
+        key = (source, revision, trust_remote_code)
+        with self._lock:
+            tokenizer = self._entries.get(key)
+            if tokenizer is None:
+                tokenizer = _load(source, revision, trust_remote_code, model)
+                self._entries[key] = tokenizer
+                while len(self._entries) > self._maxsize:
+                    self._entries.popitem(last=False)
+            self._entries.move_to_end(key)
+            return tokenizer
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+tokenizers = TokenizerCache()
+"""The process-wide tokenizer cache the provider uses."""
+
+
+def _load(source: str, revision: str | None, trust_remote_code: bool, model: str):
+    try:
+        if source.startswith(OFFLINE_PREFIX):
+            from .offline_tokenizers import OfflineTokenizerError, load_tokenizer
+
+            try:
+                return load_tokenizer(source[len(OFFLINE_PREFIX) :])
+            except OfflineTokenizerError as exc:
+                raise bad_request(f"Could not load tokenizer {source!r} for model {model!r}: {exc}", model) from None
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, ImportError) as exc:
+        hint = ""
+        if "trust_remote_code" in str(exc) and not trust_remote_code:
+            hint = " (it needs remote code; set trust_remote_code=True only if you trust it)"
+        raise bad_request(
+            f"Could not load tokenizer {source!r} for model {model!r}{hint}: {type(exc).__name__}: {exc}", model
+        ) from None
+
+
+@functools.lru_cache(maxsize=32)
+def _template_from_file(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def resolve_chat_template(chat_template: str | None) -> str | None:
+    """A template given inline, or read from the file it names."""
+    if chat_template is None or "{" in chat_template:
+        return chat_template
+    return _template_from_file(chat_template) if Path(chat_template).is_file() else chat_template
+
+
+def _as_dict(message: Any) -> Mapping[str, Any]:
+    if isinstance(message, Mapping):
+        return message
+    if hasattr(message, "model_dump"):
+        return message.model_dump()
+    raise TypeError(type(message).__name__)
+
+
+def _text_content(content: Any, where: str, model: str) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            else:
+                kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
+                raise bad_request(f"{where}: content part of type {kind!r} is not supported (text only)", model)
+        return "\n".join(texts)
+    raise bad_request(f"{where}: content must be a string or a list of content parts", model)
+
+
+def _tool_call(call: Any, where: str, model: str) -> dict[str, Any]:
+    call = _as_dict(call)
+    function = call.get("function")
+    if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+        raise bad_request(f"{where}: each tool call needs a function with a name", model)
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):
+        # Templates expect a mapping; unparsable text is kept as written (templates taking strings render it).
+        with contextlib.suppress(json.JSONDecodeError):
+            arguments = json.loads(arguments) if arguments.strip() else {}
+    normalized: dict[str, Any] = {
+        "type": "function",
+        "function": {"name": function["name"], "arguments": arguments if arguments is not None else {}},
+    }
+    if call.get("id"):
+        normalized["id"] = call["id"]
+    return normalized
+
+
+def normalize_messages(messages: Sequence[Any], model: str) -> list[dict[str, Any]]:
+    """OpenAI chat messages as the dicts Hugging Face chat templates expect."""
+    if not messages:
+        raise bad_request("messages must be a non-empty list", model)
+    normalized = []
+    for index, raw in enumerate(messages):
+        where = f"messages[{index}]"
+        try:
+            message = _as_dict(raw)
+        except TypeError as exc:
+            raise bad_request(f"{where} must be an object, got {exc}", model) from None
+        role = _ROLES.get(message.get("role"))
+        if role is None:
+            raise bad_request(f"{where} has unknown role {message.get('role')!r}", model)
+        entry: dict[str, Any] = {"role": role, "content": _text_content(message.get("content"), where, model)}
+        for key in _KEPT_KEYS:
+            if message.get(key) is not None:
+                entry[key] = message[key]
+        if role == "assistant" and message.get("tool_calls"):
+            entry["tool_calls"] = [_tool_call(call, where, model) for call in message["tool_calls"]]
+        normalized.append(entry)
+    return normalized
+
+
+def normalize_tools(tools: Any, model: str) -> list[dict[str, Any]] | None:
+    """OpenAI ``tools``, checked: each a function with a name and an object schema."""
+    if not tools:
+        return None
+    if not isinstance(tools, list):
+        raise bad_request("tools must be a list", model)
+    for index, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if not (isinstance(tool, Mapping) and tool.get("type") == "function" and isinstance(function, Mapping)):
+            raise bad_request(f"tools[{index}] must be {{'type': 'function', 'function': {{...}}}}", model)
+        if not isinstance(function.get("name"), str) or not function["name"]:
+            raise bad_request(f"tools[{index}].function.name must be a non-empty string", model)
+        parameters = function.get("parameters")
+        if parameters is not None and not isinstance(parameters, Mapping):
+            raise bad_request(f"tools[{index}].function.parameters must be a JSON schema object", model)
+    return tools
+
+
+def render_prompt(
+    tokenizer,
+    messages: list[dict[str, Any]],
+    *,
+    tools: list[dict[str, Any]] | None,
+    chat_template: str | None,
+    chat_template_kwargs: Mapping[str, Any],
+    model: str,
+) -> list[int]:
+    """Prompt ids for the conversation; a final assistant message is continued (prefill)."""
+    template = chat_template or tokenizer.chat_template
+    if not template:
+        raise bad_request(f"The tokenizer of {model!r} has no chat template; set chat_template", model)
+    if tools and "tools" not in template:
+        raise bad_request(f"The chat template of {model!r} does not support tools", model)
+    prefill = messages[-1]["role"] == "assistant"
+    try:
+        ids = tokenizer.apply_chat_template(
+            messages,
+            tools=tools,
+            chat_template=chat_template,
+            add_generation_prompt=not prefill,
+            continue_final_message=prefill,
+            tokenize=True,
+            return_dict=False,
+            **chat_template_kwargs,
+        )
+    except Exception as exc:  # jinja errors, raise_exception() in templates, bad kwargs
+        raise bad_request(f"The chat template of {model!r} failed: {type(exc).__name__}: {exc}", model) from None
+    return list(ids)
