@@ -65,7 +65,7 @@ async def test_plain_answer_usage_and_token_metadata(emulator, qwen3_tokenizer):
     assert choice.message.content == "It is sunny."
     assert choice.finish_reason == "stop"
     fields = choice.message.provider_specific_fields
-    answer_ids = qwen3_tokenizer.encode("It is sunny.", add_special_tokens=False) + [EOS]
+    answer_ids = [*qwen3_tokenizer.encode("It is sunny.", add_special_tokens=False), EOS]
     assert fields["completion_token_ids"] == answer_ids
     assert fields["prompt_token_ids"] == emulator.requests[-1]["input_ids"]
     assert len(fields["completion_logprobs"]) == len(answer_ids)
