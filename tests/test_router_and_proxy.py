@@ -1,0 +1,114 @@
+"""The same model through a LiteLLM ``Router`` built from ``examples/router_config.yaml`` and through a real
+``litellm --config examples/proxy_config.yaml`` proxy process queried with the ``openai`` client."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import litellm
+import openai
+import pytest
+import yaml
+
+import sglang_native_provider
+from sglang_native_provider.emulator import Emulator
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TOKEN_KEYS = {"prompt_token_ids", "completion_token_ids", "completion_logprobs", "sglang_finish_reason"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_router_from_the_example_yaml(emulator, monkeypatch, qwen3_tokenizer):
+    monkeypatch.setenv("SGLANG_API_BASE", emulator.url)
+    sglang_native_provider.register()
+    model_list = yaml.safe_load((EXAMPLES / "router_config.yaml").read_text())["model_list"]
+    router = litellm.Router(model_list=model_list)
+    emulator.script("Routed answer.")
+    response = await router.acompletion(model="qwen3", messages=[{"role": "user", "content": "hi"}])
+    message = response.choices[0].message
+    assert message.content == "Routed answer."
+    assert TOKEN_KEYS <= set(message.provider_specific_fields)
+    sent = emulator.requests[-1]
+    assert sent["sampling_params"] == {"max_new_tokens": 512}  # default_sampling_params from the YAML
+    expected = qwen3_tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=True
+    )["input_ids"]
+    assert sent["input_ids"] == list(expected)
+
+
+@pytest.fixture
+def proxy(emulator):
+    """A real LiteLLM proxy process on a free loopback port, serving the example config."""
+    port = free_port()
+    master_key = f"sk-{secrets.token_hex(8)}"
+    env = {
+        **os.environ,
+        "SGLANG_API_BASE": emulator.url,
+        "LITELLM_MASTER_KEY": master_key,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "TRANSFORMERS_VERBOSITY": "error",
+    }
+    litellm_cli = Path(sys.executable).with_name("litellm")
+    process = subprocess.Popen(
+        [str(litellm_cli), "--config", str(EXAMPLES / "proxy_config.yaml"), "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/health/liveliness", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None:
+                pytest.fail(f"the LiteLLM proxy exited: {process.stdout.read()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail("the LiteLLM proxy did not start within 120 s")
+            time.sleep(0.5)
+        yield base, master_key
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_proxy_serves_the_model_with_token_metadata(proxy, emulator):
+    base, master_key = proxy
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=master_key)
+    emulator.script("Proxied answer.")
+    response = client.chat.completions.create(
+        model="qwen3", messages=[{"role": "user", "content": "hi"}], logprobs=True, top_logprobs=2
+    )
+    choice = response.choices[0]
+    assert choice.message.content == "Proxied answer."
+    fields = choice.message.model_extra["provider_specific_fields"]
+    assert TOKEN_KEYS <= set(fields)
+    assert fields["prompt_token_ids"] == emulator.requests[-1]["input_ids"]
+    assert [entry.logprob for entry in choice.logprobs.content] == fields["completion_logprobs"]
+    assert response.usage.completion_tokens == len(fields["completion_token_ids"])
+
+
+def test_proxy_returns_bad_requests_as_400(proxy):
+    base, master_key = proxy
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=master_key, max_retries=0)
+    with pytest.raises(openai.BadRequestError, match="unknown role"):
+        client.chat.completions.create(model="qwen3", messages=[{"role": "wizard", "content": "hi"}])
