@@ -6,9 +6,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 # transformers warns at import that PyTorch is missing; this package only needs its tokenizers.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# LiteLLM would fetch its model cost map from the network; the copy it ships is enough here.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 def _emulate(args: argparse.Namespace) -> int:
@@ -36,11 +39,30 @@ def _build_tokenizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reporting_errors(run) -> int:
+    """Run a conversation; a LiteLLM error (they all derive from ``openai.APIError``) is printed, exit 1."""
+    import openai
+
+    try:
+        return run()
+    except openai.APIError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(
-        api_base=args.api_base, api_key=args.api_key or os.environ.get("SGLANG_API_KEY"), tokenizer=args.tokenizer
+    api_key = args.api_key or os.environ.get("SGLANG_API_KEY")
+    return _reporting_errors(lambda: run_demo(api_base=args.api_base, api_key=api_key, config=args.config))
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from .demo import run_chat
+
+    api_key = args.api_key or os.environ.get("SGLANG_API_KEY")
+    return _reporting_errors(
+        lambda: run_chat(api_base=args.api_base, api_key=api_key, model=args.model, tokenizer=args.tokenizer)
     )
 
 
@@ -69,11 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("name", choices=["qwen3", "qwen2.5", "llama3.1"])
     build.set_defaults(handler=_build_tokenizer)
 
-    demo = commands.add_parser("demo", help="one chat turn through SGLang /generate with exact token ids")
+    demo = commands.add_parser("demo", help="a two-turn tool conversation through the example LiteLLM Router")
     demo.add_argument("--api-base", help="a real SGLang server (default: start the embedded emulator)")
     demo.add_argument("--api-key", help="the server's API key (default: $SGLANG_API_KEY)")
-    demo.add_argument("--tokenizer", default="qwen3", help="offline recipe or tokenizer directory / hub id")
+    demo.add_argument("--config", type=Path, default=None, help="Router YAML (default: examples/router_config.yaml)")
     demo.set_defaults(handler=_demo)
+
+    chat = commands.add_parser("chat", help="the demo conversation against a real SGLang server")
+    chat.add_argument("--api-base", required=True)
+    chat.add_argument("--model", required=True, help="the served model name, e.g. Qwen/Qwen3-8B")
+    chat.add_argument("--tokenizer", help="tokenizer directory or hub id (default: the model name)")
+    chat.add_argument("--api-key", help="the server's API key (default: $SGLANG_API_KEY)")
+    chat.set_defaults(handler=_chat)
     return parser
 
 

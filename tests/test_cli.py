@@ -12,43 +12,87 @@ import time
 import httpx
 
 from sglang_native_provider.cli import main
-from sglang_native_provider.demo import DEMO_MESSAGES, SCRIPTED_ANSWER, render_prompt_ids, run_demo
+from sglang_native_provider.demo import SCRIPTED_TURNS, run_chat, run_demo
 from sglang_native_provider.emulator import Emulator
 
-ENV = {**os.environ, "TRANSFORMERS_VERBOSITY": "error"}
+ENV = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 
 
-def test_demo_prints_prompt_ids_completion_and_logprobs(qwen3_tokenizer):
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_demo_runs_a_two_turn_tool_conversation_through_the_router(monkeypatch):
+    monkeypatch.delenv("SGLANG_API_BASE", raising=False)
     out = io.StringIO()
     assert run_demo(api_base=None, api_key=None, out=out) == 0
     text = out.getvalue()
-    prompt_ids = render_prompt_ids(qwen3_tokenizer, DEMO_MESSAGES)
-    assert f"Prompt token ids ({len(prompt_ids)}): {prompt_ids}" in text
-    assert f"Completion text: {SCRIPTED_ANSWER!r}" in text
-    answer_ids = [*qwen3_tokenizer.encode(SCRIPTED_ANSWER, add_special_tokens=False), 151645]
-    assert f"Completion token ids ({len(answer_ids)}): {answer_ids}" in text
-    assert "'<|im_end|>'" in text and "151645" in text  # the EOS row of the logprob table
+    assert "<|im_start|>user\nWhat is the weather like in Paris today?<|im_end|>" in text
+    assert "Tool call: get_weather({'city': 'Paris'})" in text
+    assert "Answer: It is sunny in Paris today, about 24 °C." in text
+    assert "Reasoning: The tool says sunny and 24 °C." in text
+    assert "'<|im_end|>'" in text and "151645" in text  # the EOS row of the token table
 
 
 def test_demo_against_a_given_server_with_api_key():
     with Emulator("qwen3", api_key="sk-demo") as emu:
-        emu.script("Remote answer.")
+        emu.script(*SCRIPTED_TURNS)
         out = io.StringIO()
         assert run_demo(api_base=emu.url, api_key="sk-demo", out=out) == 0
-        assert "Completion text: 'Remote answer.'" in out.getvalue()
         assert "embedded SGLang emulator" not in out.getvalue()
-        refused = io.StringIO()
-        assert run_demo(api_base=emu.url, api_key="sk-wrong", out=refused) == 1
-        assert "SGLang answered 401" in refused.getvalue()
+        assert "Answer: It is sunny in Paris today" in out.getvalue()
+        assert len(emu.requests) == 2
 
 
-def test_demo_reports_an_unreachable_server():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    out = io.StringIO()
-    assert run_demo(api_base=f"http://127.0.0.1:{port}", api_key=None, out=out) == 1
-    assert "Could not reach SGLang" in out.getvalue()
+def test_demo_with_a_wrong_key_reports_the_error():
+    with Emulator("qwen3", api_key="sk-demo") as emu:
+        result = subprocess.run(
+            [sys.executable, "-m", "sglang_native_provider.cli", "demo", "--api-base", emu.url, "--api-key", "sk-bad"],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert "AuthenticationError" in result.stderr and "sk-bad" not in result.stderr
+
+
+def test_chat_against_a_real_server_without_a_tool_call(qwen3_tokenizer):
+    from sglang_native_provider.offline_tokenizers import build_tokenizer
+
+    with Emulator("qwen3", served_model_name="Qwen/Qwen3-8B") as emu:
+        emu.script("I cannot check the weather.")
+        out = io.StringIO()
+        code = run_chat(
+            api_base=emu.url, api_key=None, model="Qwen/Qwen3-8B", tokenizer=str(build_tokenizer("qwen3")), out=out
+        )
+    assert code == 0
+    assert "Answer (no tool call): I cannot check the weather." in out.getvalue()
+
+
+def test_chat_reports_an_unreachable_server():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sglang_native_provider.cli",
+            "chat",
+            "--api-base",
+            f"http://127.0.0.1:{free_port()}",
+            "--model",
+            "qwen3",
+            "--tokenizer",
+            "offline:qwen3",
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "APIConnectionError" in result.stderr and "Could not reach SGLang" in result.stderr
 
 
 def test_build_tokenizer_prints_its_directory(capsys):
@@ -58,9 +102,7 @@ def test_build_tokenizer_prints_its_directory(capsys):
 
 
 def test_emulate_command_serves_sglang_on_the_given_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "sglang_native_provider.cli", "emulate", "--tokenizer", "qwen3", "--port", str(port)],
         env=ENV,
