@@ -91,6 +91,21 @@ def _timeout_seconds(timeout: float | httpx.Timeout | None) -> float | None:
     return float(timeout) if timeout is not None else None
 
 
+_REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
+
+
+def _template_kwargs(config: DeploymentConfig, reasoning_effort: str | None, model: str) -> dict[str, Any]:
+    """``chat_template_kwargs``, with OpenAI's ``reasoning_effort`` as the template's thinking switch
+    (``"none"`` turns ``enable_thinking`` off, any other effort on) unless the kwargs set it already."""
+    kwargs = dict(config.chat_template_kwargs)
+    if reasoning_effort is None:
+        return kwargs
+    if reasoning_effort not in _REASONING_EFFORTS:
+        raise bad_request(f"reasoning_effort must be one of {', '.join(_REASONING_EFFORTS)}", model)
+    kwargs.setdefault("enable_thinking", reasoning_effort != "none")
+    return kwargs
+
+
 def _drop_params(litellm_params: dict[str, Any] | None) -> bool:
     return bool((litellm_params or {}).get("drop_params") or litellm.drop_params)
 
@@ -130,6 +145,7 @@ class SGLangNativeProvider(CustomLLM):
             raise bad_request(
                 f"tool_choice {tool_choice!r} is not supported by sglang_native yet (use 'auto' or 'none')", model
             )
+        template_kwargs = _template_kwargs(config, params.pop("reasoning_effort", None), model)
         sampling = build_sampling_request(params, config.default_sampling_params, drop_params=drop_params, model=model)
 
         tokenizer = tokenizers.get(
@@ -147,7 +163,7 @@ class SGLangNativeProvider(CustomLLM):
             normalize_messages(messages, model),
             tools=tools,
             chat_template=chat_template,
-            chat_template_kwargs=config.chat_template_kwargs,
+            chat_template_kwargs=template_kwargs,
             model=model,
         )
         return _Call(

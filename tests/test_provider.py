@@ -177,6 +177,15 @@ async def test_chat_template_kwargs_reach_the_template(emulator, qwen3_tokenizer
     assert emulator.requests[-1]["input_ids"] == expected_ids(qwen3_tokenizer, messages, enable_thinking=False)
 
 
+@pytest.mark.parametrize(("effort", "thinking"), [("none", False), ("low", True), ("high", True)])
+async def test_reasoning_effort_switches_thinking(emulator, qwen3_tokenizer, effort, thinking):
+    messages = [{"role": "user", "content": "hi"}]
+    await chat(emulator, messages=messages, reasoning_effort=effort, allowed_openai_params=["reasoning_effort"])
+    expected = expected_ids(qwen3_tokenizer, messages, enable_thinking=thinking)
+    assert emulator.requests[-1]["input_ids"] == expected
+    assert "reasoning_effort" not in emulator.requests[-1]["sampling_params"]
+
+
 async def test_sampling_parameters_are_mapped(emulator):
     await chat(
         emulator,
@@ -266,6 +275,7 @@ def test_register_is_idempotent():
         ({"tool_choice": "required", "tools": [WEATHER_TOOL]}, "tool_choice 'required'"),
         ({"default_sampling_params": {"bogus": 1}}, "unknown SGLang sampling parameter(s) ['bogus']"),
         ({"top_logprobs": 2}, "top_logprobs requires logprobs=True"),
+        ({"reasoning_effort": "extreme", "allowed_openai_params": ["reasoning_effort"]}, "reasoning_effort must be"),
     ],
 )
 async def test_bad_input_is_a_bad_request_naming_the_problem(emulator, kwargs, fragment):
