@@ -362,3 +362,20 @@ async def test_api_key_is_sent_and_never_leaks(caplog):
     assert "sk-wrong-key" not in str(caught.value)
     config = sglang_native_provider.DeploymentConfig(api_key=SECRET)
     assert SECRET not in repr(config) and SECRET not in str(config.model_dump())
+
+
+async def test_remote_code_tokenizer_is_refused_unless_trusted(emulator, tmp_path):
+    import shutil
+
+    from sglang_native_provider.offline_tokenizers import build_tokenizer
+
+    remote = tmp_path / "remote-tokenizer"
+    shutil.copytree(build_tokenizer("qwen3"), remote)
+    config = json.loads((remote / "tokenizer_config.json").read_text())
+    config.update(auto_map={"AutoTokenizer": ["custom_tok.CustomTokenizer", None]}, tokenizer_class="CustomTokenizer")
+    (remote / "tokenizer_config.json").write_text(json.dumps(config))
+    marker = tmp_path / "remote-code-ran"
+    (remote / "custom_tok.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with pytest.raises(litellm.BadRequestError, match="needs remote code; set trust_remote_code=True"):
+        await chat(emulator, tokenizer=str(remote))
+    assert not marker.exists()
