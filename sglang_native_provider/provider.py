@@ -178,24 +178,19 @@ class SGLangNativeProvider(CustomLLM):
             sampling=sampling,
         )
 
+    # LiteLLM passes every argument by keyword; the ones this provider does not use land in ``_unused``.
     def completion(
         self,
+        *,
         model: str,
         messages: list,
-        api_base: str,
-        custom_prompt_dict: dict,
+        api_base: str | None,
         model_response: ModelResponse,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
+        api_key: str | None,
         optional_params: dict,
-        acompletion=None,
-        litellm_params=None,
-        logger_fn=None,
-        headers=None,
-        timeout=None,
-        client=None,
+        litellm_params: dict | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **_unused: Any,
     ) -> ModelResponse:
         call = self._prepare(model, messages, api_base, api_key, optional_params, litellm_params, timeout)
         outputs = self._client.generate(call.config, call.body(), model)
@@ -203,22 +198,16 @@ class SGLangNativeProvider(CustomLLM):
 
     async def acompletion(
         self,
+        *,
         model: str,
         messages: list,
-        api_base: str,
-        custom_prompt_dict: dict,
+        api_base: str | None,
         model_response: ModelResponse,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
+        api_key: str | None,
         optional_params: dict,
-        acompletion=None,
-        litellm_params=None,
-        logger_fn=None,
-        headers=None,
-        timeout=None,
-        client=None,
+        litellm_params: dict | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **_unused: Any,
     ) -> ModelResponse:
         call = self._prepare(model, messages, api_base, api_key, optional_params, litellm_params, timeout)
         outputs = await self._client.agenerate(call.config, call.body(), model)

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
+from _support import free_port, wait_until_serving
 
 from sglang_native_provider.cli import main
 from sglang_native_provider.demo import SCRIPTED_TURNS, run_chat, run_demo
 from sglang_native_provider.emulator import Emulator
 
 ENV = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_demo_runs_a_two_turn_tool_conversation_through_the_router(monkeypatch):
@@ -111,16 +104,7 @@ def test_emulate_command_serves_sglang_on_the_given_port():
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read()
-            assert time.monotonic() < deadline, "emulator did not come up"
-            time.sleep(0.2)
+        wait_until_serving(f"http://127.0.0.1:{port}/health", process, timeout=60)
         answer = httpx.post(
             f"http://127.0.0.1:{port}/generate", json={"text": "hi", "sampling_params": {"max_new_tokens": 3}}
         ).json()

@@ -7,16 +7,8 @@ import dataclasses
 import pytest
 
 from sglang_native_provider import offline_tokenizers
+from sglang_native_provider.demo import WEATHER_TOOL
 from sglang_native_provider.offline_tokenizers import OfflineTokenizerError, build_tokenizer
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 
 
 def test_qwen_known_ids(qwen3_tokenizer):

@@ -10,17 +10,10 @@ import litellm
 import pytest
 
 import sglang_native_provider
+from sglang_native_provider.demo import WEATHER_TOOL
 from sglang_native_provider.emulator import Emulator
 
 EOS = 151645
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 TOOL_CALL_TEXT = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 SECRET = "sk-provider-secret-987"
 

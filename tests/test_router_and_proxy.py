@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import litellm
 import openai
 import pytest
 import yaml
+from _support import free_port, wait_until_serving
 
 import sglang_native_provider
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TOKEN_KEYS = {"prompt_token_ids", "completion_token_ids", "completion_logprobs", "sglang_finish_reason"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_router_from_the_example_yaml(emulator, monkeypatch, qwen3_tokenizer):
@@ -69,18 +61,7 @@ def proxy(emulator):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/health/liveliness", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                pytest.fail(f"the LiteLLM proxy exited: {process.stdout.read()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("the LiteLLM proxy did not start within 120 s")
-            time.sleep(0.5)
+        wait_until_serving(f"{base}/health/liveliness", process, timeout=120)
         yield base, master_key
     finally:
         process.terminate()
