@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -36,7 +36,7 @@ __all__ = ["SGLangNativeProvider", "handler", "register"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclasses.dataclass
 class _Call:
     """Everything one completion needs, prepared before any network I/O."""
 
@@ -49,10 +49,16 @@ class _Call:
     tool_parser: ToolCallParser | None
     reasoning_parser: ReasoningParser | None
     sampling: SamplingRequest
+    rid: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def reasoning_opened(self) -> bool:
+        """Whether the prompt ends inside an open reasoning block (QwQ/R1-style templates)."""
+        return self.tokenizer.decode(self.prompt_ids[-8:]).rstrip().endswith("<think>")
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "rid": uuid.uuid4().hex,
+            "rid": self.rid,
             "input_ids": self.prompt_ids,
             "sampling_params": self.sampling.sampling_params,
             "return_logprob": True,
@@ -71,6 +77,7 @@ class _Call:
             tools=self.tools if self.parse_tools else None,
             tool_parser=self.tool_parser,
             reasoning_parser=self.reasoning_parser,
+            reasoning_opened=self.reasoning_opened,
             logprobs=self.sampling.logprobs,
             top_logprobs=self.sampling.top_logprobs,
         )

@@ -121,13 +121,14 @@ def _choice(
     tools: list[dict[str, Any]] | None,
     tool_parser: ToolCallParser | None,
     reasoning_parser: ReasoningParser | None,
+    reasoning_opened: bool,
     token_bytes: TokenBytes,
     logprobs: bool,
     top_logprobs: int,
 ) -> Choices:
     text, reasoning = output.text, None
     if reasoning_parser is not None:
-        parsed_reasoning = reasoning_parser.parse(text)
+        parsed_reasoning = reasoning_parser.parse(text, opened=reasoning_opened)
         text, reasoning = parsed_reasoning.content, parsed_reasoning.reasoning
     calls = []
     if tools and tool_parser is not None:
@@ -164,6 +165,7 @@ def build_model_response(
     tools: list[dict[str, Any]] | None,
     tool_parser: ToolCallParser | None,
     reasoning_parser: ReasoningParser | None,
+    reasoning_opened: bool,
     logprobs: bool,
     top_logprobs: int,
 ) -> ModelResponse:
@@ -179,6 +181,7 @@ def build_model_response(
             tools=tools,
             tool_parser=tool_parser,
             reasoning_parser=reasoning_parser,
+            reasoning_opened=reasoning_opened,
             token_bytes=token_bytes,
             logprobs=logprobs,
             top_logprobs=top_logprobs,

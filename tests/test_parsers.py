@@ -68,8 +68,10 @@ def test_think_split():
 
 
 def test_think_opened_by_the_prompt():
-    parsed = think.parse("reasoning only\n</think>\n\nanswer")
+    parsed = think.parse("reasoning only\n</think>\n\nanswer", opened=True)
     assert (parsed.reasoning, parsed.content) == ("reasoning only", "answer")
+    # without an opened block, a stray closing tag is just text
+    assert think.parse("text </think> more").content == "text </think> more"
 
 
 def test_think_cut_off_is_all_reasoning():

@@ -1,4 +1,9 @@
-"""Result types and the two parser interfaces every model family implements."""
+"""Result types and the parser interfaces every model family implements.
+
+Each parser answers on completed output (``parse``) and incrementally (``stream()`` returns an object fed
+text deltas). Streams hold back anything still undecided (a marker half-written, an unclosed call) so that
+the deltas they emit always add up to what ``parse`` returns for the whole text.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-__all__ = ["ParsedReasoning", "ParsedToolCalls", "ReasoningParser", "ToolCall", "ToolCallParser"]
+__all__ = [
+    "ParsedReasoning",
+    "ParsedToolCalls",
+    "ReasoningParser",
+    "ReasoningStream",
+    "ToolCall",
+    "ToolCallParser",
+    "ToolCallStream",
+    "marker_prefix_length",
+]
 
 
 @dataclass(frozen=True)
@@ -32,8 +46,38 @@ class ParsedReasoning:
     content: str
 
 
+def marker_prefix_length(text: str, marker: str) -> int:
+    """How many trailing characters of ``text`` could be the start of ``marker``."""
+    for length in range(min(len(marker) - 1, len(text)), 0, -1):
+        if text.endswith(marker[:length]):
+            return length
+    return 0
+
+
+class ToolCallStream(ABC):
+    """Incremental tool-call parsing: content deltas and each call once it is complete."""
+
+    @abstractmethod
+    def feed(self, delta: str) -> tuple[str, list[ToolCall]]:
+        """More model text; returns (content delta, calls completed by it)."""
+
+    @abstractmethod
+    def finish(self) -> tuple[str, list[ToolCall]]:
+        """End of output: the rest (an unclosed call is flushed as content)."""
+
+
+class ReasoningStream(ABC):
+    @abstractmethod
+    def feed(self, delta: str) -> tuple[str, str]:
+        """More model text; returns (reasoning delta, content delta)."""
+
+    @abstractmethod
+    def finish(self) -> tuple[str, str]:
+        """End of output: whatever was held back."""
+
+
 class ToolCallParser(ABC):
-    """Finds one family's tool-call markup in completed model output."""
+    """Finds one family's tool-call markup in model output."""
 
     names: ClassVar[tuple[str, ...]]
     """SGLang's ``--tool-call-parser`` names this parser answers to."""
@@ -41,6 +85,10 @@ class ToolCallParser(ABC):
     @abstractmethod
     def parse(self, text: str, tools: Sequence[dict[str, Any]] | None) -> ParsedToolCalls:
         """Split ``text``; malformed markup stays in the content, never raises."""
+
+    @abstractmethod
+    def stream(self, tools: Sequence[dict[str, Any]] | None) -> ToolCallStream:
+        """A fresh incremental parser whose deltas add up to :meth:`parse` of the whole text."""
 
 
 class ReasoningParser(ABC):
@@ -50,5 +98,9 @@ class ReasoningParser(ABC):
     """SGLang's ``--reasoning-parser`` names this parser answers to."""
 
     @abstractmethod
-    def parse(self, text: str) -> ParsedReasoning:
-        """Split ``text`` into reasoning and content; never raises."""
+    def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
+        """Split ``text`` into reasoning and content; ``opened``: the prompt already opened the block."""
+
+    @abstractmethod
+    def stream(self, *, opened: bool = False) -> ReasoningStream:
+        """A fresh incremental parser whose deltas add up to :meth:`parse` of the whole text."""
