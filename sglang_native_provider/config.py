@@ -39,6 +39,8 @@ class DeploymentConfig(BaseModel):
     timeout: float = Field(default=600.0, gt=0)
     default_sampling_params: dict[str, Any] = Field(default_factory=dict)
     """SGLang ``sampling_params`` applied under every request's own."""
+    incremental_streaming_output: bool = False
+    """Whether the server runs with ``--incremental-streaming-output`` (stream events carry deltas)."""
 
     @field_validator("api_base")
     @classmethod

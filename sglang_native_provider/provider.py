@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import litellm
 from litellm.llms.custom_llm import CustomLLM
-from litellm.types.utils import ModelResponse
+from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from .client import GenerateClient
 from .config import PROVIDER, SETTING_NAMES, DeploymentConfig, load_config
@@ -29,6 +30,7 @@ from .parsers import (
 )
 from .response import build_model_response
 from .sampling import SamplingRequest, build_sampling_request
+from .streaming import StreamAssembler
 from .templating import normalize_messages, normalize_tools, render_prompt, resolve_chat_template, tokenizers
 
 __all__ = ["SGLangNativeProvider", "handler", "register"]
@@ -56,9 +58,10 @@ class _Call:
         """Whether the prompt ends inside an open reasoning block (QwQ/R1-style templates)."""
         return self.tokenizer.decode(self.prompt_ids[-8:]).rstrip().endswith("<think>")
 
-    def body(self) -> dict[str, Any]:
+    def body(self, *, stream: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
             "rid": self.rid,
+            "stream": stream,
             "input_ids": self.prompt_ids,
             "sampling_params": self.sampling.sampling_params,
             "return_logprob": True,
@@ -219,6 +222,57 @@ class SGLangNativeProvider(CustomLLM):
         call = self._prepare(model, messages, api_base, api_key, optional_params, litellm_params, timeout)
         outputs = await self._client.agenerate(call.config, call.body(), model)
         return call.response(model_response, outputs)
+
+    async def astreaming(
+        self,
+        *,
+        model: str,
+        messages: list,
+        api_base: str | None,
+        model_response: ModelResponse,
+        api_key: str | None,
+        optional_params: dict,
+        litellm_params: dict | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **_unused: Any,
+    ) -> AsyncIterator[ModelResponseStream]:
+        call = self._prepare(model, messages, api_base, api_key, optional_params, litellm_params, timeout)
+        assembler = StreamAssembler(call)
+        finished = False
+        try:
+            async for event in self._client.astream(call.config, call.body(stream=True), model):
+                for chunk in assembler.event(event):
+                    yield chunk
+            assembler.done()
+            finished = True
+        finally:
+            if not finished:  # cancelled, abandoned or failed: do not let the GPU generate for nobody
+                await self._client.aabort(call.config, call.rid)
+
+    def streaming(
+        self,
+        *,
+        model: str,
+        messages: list,
+        api_base: str | None,
+        model_response: ModelResponse,
+        api_key: str | None,
+        optional_params: dict,
+        litellm_params: dict | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **_unused: Any,
+    ) -> Iterator[ModelResponseStream]:
+        call = self._prepare(model, messages, api_base, api_key, optional_params, litellm_params, timeout)
+        assembler = StreamAssembler(call)
+        finished = False
+        try:
+            for event in self._client.stream(call.config, call.body(stream=True), model):
+                yield from assembler.event(event)
+            assembler.done()
+            finished = True
+        finally:
+            if not finished:
+                self._client.abort(call.config, call.rid)
 
 
 handler = SGLangNativeProvider()

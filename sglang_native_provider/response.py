@@ -26,9 +26,19 @@ from litellm.types.utils import (
 
 from .errors import error_for_status
 from .parsers import ReasoningParser, ToolCallParser
-from .protocol import GenerateOutput, MetaInfo
+from .protocol import FinishReason, GenerateOutput, LogprobEntry
 
-__all__ = ["TokenBytes", "build_model_response"]
+__all__ = [
+    "TokenBytes",
+    "build_model_response",
+    "check_finished",
+    "openai_finish_reason",
+    "openai_logprobs",
+    "token_bytes_for",
+    "token_metadata",
+    "tool_call_id",
+    "usage",
+]
 
 
 class TokenBytes:
@@ -71,9 +81,11 @@ def _openai_entry(token_bytes: TokenBytes, logprob: float | None, token_id: int)
     return {"token": raw.decode("utf-8", "replace"), "bytes": list(raw), "logprob": logprob}
 
 
-def _openai_logprobs(meta: MetaInfo, token_bytes: TokenBytes, top_logprobs: int) -> dict[str, Any]:
-    entries = meta.output_token_logprobs or []
-    tops = meta.output_top_logprobs or [None] * len(entries)
+def openai_logprobs(
+    entries: Sequence[LogprobEntry], tops: Sequence[Any] | None, token_bytes: TokenBytes, top_logprobs: int
+) -> dict[str, Any]:
+    """OpenAI's ``logprobs`` (``content``: token, exact bytes, logprob, top alternatives)."""
+    tops = tops or [None] * len(entries)
     content = []
     for (logprob, token_id, _), top in zip(entries, tops, strict=True):
         entry = _openai_entry(token_bytes, logprob, token_id)
@@ -82,7 +94,8 @@ def _openai_logprobs(meta: MetaInfo, token_bytes: TokenBytes, top_logprobs: int)
     return {"content": content}
 
 
-def _token_metadata(output: GenerateOutput, prompt_ids: Sequence[int], top_logprobs: int) -> dict[str, Any]:
+def token_metadata(output: GenerateOutput, prompt_ids: Sequence[int], top_logprobs: int) -> dict[str, Any]:
+    """The ``provider_specific_fields`` of one choice (see the module docstring)."""
     meta = output.meta_info
     fields: dict[str, Any] = {
         "prompt_token_ids": list(prompt_ids),
@@ -104,13 +117,33 @@ def _token_metadata(output: GenerateOutput, prompt_ids: Sequence[int], top_logpr
     return fields
 
 
-def _raise_if_aborted(output: GenerateOutput, model: str) -> None:
+def check_finished(output: GenerateOutput, model: str) -> None:
+    """Raise the LiteLLM exception for an unfinished or aborted output."""
     finish = output.meta_info.finish_reason
     if finish is None:
         raise error_for_status(502, "SGLang returned an unfinished output", model)
     if finish.type == "abort":
         status = finish.status_code if finish.status_code and finish.status_code >= 400 else 500
         raise error_for_status(status, f"SGLang aborted the request: {finish.message or 'Aborted'}", model)
+
+
+def tool_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def openai_finish_reason(finish: FinishReason, has_tool_calls: bool) -> str:
+    return "length" if finish.type == "length" else "tool_calls" if has_tool_calls else "stop"
+
+
+def usage(prompt_tokens: int, outputs: Sequence[GenerateOutput]) -> Usage:
+    """Usage of all sampled sequences; cached tokens as SGLang reported them for the first."""
+    completion_tokens = sum(output.meta_info.completion_tokens for output in outputs)
+    return Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+        prompt_tokens_details=PromptTokensDetailsWrapper(cached_tokens=outputs[0].meta_info.cached_tokens),
+    )
 
 
 def _choice(
@@ -135,23 +168,23 @@ def _choice(
         parsed = tool_parser.parse(text, tools)
         text, calls = parsed.content, parsed.calls
     tool_calls = [
-        ChatCompletionMessageToolCall(
-            id=f"call_{uuid.uuid4().hex[:24]}",
-            type="function",
-            function=Function(name=call.name, arguments=call.arguments),
-        )
+        ChatCompletionMessageToolCall(id=tool_call_id(), type="function", function=Function(**vars(call)))
         for call in calls
     ]
-    finish = output.meta_info.finish_reason
-    finish_reason = "length" if finish.type == "length" else "tool_calls" if tool_calls else "stop"
+    finish_reason = openai_finish_reason(output.meta_info.finish_reason, bool(tool_calls))
     message = Message(
         content=text or None if tool_calls else text,
         role="assistant",
         tool_calls=tool_calls or None,
         reasoning_content=reasoning,
-        provider_specific_fields=_token_metadata(output, prompt_ids, top_logprobs),
+        provider_specific_fields=token_metadata(output, prompt_ids, top_logprobs),
     )
-    choice_logprobs = _openai_logprobs(output.meta_info, token_bytes, top_logprobs) if logprobs else None
+    meta = output.meta_info
+    choice_logprobs = (
+        openai_logprobs(meta.output_token_logprobs or [], meta.output_top_logprobs, token_bytes, top_logprobs)
+        if logprobs
+        else None
+    )
     return Choices(index=index, finish_reason=finish_reason, message=message, logprobs=choice_logprobs)
 
 
@@ -171,7 +204,7 @@ def build_model_response(
 ) -> ModelResponse:
     """Fill LiteLLM's ``model_response`` with one choice per sampled sequence."""
     for output in outputs:
-        _raise_if_aborted(output, model)
+        check_finished(output, model)
     token_bytes = token_bytes_for(tokenizer)
     model_response.choices = [
         _choice(
@@ -188,14 +221,7 @@ def build_model_response(
         )
         for index, output in enumerate(outputs)
     ]
-    completion_tokens = sum(output.meta_info.completion_tokens for output in outputs)
-    usage = Usage(
-        prompt_tokens=len(prompt_ids),
-        completion_tokens=completion_tokens,
-        total_tokens=len(prompt_ids) + completion_tokens,
-        prompt_tokens_details=PromptTokensDetailsWrapper(cached_tokens=outputs[0].meta_info.cached_tokens),
-    )
-    model_response.usage = usage  # type: ignore[attr-defined]
+    model_response.usage = usage(len(prompt_ids), outputs)  # type: ignore[attr-defined]
     model_response.model = model
     model_response.created = int(time.time())
     return model_response

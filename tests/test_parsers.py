@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -103,3 +104,51 @@ def test_parsers_never_raise_and_keep_text(text):
         assert parsed.content == text
     reasoning = think.parse(text)
     assert reasoning.content in text
+
+
+SAMPLES = [
+    "<think>\nplan\n</think>\n\nAnswer." + block('{"name": "f", "arguments": {"x": [1, {"y": 2}]}}'),
+    "Before.\n" + block('{"name": "f", "arguments": {}}') + "\n" + block('{"name": "g", "arguments": {"a": "}"}}'),
+    "Broken " + block('{"name": "f", "arguments": {'),
+    'Unclosed <tool_call>\n{"name": "f"',
+    "  leading and trailing  \n",
+    "<thi not a tag",
+    "",
+]
+
+
+def _streamed(text: str, pieces: list[str], *, opened: bool = False):
+    """Feed ``pieces`` through the reasoning stream, then its content through the tool-call stream."""
+    reasoning_stream, tool_stream = think.stream(opened=opened), hermes.stream(tools=None)
+    reasoning, content, calls = "", "", []
+    for piece in pieces:
+        r, c = reasoning_stream.feed(piece)
+        c, new_calls = tool_stream.feed(c)
+        reasoning, content, calls = reasoning + r, content + c, calls + new_calls
+    r, c = reasoning_stream.finish()
+    c, new_calls = tool_stream.feed(c)
+    more, final_calls = tool_stream.finish()
+    return reasoning + r, content + c + more, calls + new_calls + final_calls
+
+
+def _whole(text: str, *, opened: bool = False):
+    parsed_reasoning = think.parse(text, opened=opened)
+    parsed = hermes.parse(parsed_reasoning.content, tools=None)
+    return parsed_reasoning.reasoning or "", parsed.content, parsed.calls
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+@pytest.mark.parametrize("opened", [False, True])
+def test_streaming_split_at_every_boundary_equals_one_shot(text, opened):
+    expected = _whole(text, opened=opened)
+    assert _streamed(text, list(text), opened=opened) == expected  # one character at a time
+    for cut in range(len(text) + 1):
+        assert _streamed(text, [text[:cut], text[cut:]], opened=opened) == expected
+
+
+@given(st.lists(markup | st.text(max_size=6), max_size=10), st.data())
+def test_streaming_equals_one_shot_on_arbitrary_text(parts, data):
+    text = "".join(parts)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=6)))
+    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    assert _streamed(text, pieces) == _whole(text)

@@ -63,6 +63,8 @@ class Engine:
         self.token_delay = token_delay
         self.incremental_streaming_output = incremental_streaming_output
         self.cache = PrefixCache()
+        self.abort_requests: list[str] = []
+        """Every rid ``/abort_request`` asked for (``"*"`` for abort_all), for tests to check."""
         self._running: dict[str, _Sequence] = {}
 
     @property
@@ -71,6 +73,7 @@ class Engine:
 
     def abort(self, rid: str = "", abort_all: bool = False) -> None:
         """End running requests with an ``abort`` finish; unknown rids are ignored, as in SGLang."""
+        self.abort_requests.append("*" if abort_all else rid)
         targets = self._running.values() if abort_all else [self._running.get(rid)] if rid else []
         for sequence in targets:
             if sequence is not None:

@@ -10,14 +10,14 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import uvicorn
+from starlette.responses import Response
 
 from ..offline_tokenizers import RECIPES, load_tokenizer
 from .engine import Engine
 from .model import FakeModel, ScriptedCompletion
-from .server import ServerInfo, create_app
+from .server import ServerInfo, create_app, json_response
 
 __all__ = ["Emulator", "load_emulator_tokenizer"]
 
@@ -78,10 +78,8 @@ class Emulator:
             reasoning_parser=reasoning_parser,
         )
         self.requests: list[dict] = []
-        self._injected_errors: deque[tuple[int, Any]] = deque()
-        self.app = create_app(
-            self.engine, self.info, api_key=api_key, recorded=self.requests, injected_errors=self._injected_errors
-        )
+        self._injected: deque[Response] = deque()
+        self.app = create_app(self.engine, self.info, api_key=api_key, recorded=self.requests, injected=self._injected)
         self._host, self._port = host, port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -103,7 +101,11 @@ class Emulator:
 
     def inject_error(self, status_code: int, message: str = "injected error") -> None:
         """Answer the next ``/generate`` with ``status_code`` and SGLang's ``{"error": {"message"}}`` body."""
-        self._injected_errors.append((status_code, {"error": {"message": message}}))
+        self._injected.append(json_response({"error": {"message": message}}, status_code))
+
+    def inject_stream(self, body: bytes) -> None:
+        """Answer the next ``/generate`` with a 200 event stream whose bytes are exactly ``body``."""
+        self._injected.append(Response(body, media_type="text/event-stream"))
 
     def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -95,16 +95,15 @@ def create_app(
     *,
     api_key: str | None,
     recorded: list[dict],
-    injected_errors: deque[tuple[int, Any]],
+    injected: deque[Response],
 ) -> Starlette:
-    """The Starlette app; ``recorded`` receives every parsed ``/generate`` body, and each entry of
-    ``injected_errors`` (status, JSON body) answers one ``/generate`` call instead of generating."""
+    """The Starlette app; ``recorded`` receives every parsed ``/generate`` body, and each response queued
+    in ``injected`` answers one ``/generate`` call instead of generating (fault injection for tests)."""
 
     async def generate(request: Request) -> Response:
         raw = await request.body()
-        if injected_errors:
-            status_code, content = injected_errors.popleft()
-            return json_response(content, status_code)
+        if injected:
+            return injected.popleft()
         try:
             body = json.loads(raw)
         except ValueError as exc:

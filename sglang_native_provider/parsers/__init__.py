@@ -6,7 +6,15 @@ the tuples below.
 
 from __future__ import annotations
 
-from .base import ParsedReasoning, ParsedToolCalls, ReasoningParser, ToolCall, ToolCallParser
+from .base import (
+    ParsedReasoning,
+    ParsedToolCalls,
+    ReasoningParser,
+    ReasoningStream,
+    ToolCall,
+    ToolCallParser,
+    ToolCallStream,
+)
 from .hermes import HermesToolCallParser
 from .think import ThinkReasoningParser
 
@@ -16,8 +24,10 @@ __all__ = [
     "ParsedReasoning",
     "ParsedToolCalls",
     "ReasoningParser",
+    "ReasoningStream",
     "ToolCall",
     "ToolCallParser",
+    "ToolCallStream",
     "detect_reasoning_parser",
     "detect_tool_call_parser",
 ]

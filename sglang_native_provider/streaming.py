@@ -1,0 +1,224 @@
+"""SGLang stream events -> LiteLLM ``ModelResponseStream`` chunks.
+
+SGLang streams cumulative ``text``/``output_ids``/logprob lists by default and deltas with
+``--incremental-streaming-output``; the deployment setting says which, and a stream that does not match it
+fails clearly. Text deltas go through the reasoning and tool-call parsers' incremental streams, so markup
+never leaks into ``content`` and the joined deltas equal the non-streaming answer. The last chunk of each
+choice carries its finish reason and the same token metadata as a non-streaming response.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from litellm.types.utils import ChatCompletionDeltaToolCall, Delta, Function, ModelResponseStream, StreamingChoices
+from pydantic import ValidationError
+
+from .errors import error_for_status
+from .parsers import ReasoningStream, ToolCall, ToolCallStream
+from .protocol import GenerateOutput, LogprobEntry
+from .response import (
+    check_finished,
+    openai_finish_reason,
+    openai_logprobs,
+    token_bytes_for,
+    token_metadata,
+    tool_call_id,
+    usage,
+)
+
+if TYPE_CHECKING:
+    from .provider import _Call
+
+__all__ = ["StreamAssembler"]
+
+
+@dataclass
+class _Pending:
+    """A chunk held back by one event, so that the choice's last chunk can carry its metadata."""
+
+    reasoning: str = ""
+    content: str = ""
+    calls: list[ToolCall] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Choice:
+    """What one sampled sequence has streamed so far."""
+
+    reasoning: ReasoningStream | None
+    tools: ToolCallStream | None
+    output_ids: list[int] = field(default_factory=list)
+    text: str = ""
+    logprobs: list[LogprobEntry] = field(default_factory=list)
+    top_logprobs: list[Any] = field(default_factory=list)
+    tool_calls: int = 0
+    started: bool = False
+    pending: _Pending | None = None
+    unsent_logprobs: list[dict[str, Any]] = field(default_factory=list)
+    final: GenerateOutput | None = None
+
+
+class StreamAssembler:
+    """Feeds on parsed SGLang events (:meth:`event`) and returns the LiteLLM chunks they make."""
+
+    def __init__(self, call: _Call) -> None:
+        self._call = call
+        self._incremental = call.config.incremental_streaming_output
+        self._token_bytes = token_bytes_for(call.tokenizer)
+        self._choices: dict[int, _Choice] = {}
+        self._id = f"chatcmpl-{call.rid}"
+        self._created = int(time.time())
+
+    def _new_choice(self) -> _Choice:
+        call = self._call
+        return _Choice(
+            reasoning=call.reasoning_parser.stream(opened=call.reasoning_opened) if call.reasoning_parser else None,
+            tools=call.tool_parser.stream(call.tools) if call.tool_parser and call.tools and call.parse_tools else None,
+        )
+
+    def event(self, data: dict[str, Any]) -> list[ModelResponseStream]:
+        """The chunks one SGLang event releases.
+
+        Each choice's latest visible chunk is held back until the next one arrives: LiteLLM drops a
+        content-less chunk once a finish reason is known, so the token metadata (and usage) ride on the
+        choice's last visible chunk, followed by an empty chunk with the finish reason.
+        """
+        model = self._call.model
+        try:
+            output = GenerateOutput.model_validate(data)
+        except ValidationError as exc:
+            raise error_for_status(502, f"malformed stream event from SGLang: {exc}", model) from None
+        index = output.index or 0
+        choice = self._choices.get(index)
+        if choice is None:
+            choice = self._choices[index] = self._new_choice()
+        text_delta, new_logprobs, new_tops = self._deltas(choice, output)
+        finish = output.meta_info.finish_reason
+        reasoning, content, calls = self._parse(choice, text_delta, final=finish is not None)
+        if self._call.sampling.logprobs and new_logprobs:
+            top = self._call.sampling.top_logprobs
+            choice.unsent_logprobs += openai_logprobs(new_logprobs, new_tops, self._token_bytes, top)["content"]
+        chunks: list[ModelResponseStream] = []
+        if reasoning or content or calls:
+            chunks += self._release(index, choice)
+            choice.pending = _Pending(reasoning, content, calls)
+        if choice.pending is not None:
+            choice.pending.logprobs += choice.unsent_logprobs
+            choice.unsent_logprobs = []
+        if finish is None:
+            return chunks
+        full = output.model_copy(
+            update={
+                "output_ids": choice.output_ids,
+                "text": choice.text,
+                "meta_info": output.meta_info.model_copy(
+                    update={"output_token_logprobs": choice.logprobs, "output_top_logprobs": choice.top_logprobs}
+                ),
+            }
+        )
+        check_finished(full, model)
+        choice.final = full
+        fields = token_metadata(full, self._call.prompt_ids, self._call.sampling.top_logprobs)
+        all_finished = len(self._choices) == self._call.sampling.n and all(
+            other.final is not None for other in self._choices.values()
+        )
+        chunks += self._release(index, choice, fields=fields, with_usage=all_finished)
+        finish_reason = openai_finish_reason(finish, choice.tool_calls > 0)
+        chunks.append(self._chunk(index, Delta(), finish_reason=finish_reason))
+        return chunks
+
+    def _release(
+        self, index: int, choice: _Choice, *, fields: dict[str, Any] | None = None, with_usage: bool = False
+    ) -> list[ModelResponseStream]:
+        pending = choice.pending or (_Pending() if fields is not None else None)
+        choice.pending = None
+        if pending is None:
+            return []
+        tool_calls = []
+        for call in pending.calls:
+            tool_calls.append(
+                ChatCompletionDeltaToolCall(
+                    index=choice.tool_calls, id=tool_call_id(), type="function", function=Function(**vars(call))
+                )
+            )
+            choice.tool_calls += 1
+        delta = Delta(
+            role=None if choice.started else "assistant",
+            content=pending.content or None,
+            reasoning_content=pending.reasoning or None,
+            tool_calls=tool_calls or None,
+            provider_specific_fields=fields,
+        )
+        choice.started = True
+        logprobs = {"content": pending.logprobs} if pending.logprobs else None
+        chunk = self._chunk(index, delta, logprobs=logprobs)
+        if with_usage:
+            finals = [other.final for _, other in sorted(self._choices.items())]
+            chunk.usage = usage(len(self._call.prompt_ids), finals)  # type: ignore[attr-defined]
+        return [chunk]
+
+    def _chunk(
+        self, index: int, delta: Delta, *, finish_reason: str | None = None, logprobs: dict[str, Any] | None = None
+    ) -> ModelResponseStream:
+        stream_choice = StreamingChoices(index=index, delta=delta, finish_reason=finish_reason, logprobs=logprobs)
+        return ModelResponseStream(id=self._id, created=self._created, model=self._call.model, choices=[stream_choice])
+
+    def _deltas(self, choice: _Choice, output: GenerateOutput):
+        """This event's new text, logprobs and top logprobs (recorded on ``choice``); checks the mode."""
+        meta = output.meta_info
+        logprobs = meta.output_token_logprobs or []
+        tops = meta.output_top_logprobs or []
+        if self._incremental:
+            new_ids, text_delta, new_logprobs, new_tops = output.output_ids, output.text, logprobs, tops
+            consistent = len(choice.output_ids) + len(new_ids) == meta.completion_tokens
+        else:
+            seen = len(choice.output_ids)
+            consistent = output.output_ids[:seen] == choice.output_ids and len(output.output_ids) == (
+                meta.completion_tokens
+            )
+            new_ids = output.output_ids[seen:]
+            text_delta = output.text[len(choice.text) :] if output.text.startswith(choice.text) else ""
+            new_logprobs, new_tops = logprobs[len(choice.logprobs) :], tops[len(choice.top_logprobs) :]
+        if not consistent:
+            configured = "incremental" if self._incremental else "cumulative"
+            raise error_for_status(
+                502,
+                f"SGLang's stream does not match the deployment's {configured} streaming mode; set "
+                f"incremental_streaming_output={not self._incremental} if the server runs "
+                f"{'without' if self._incremental else 'with'} --incremental-streaming-output",
+                self._call.model,
+            )
+        choice.output_ids = [*choice.output_ids, *new_ids]
+        choice.text += text_delta
+        choice.logprobs = [*choice.logprobs, *new_logprobs]
+        choice.top_logprobs = [*choice.top_logprobs, *new_tops]
+        return text_delta, new_logprobs, new_tops
+
+    @staticmethod
+    def _parse(choice: _Choice, text: str, *, final: bool) -> tuple[str, str, list[ToolCall]]:
+        reasoning, content = "", text
+        if choice.reasoning is not None:
+            reasoning, content = choice.reasoning.feed(text)
+            if final:
+                more_reasoning, more_content = choice.reasoning.finish()
+                reasoning, content = reasoning + more_reasoning, content + more_content
+        calls: list[ToolCall] = []
+        if choice.tools is not None:
+            content, calls = choice.tools.feed(content)
+            if final:
+                more_content, more_calls = choice.tools.finish()
+                content, calls = content + more_content, calls + more_calls
+        return reasoning, content, calls
+
+    def done(self) -> None:
+        """At ``[DONE]``: every sampled sequence must have finished."""
+        expected = self._call.sampling.n
+        finished = sum(choice.final is not None for choice in self._choices.values())
+        if finished != expected:
+            raise error_for_status(
+                502, f"SGLang's stream ended with {finished} of {expected} sequences finished", self._call.model
+            )
