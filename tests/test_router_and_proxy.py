@@ -16,6 +16,7 @@ import yaml
 from _support import free_port, wait_until_serving
 
 import sglang_native_provider
+from sglang_native_provider.emulator import Emulator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TOKEN_KEYS = {"prompt_token_ids", "completion_token_ids", "completion_logprobs", "sglang_finish_reason"}
@@ -39,9 +40,16 @@ async def test_router_from_the_example_yaml(emulator, monkeypatch, qwen3_tokeniz
     assert sent["input_ids"] == list(expected)
 
 
-@pytest.fixture
-def proxy(emulator):
-    """A real LiteLLM proxy process on a free loopback port, serving the example config."""
+@pytest.fixture(scope="module")
+def proxy_emulator():
+    with Emulator("qwen3") as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def proxy(proxy_emulator):
+    """A real LiteLLM proxy process on a free loopback port, serving the example config (one per module)."""
+    emulator = proxy_emulator
     port = free_port()
     master_key = f"sk-{secrets.token_hex(8)}"
     env = {
@@ -71,7 +79,8 @@ def proxy(emulator):
             process.kill()
 
 
-def test_proxy_serves_the_model_with_token_metadata(proxy, emulator):
+def test_proxy_serves_the_model_with_token_metadata(proxy, proxy_emulator):
+    emulator = proxy_emulator
     base, master_key = proxy
     client = openai.OpenAI(base_url=f"{base}/v1", api_key=master_key)
     emulator.script("Proxied answer.")
@@ -92,3 +101,35 @@ def test_proxy_returns_bad_requests_as_400(proxy):
     client = openai.OpenAI(base_url=f"{base}/v1", api_key=master_key, max_retries=0)
     with pytest.raises(openai.BadRequestError, match="unknown role"):
         client.chat.completions.create(model="qwen3", messages=[{"role": "wizard", "content": "hi"}])
+
+
+async def test_router_streams(emulator, monkeypatch):
+    monkeypatch.setenv("SGLANG_API_BASE", emulator.url)
+    sglang_native_provider.register()
+    model_list = yaml.safe_load((EXAMPLES / "router_config.yaml").read_text())["model_list"]
+    router = litellm.Router(model_list=model_list)
+    emulator.script("Streamed through the router.")
+    stream = await router.acompletion(model="qwen3", messages=[{"role": "user", "content": "hi"}], stream=True)
+    chunks = [chunk async for chunk in stream]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Streamed through the router."
+    assert emulator.requests[-1]["stream"] is True
+
+
+def test_proxy_streams_with_token_metadata(proxy, proxy_emulator):
+    emulator = proxy_emulator
+    base, master_key = proxy
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=master_key)
+    emulator.script("Proxied stream.")
+    stream = client.chat.completions.create(
+        model="qwen3", messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Proxied stream."
+    fields = [
+        c.choices[0].delta.model_extra.get("provider_specific_fields")
+        for c in chunks
+        if c.choices and c.choices[0].delta.model_extra.get("provider_specific_fields")
+    ]
+    assert fields and set(fields[-1]) >= TOKEN_KEYS
+    assert [c.usage for c in chunks if c.usage][-1].completion_tokens == len(fields[-1]["completion_token_ids"])
