@@ -129,14 +129,18 @@ class SGLangNativeProvider(CustomLLM):
 
     def _prepare(
         self,
+        *,
         model: str,
         messages: list,
         api_base: str | None,
         api_key: str | None,
         optional_params: dict[str, Any],
-        litellm_params: dict[str, Any] | None,
-        timeout: float | httpx.Timeout | None,
+        litellm_params: dict[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **_unused: Any,
     ) -> _Call:
+        """Validate settings and parameters and render the prompt; LiteLLM passes every argument by
+        keyword, and those this provider does not use land in ``_unused``."""
         params = dict(optional_params)
         settings = {name: params.pop(name) for name in list(params) if name in SETTING_NAMES}
         settings.update(
@@ -188,59 +192,20 @@ class SGLangNativeProvider(CustomLLM):
             sampling=sampling,
         )
 
-    # LiteLLM passes every argument by keyword; the ones this provider does not use land in ``_unused``.
-    def completion(
-        self,
-        *,
-        model: str,
-        messages: list,
-        api_base: str | None,
-        model_response: ModelResponse,
-        api_key: str | None,
-        optional_params: dict,
-        litellm_params: dict | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        **_unused: Any,
-    ) -> ModelResponse:
-        call = self._prepare(model, messages, api_base, api_key, optional_params, litellm_params, timeout)
-        outputs = self._client.generate(call.config, call.body(), model)
-        return call.response(model_response, outputs)
+    def completion(self, *, model_response: ModelResponse, **kwargs: Any) -> ModelResponse:
+        call = self._prepare(**kwargs)
+        return call.response(model_response, self._client.generate(call.config, call.body(), call.model))
 
-    async def acompletion(
-        self,
-        *,
-        model: str,
-        messages: list,
-        api_base: str | None,
-        model_response: ModelResponse,
-        api_key: str | None,
-        optional_params: dict,
-        litellm_params: dict | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        **_unused: Any,
-    ) -> ModelResponse:
-        call = self._prepare(model, messages, api_base, api_key, optional_params, litellm_params, timeout)
-        outputs = await self._client.agenerate(call.config, call.body(), model)
-        return call.response(model_response, outputs)
+    async def acompletion(self, *, model_response: ModelResponse, **kwargs: Any) -> ModelResponse:
+        call = self._prepare(**kwargs)
+        return call.response(model_response, await self._client.agenerate(call.config, call.body(), call.model))
 
-    async def astreaming(
-        self,
-        *,
-        model: str,
-        messages: list,
-        api_base: str | None,
-        model_response: ModelResponse,
-        api_key: str | None,
-        optional_params: dict,
-        litellm_params: dict | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        **_unused: Any,
-    ) -> AsyncIterator[ModelResponseStream]:
-        call = self._prepare(model, messages, api_base, api_key, optional_params, litellm_params, timeout)
+    async def astreaming(self, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:
+        call = self._prepare(**kwargs)
         assembler = StreamAssembler(call)
         finished = False
         try:
-            async for event in self._client.astream(call.config, call.body(stream=True), model):
+            async for event in self._client.astream(call.config, call.body(stream=True), call.model):
                 for chunk in assembler.event(event):
                     yield chunk
             assembler.done()
@@ -249,24 +214,12 @@ class SGLangNativeProvider(CustomLLM):
             if not finished:  # cancelled, abandoned or failed: do not let the GPU generate for nobody
                 await self._client.aabort(call.config, call.rid)
 
-    def streaming(
-        self,
-        *,
-        model: str,
-        messages: list,
-        api_base: str | None,
-        model_response: ModelResponse,
-        api_key: str | None,
-        optional_params: dict,
-        litellm_params: dict | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        **_unused: Any,
-    ) -> Iterator[ModelResponseStream]:
-        call = self._prepare(model, messages, api_base, api_key, optional_params, litellm_params, timeout)
+    def streaming(self, **kwargs: Any) -> Iterator[ModelResponseStream]:
+        call = self._prepare(**kwargs)
         assembler = StreamAssembler(call)
         finished = False
         try:
-            for event in self._client.stream(call.config, call.body(stream=True), model):
+            for event in self._client.stream(call.config, call.body(stream=True), call.model):
                 yield from assembler.event(event)
             assembler.done()
             finished = True
