@@ -1,0 +1,55 @@
+"""Reading calls written as JSON objects, keeping the model's own text of the arguments."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from .base import ToolCall
+
+__all__ = ["arguments_text", "call_from_object", "json_call"]
+
+_ARGUMENTS_KEY = re.compile(r'"(?:arguments|parameters)"\s*:\s*')
+_DECODER = json.JSONDecoder()
+
+
+def arguments_text(arguments: Any, source: str | None = None) -> str | None:
+    """Arguments as the JSON-object string a tool call carries, or None if they are not an object.
+
+    A dict found in ``source`` keeps the model's exact text; a JSON string holding an object is taken as is.
+    """
+    if isinstance(arguments, str):
+        try:
+            decoded = json.loads(arguments)
+        except json.JSONDecodeError:
+            return None
+        return arguments if isinstance(decoded, dict) else None
+    if not isinstance(arguments, dict):
+        return None
+    if source is not None:
+        for key in _ARGUMENTS_KEY.finditer(source):
+            try:
+                value, end = _DECODER.raw_decode(source, key.end())
+            except json.JSONDecodeError:
+                continue
+            if value == arguments:
+                return source[key.end() : end]
+    return json.dumps(arguments, ensure_ascii=False)
+
+
+def json_call(payload: str) -> ToolCall | None:
+    """``{"name": ..., "arguments" | "parameters": {...}}`` as a call, or None when malformed."""
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError:
+        return None
+    return call_from_object(data, payload)
+
+
+def call_from_object(data: Any, source: str | None = None) -> ToolCall | None:
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        return None
+    arguments = data.get("arguments", data.get("parameters", {}))
+    text = arguments_text(arguments, source)
+    return None if text is None else ToolCall(name=data["name"], arguments=text)
