@@ -95,6 +95,18 @@ def _parser(kind: str, name: str | None, registry: dict[str, type], model: str):
     return parser()
 
 
+def _keep_special_markers(sampling: SamplingRequest, tokenizer, *parsers: Any) -> None:
+    """Families whose markup is made of special tokens (Kimi, DeepSeek, Mistral, Llama's python tag) need
+    SGLang to keep special tokens in ``text``; the caller's own ``skip_special_tokens`` wins."""
+    special = set(getattr(tokenizer, "all_special_tokens", ()))
+    for added in getattr(tokenizer, "added_tokens_decoder", {}).values():
+        if added.special:
+            special.add(added.content)
+    markers = {marker for parser in parsers if parser is not None for marker in parser.markers}
+    if markers & special:
+        sampling.sampling_params.setdefault("skip_special_tokens", False)
+
+
 def _timeout_seconds(timeout: float | httpx.Timeout | None) -> float | None:
     if isinstance(timeout, httpx.Timeout):
         return timeout.read
@@ -180,6 +192,9 @@ class SGLangNativeProvider(CustomLLM):
             chat_template_kwargs=template_kwargs,
             model=model,
         )
+        tool_parser = _parser("tool_call_parser", tool_parser_name, TOOL_CALL_PARSERS, model)
+        reasoning_parser = _parser("reasoning_parser", reasoning_parser_name, REASONING_PARSERS, model)
+        _keep_special_markers(sampling, tokenizer, tool_parser, reasoning_parser)
         return _Call(
             model=model,
             config=config,
@@ -187,8 +202,8 @@ class SGLangNativeProvider(CustomLLM):
             prompt_ids=prompt_ids,
             tools=tools,
             parse_tools=tool_choice != "none",
-            tool_parser=_parser("tool_call_parser", tool_parser_name, TOOL_CALL_PARSERS, model),
-            reasoning_parser=_parser("reasoning_parser", reasoning_parser_name, REASONING_PARSERS, model),
+            tool_parser=tool_parser,
+            reasoning_parser=reasoning_parser,
             sampling=sampling,
         )
 

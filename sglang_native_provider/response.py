@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +35,6 @@ __all__ = [
     "openai_logprobs",
     "token_bytes_for",
     "token_metadata",
-    "tool_call_id",
     "usage",
 ]
 
@@ -127,10 +125,6 @@ def check_finished(output: GenerateOutput, model: str) -> None:
         raise error_for_status(status, f"SGLang aborted the request: {finish.message or 'Aborted'}", model)
 
 
-def tool_call_id() -> str:
-    return f"call_{uuid.uuid4().hex[:24]}"
-
-
 def openai_finish_reason(finish: FinishReason, has_tool_calls: bool) -> str:
     return "length" if finish.type == "length" else "tool_calls" if has_tool_calls else "stop"
 
@@ -168,7 +162,7 @@ def _choice(
         parsed = tool_parser.parse(text, tools)
         text, calls = parsed.content, parsed.calls
     tool_calls = [
-        ChatCompletionMessageToolCall(id=tool_call_id(), type="function", function=Function(**vars(call)))
+        ChatCompletionMessageToolCall(id=tool_parser.new_call_id(), type="function", function=Function(**vars(call)))
         for call in calls
     ]
     finish_reason = openai_finish_reason(output.meta_info.finish_reason, bool(tool_calls))

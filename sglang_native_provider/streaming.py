@@ -25,7 +25,6 @@ from .response import (
     openai_logprobs,
     token_bytes_for,
     token_metadata,
-    tool_call_id,
     usage,
 )
 
@@ -142,7 +141,10 @@ class StreamAssembler:
         for call in pending.calls:
             tool_calls.append(
                 ChatCompletionDeltaToolCall(
-                    index=choice.tool_calls, id=tool_call_id(), type="function", function=Function(**vars(call))
+                    index=choice.tool_calls,
+                    id=self._call.tool_parser.new_call_id(),
+                    type="function",
+                    function=Function(**vars(call)),
                 )
             )
             choice.tool_calls += 1

@@ -7,6 +7,7 @@ the deltas they emit always add up to what ``parse`` returns for the whole text.
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,10 @@ class ToolCallParser(ABC):
     @abstractmethod
     def parse(self, text: str, tools: Sequence[dict[str, Any]] | None) -> ParsedToolCalls:
         """Split ``text``; malformed markup stays in the content, never raises."""
+
+    def new_call_id(self) -> str:
+        """An id for a parsed call, in the form the family's chat template accepts back."""
+        return f"call_{uuid.uuid4().hex[:24]}"
 
     @abstractmethod
     def stream(self, tools: Sequence[dict[str, Any]] | None) -> ToolCallStream:

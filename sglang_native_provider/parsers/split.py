@@ -69,12 +69,14 @@ class BlockToolCallParser(SplitToolCallParser):
 
     open: ClassVar[str]
     close: ClassVar[str]
+    extra_markers: ClassVar[tuple[str, ...]] = ()
+    """Markup inside blocks, listed for the special-token check."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if hasattr(cls, "open"):
             cls._block = re.compile(re.escape(cls.open) + r"(.*?)" + re.escape(cls.close), re.DOTALL)
-            cls.markers = (cls.open, cls.close)
+            cls.markers = (cls.open, cls.close, *cls.extra_markers)
 
     @abstractmethod
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:

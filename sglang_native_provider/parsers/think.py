@@ -1,45 +1,29 @@
-"""``<think>...</think>`` reasoning, used by Qwen3, QwQ and DeepSeek-R1 style models.
+"""Reasoning between an opening and a closing tag: ``<think>...</think>`` (Qwen3, QwQ, DeepSeek-R1/V3,
+GLM-4.5), ``◁think▷...◁/think▷`` (Kimi) and ``[THINK]...[/THINK]`` (Mistral).
 
 The model opens the block itself (Qwen3), or the prompt already opened it (QwQ, R1 distills: the chat
-template ends with ``<think>``). Output cut off inside the block (``length``) is all reasoning.
+template ends with the opening tag). Output cut off inside the block (``length``) is all reasoning.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from .base import ParsedReasoning, ReasoningParser, ReasoningStream, marker_prefix_length
 
-__all__ = ["ThinkReasoningParser"]
-
-_OPEN, _CLOSE = "<think>", "</think>"
+__all__ = ["KimiReasoningParser", "MistralReasoningParser", "ThinkReasoningParser"]
 
 
-def _split(text: str, *, opened: bool, final: bool) -> tuple[str | None, str]:
-    """(reasoning, content) so far; before the end, undecided text is held back from both."""
-    body = text
-    if not opened:
-        stripped = text.lstrip()
-        if not final and _OPEN.startswith(stripped):
-            return "", ""  # may still become "<think>"
-        if not stripped.startswith(_OPEN):
-            return None, text
-        body = stripped[len(_OPEN) :]
-    if _CLOSE in body:
-        reasoning, _, content = body.partition(_CLOSE)
-        return reasoning.strip("\n"), content.lstrip("\n")
-    if not final:
-        body = body[: len(body) - marker_prefix_length(body, _CLOSE)]
-    return body.strip("\n"), ""
-
-
-class _ThinkStream(ReasoningStream):
-    def __init__(self, opened: bool) -> None:
+class _TagStream(ReasoningStream):
+    def __init__(self, parser: ThinkReasoningParser, opened: bool) -> None:
+        self._parser = parser
         self._opened = opened
         self._text = ""
         self._reasoning = ""
         self._content = ""
 
     def _emit(self, final: bool) -> tuple[str, str]:
-        reasoning, content = _split(self._text, opened=self._opened, final=final)
+        reasoning, content = self._parser.split(self._text, opened=self._opened, final=final)
         reasoning = reasoning or ""
         reasoning_delta = reasoning[len(self._reasoning) :] if reasoning.startswith(self._reasoning) else ""
         content_delta = content[len(self._content) :] if content.startswith(self._content) else ""
@@ -56,11 +40,44 @@ class _ThinkStream(ReasoningStream):
 
 
 class ThinkReasoningParser(ReasoningParser):
-    names = ("qwen3", "qwen3-thinking", "deepseek-r1")
+    names = ("qwen3", "qwen3-thinking", "deepseek-r1", "deepseek-v3", "glm45")
+    open_tag: ClassVar[str] = "<think>"
+    close_tag: ClassVar[str] = "</think>"
+
+    @property
+    def markers(self) -> tuple[str, ...]:
+        return (self.open_tag, self.close_tag)
+
+    def split(self, text: str, *, opened: bool, final: bool) -> tuple[str | None, str]:
+        """(reasoning, content) so far; before the end, undecided text is held back from both."""
+        body = text
+        if not opened:
+            stripped = text.lstrip()
+            if not final and self.open_tag.startswith(stripped):
+                return "", ""  # may still become the opening tag
+            if not stripped.startswith(self.open_tag):
+                return None, text
+            body = stripped[len(self.open_tag) :]
+        if self.close_tag in body:
+            reasoning, _, content = body.partition(self.close_tag)
+            return reasoning.strip("\n"), content.lstrip("\n")
+        if not final:
+            body = body[: len(body) - marker_prefix_length(body, self.close_tag)]
+        return body.strip("\n"), ""
 
     def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
-        reasoning, content = _split(text, opened=opened, final=True)
+        reasoning, content = self.split(text, opened=opened, final=True)
         return ParsedReasoning(reasoning=reasoning, content=content)
 
     def stream(self, *, opened: bool = False) -> ReasoningStream:
-        return _ThinkStream(opened)
+        return _TagStream(self, opened)
+
+
+class KimiReasoningParser(ThinkReasoningParser):
+    names = ("kimi", "kimi_k2")
+    open_tag, close_tag = "◁think▷", "◁/think▷"
+
+
+class MistralReasoningParser(ThinkReasoningParser):
+    names = ("mistral",)
+    open_tag, close_tag = "[THINK]", "[/THINK]"

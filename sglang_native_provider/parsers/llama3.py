@@ -1,0 +1,41 @@
+"""Llama 3.x JSON tool calls (``llama3``): ``{"name": ..., "parameters": {...}}``, optionally after
+``<|python_tag|>``, several separated by ``;``.
+
+Format (Llama-3.1 chat template)::
+
+    {"name": "get_weather", "parameters": {"city": "Paris"}}
+"""
+
+from __future__ import annotations
+
+import json
+
+from .base import ToolCall
+from .json_calls import call_from_object
+from .split import Tools, TrailingToolCallParser
+
+__all__ = ["Llama3ToolCallParser"]
+
+_DECODER = json.JSONDecoder()
+
+
+class Llama3ToolCallParser(TrailingToolCallParser):
+    names = ("llama3",)
+    start_marker = "<|python_tag|>"
+    bare_start = "{"
+
+    def trailing_calls(self, calls_text: str, tools: Tools) -> list[ToolCall] | None:
+        calls, position = [], 0
+        while position < len(calls_text):
+            try:
+                value, end = _DECODER.raw_decode(calls_text, position)
+            except json.JSONDecodeError:
+                return None
+            call = call_from_object(value, calls_text[position:end])
+            if call is None:
+                return None
+            calls.append(call)
+            position = end
+            while position < len(calls_text) and calls_text[position] in " \t\r\n;":
+                position += 1
+        return calls or None

@@ -1,0 +1,52 @@
+"""Mistral tool calls (``mistral``) after ``[TOOL_CALLS]``, in both of Mistral's forms.
+
+Nemo and older (Mistral-Nemo chat template)::
+
+    [TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}]
+
+Small 3.2 and newer (Mistral-Small-3.2 chat template), one marker per call, the id optional::
+
+    [TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]{"city": "Paris"}
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from .base import ToolCall
+from .json_calls import arguments_text, call_from_object
+from .split import Tools, TrailingToolCallParser
+
+__all__ = ["MistralToolCallParser"]
+
+_ARGS, _CALL_ID = "[ARGS]", "[CALL_ID]"
+
+
+class MistralToolCallParser(TrailingToolCallParser):
+    names = ("mistral",)
+    start_marker = "[TOOL_CALLS]"
+
+    def new_call_id(self) -> str:
+        """Mistral's templates accept only 9 alphanumeric characters."""
+        return uuid.uuid4().hex[:9]
+
+    def trailing_calls(self, calls_text: str, tools: Tools) -> list[ToolCall] | None:
+        if calls_text.startswith("["):
+            try:
+                items = json.loads(calls_text)
+            except json.JSONDecodeError:
+                return None
+            if not isinstance(items, list):
+                return None
+            calls = [call_from_object(item) for item in items]
+            return None if not calls or None in calls else calls
+        calls = []
+        for part in calls_text.split(self.start_marker):
+            name, separator, arguments = part.partition(_ARGS)
+            name = name.partition(_CALL_ID)[0]
+            text = arguments_text(arguments.strip()) if separator else None
+            if not name.strip() or text is None:
+                return None
+            calls.append(ToolCall(name=name.strip(), arguments=text))
+        return calls

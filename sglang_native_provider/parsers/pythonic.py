@@ -1,0 +1,50 @@
+"""Pythonic tool calls (``pythonic``): a Python list of calls with literal keyword arguments.
+
+Format::
+
+    [get_weather(city="Paris"), get_time(zone="CET")]
+
+Parsed with ``ast`` (literals only): nothing the model writes is evaluated.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+
+from .base import ToolCall
+from .split import Tools, TrailingToolCallParser
+
+__all__ = ["PythonicToolCallParser"]
+
+
+def _call(node: ast.expr) -> ToolCall | None:
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.args:
+        return None
+    arguments = {}
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            return None
+        try:
+            arguments[keyword.arg] = ast.literal_eval(keyword.value)
+        except (ValueError, SyntaxError, TypeError):
+            return None
+    try:
+        return ToolCall(name=node.func.id, arguments=json.dumps(arguments, ensure_ascii=False))
+    except (TypeError, ValueError):  # a literal JSON cannot hold (bytes, sets, complex numbers)
+        return None
+
+
+class PythonicToolCallParser(TrailingToolCallParser):
+    names = ("pythonic",)
+    bare_start = "["
+
+    def trailing_calls(self, calls_text: str, tools: Tools) -> list[ToolCall] | None:
+        try:
+            tree = ast.parse(calls_text, mode="eval")
+        except (SyntaxError, ValueError, RecursionError):
+            return None
+        if not isinstance(tree.body, ast.List) or not tree.body.elts:
+            return None
+        calls = [_call(node) for node in tree.body.elts]
+        return None if None in calls else calls
