@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -93,6 +94,15 @@ def _parser(kind: str, name: str | None, registry: dict[str, type], model: str):
     if parser is None:
         raise bad_request(f"Unknown {kind} {name!r} for {model!r}; known: {', '.join(sorted(registry))}", model)
     return parser()
+
+
+@functools.lru_cache(maxsize=256)
+def _detected(model: str, kind: str, chat_template: str) -> str | None:
+    """The parser the chat template implies (cached, so each choice is logged once per model)."""
+    detect = detect_tool_call_parser if kind == "tool_call_parser" else detect_reasoning_parser
+    name = detect(chat_template)
+    logger.info("sglang_native: %s for %r detected from its chat template: %s", kind, model, name)
+    return name
 
 
 def _keep_special_markers(sampling: SamplingRequest, tokenizer, *parsers: Any) -> None:
@@ -182,8 +192,8 @@ class SGLangNativeProvider(CustomLLM):
         )
         chat_template = resolve_chat_template(config.chat_template)
         template_source = chat_template or tokenizer.chat_template or ""
-        tool_parser_name = config.tool_call_parser or detect_tool_call_parser(template_source)
-        reasoning_parser_name = config.reasoning_parser or detect_reasoning_parser(template_source)
+        tool_parser_name = config.tool_call_parser or _detected(model, "tool_call_parser", template_source)
+        reasoning_parser_name = config.reasoning_parser or _detected(model, "reasoning_parser", template_source)
         prompt_ids = render_prompt(
             tokenizer,
             normalize_messages(messages, model),

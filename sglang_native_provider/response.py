@@ -35,6 +35,7 @@ __all__ = [
     "openai_logprobs",
     "token_bytes_for",
     "token_metadata",
+    "unknown_tool_names",
     "usage",
 ]
 
@@ -115,6 +116,13 @@ def token_metadata(output: GenerateOutput, prompt_ids: Sequence[int], top_logpro
     return fields
 
 
+def unknown_tool_names(names: Sequence[str], tools: Sequence[dict[str, Any]] | None) -> list[str]:
+    """Names of calls to functions the request's ``tools`` do not declare (kept, and reported in the
+    metadata as ``unknown_tool_calls``)."""
+    known = {tool["function"]["name"] for tool in tools or ()}
+    return [name for name in names if name not in known]
+
+
 def check_finished(output: GenerateOutput, model: str) -> None:
     """Raise the LiteLLM exception for an unfinished or aborted output."""
     finish = output.meta_info.finish_reason
@@ -166,12 +174,16 @@ def _choice(
         for call in calls
     ]
     finish_reason = openai_finish_reason(output.meta_info.finish_reason, bool(tool_calls))
+    fields = token_metadata(output, prompt_ids, top_logprobs)
+    unknown = unknown_tool_names([call.name for call in calls], tools)
+    if unknown:
+        fields["unknown_tool_calls"] = unknown
     message = Message(
         content=text or None if tool_calls else text,
         role="assistant",
         tool_calls=tool_calls or None,
         reasoning_content=reasoning,
-        provider_specific_fields=token_metadata(output, prompt_ids, top_logprobs),
+        provider_specific_fields=fields,
     )
     meta = output.meta_info
     choice_logprobs = (

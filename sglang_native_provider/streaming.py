@@ -25,6 +25,7 @@ from .response import (
     openai_logprobs,
     token_bytes_for,
     token_metadata,
+    unknown_tool_names,
     usage,
 )
 
@@ -54,7 +55,7 @@ class _Choice:
     text: str = ""
     logprobs: list[LogprobEntry] = field(default_factory=list)
     top_logprobs: list[Any] = field(default_factory=list)
-    tool_calls: int = 0
+    call_names: list[str] = field(default_factory=list)
     started: bool = False
     pending: _Pending | None = None
     unsent_logprobs: list[dict[str, Any]] = field(default_factory=list)
@@ -126,7 +127,7 @@ class StreamAssembler:
             other.final is not None for other in self._choices.values()
         )
         chunks += self._release(index, choice, fields=fields, with_usage=all_finished)
-        finish_reason = openai_finish_reason(finish, choice.tool_calls > 0)
+        finish_reason = openai_finish_reason(finish, bool(choice.call_names))
         chunks.append(self._chunk(index, Delta(), finish_reason=finish_reason))
         return chunks
 
@@ -141,13 +142,17 @@ class StreamAssembler:
         for call in pending.calls:
             tool_calls.append(
                 ChatCompletionDeltaToolCall(
-                    index=choice.tool_calls,
+                    index=len(choice.call_names),
                     id=self._call.tool_parser.new_call_id(),
                     type="function",
                     function=Function(**vars(call)),
                 )
             )
-            choice.tool_calls += 1
+            choice.call_names.append(call.name)
+        if fields is not None:
+            unknown = unknown_tool_names(choice.call_names, self._call.tools)
+            if unknown:
+                fields["unknown_tool_calls"] = unknown
         delta = Delta(
             role=None if choice.started else "assistant",
             content=pending.content or None,

@@ -26,7 +26,8 @@ def registered():
 def chat(emulator: Emulator, **kwargs):
     kwargs.setdefault("messages", [{"role": "user", "content": "Weather in Paris?"}])
     kwargs.setdefault("tokenizer", "offline:qwen3")
-    return litellm.acompletion(model="sglang_native/qwen3", api_base=emulator.url, **kwargs)
+    kwargs.setdefault("model", "sglang_native/qwen3")
+    return litellm.acompletion(api_base=emulator.url, **kwargs)
 
 
 def expected_ids(tokenizer, messages, tools=None, **template_kwargs) -> list[int]:
@@ -115,6 +116,24 @@ async def test_parallel_tool_calls_with_content(emulator):
     message = response.choices[0].message
     assert message.content == "Checking both."
     assert [json.loads(c.function.arguments)["city"] for c in message.tool_calls] == ["Paris", "Tokyo"]
+
+
+async def test_detected_parsers_are_logged_and_configuration_wins(emulator, caplog):
+    caplog.set_level(logging.INFO, logger="sglang_native_provider")
+    emulator.script(TOOL_CALL_TEXT, TOOL_CALL_TEXT)
+    detected = await chat(emulator, tools=[WEATHER_TOOL], model="sglang_native/qwen3-detect-log")
+    assert detected.choices[0].message.tool_calls
+    assert "tool_call_parser for 'qwen3-detect-log' detected from its chat template: qwen25" in caplog.text
+    configured = await chat(emulator, tools=[WEATHER_TOOL], tool_call_parser="pythonic")
+    assert configured.choices[0].message.content == TOOL_CALL_TEXT  # pythonic does not read Hermes markup
+
+
+async def test_unknown_function_is_kept_and_flagged(emulator):
+    emulator.script(TOOL_CALL_TEXT.replace("get_weather", "launch_rocket"))
+    response = await chat(emulator, tools=[WEATHER_TOOL])
+    message = response.choices[0].message
+    assert [call.function.name for call in message.tool_calls] == ["launch_rocket"]
+    assert message.provider_specific_fields["unknown_tool_calls"] == ["launch_rocket"]
 
 
 async def test_malformed_tool_json_is_returned_as_content(emulator):

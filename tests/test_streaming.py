@@ -23,6 +23,7 @@ SCRIPTS = {
     "parallel_calls": CALL + "\n" + CALL.replace("Paris", "Tokyo"),
     "malformed_call": '<tool_call>\n{"name": "get_weather", "arguments": {"city": \n</tool_call>',
     "mention": "You could use <tool_call> markup, but I answer directly.",
+    "unknown_function": CALL.replace("get_weather", "launch_rocket"),
 }
 VOLATILE = {"sglang_request_id", "e2e_latency", "cached_tokens"}
 
