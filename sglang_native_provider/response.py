@@ -170,7 +170,11 @@ def _choice(
         parsed = tool_parser.parse(text, tools)
         text, calls = parsed.content, parsed.calls
     tool_calls = [
-        ChatCompletionMessageToolCall(id=tool_parser.new_call_id(), type="function", function=Function(**vars(call)))
+        ChatCompletionMessageToolCall(
+            id=call.id or tool_parser.new_call_id(),
+            type="function",
+            function=Function(name=call.name, arguments=call.arguments),
+        )
         for call in calls
     ]
     finish_reason = openai_finish_reason(output.meta_info.finish_reason, bool(tool_calls))

@@ -143,9 +143,9 @@ class StreamAssembler:
             tool_calls.append(
                 ChatCompletionDeltaToolCall(
                     index=len(choice.call_names),
-                    id=self._call.tool_parser.new_call_id(),
+                    id=call.id or self._call.tool_parser.new_call_id(),
                     type="function",
-                    function=Function(**vars(call)),
+                    function=Function(name=call.name, arguments=call.arguments),
                 )
             )
             choice.call_names.append(call.name)

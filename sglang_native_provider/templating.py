@@ -194,7 +194,7 @@ def render_prompt(
     template = chat_template or tokenizer.chat_template
     if not template:
         raise bad_request(f"The tokenizer of {model!r} has no chat template; set chat_template", model)
-    if tools and "tools" not in template:
+    if tools and "tools" not in template and "tool_calls" not in template:
         raise bad_request(f"The chat template of {model!r} does not support tools", model)
     prefill = messages[-1]["role"] == "assistant"
     try:

@@ -27,10 +27,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ToolCall:
-    """One call the model made; ``arguments`` is a JSON object encoded as a string."""
+    """One call the model made; ``arguments`` is a JSON object encoded as a string; ``id`` is the call id
+    when the model wrote one (Mistral), so that it renders back as written."""
 
     name: str
     arguments: str
+    id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -40,13 +40,18 @@ class MistralToolCallParser(TrailingToolCallParser):
             if not isinstance(items, list):
                 return None
             calls = [call_from_object(item) for item in items]
-            return None if not calls or None in calls else calls
+            if not calls or None in calls:
+                return None
+            return [
+                ToolCall(call.name, call.arguments, item.get("id") if isinstance(item.get("id"), str) else None)
+                for call, item in zip(calls, items, strict=True)
+            ]
         calls = []
         for part in calls_text.split(self.start_marker):
-            name, separator, arguments = part.partition(_ARGS)
-            name = name.partition(_CALL_ID)[0]
+            head, separator, arguments = part.partition(_ARGS)
+            name, _, call_id = head.partition(_CALL_ID)
             text = arguments_text(arguments.strip()) if separator else None
             if not name.strip() or text is None:
                 return None
-            calls.append(ToolCall(name=name.strip(), arguments=text))
+            calls.append(ToolCall(name=name.strip(), arguments=text, id=call_id.strip() or None))
         return calls
