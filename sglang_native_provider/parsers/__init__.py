@@ -18,6 +18,7 @@ from .base import (
 )
 from .deepseek import DeepSeekV3ToolCallParser, DeepSeekV31ToolCallParser
 from .glm45 import Glm45ToolCallParser
+from .gpt_oss import GptOssReasoningParser, GptOssToolCallParser
 from .hermes import HermesToolCallParser
 from .kimi_k2 import KimiK2ToolCallParser
 from .llama3 import Llama3ToolCallParser
@@ -54,18 +55,20 @@ _TOOL_CALL_PARSER_CLASSES: tuple[type[SplitToolCallParser], ...] = (
     Llama3ToolCallParser,
     MistralToolCallParser,
     PythonicToolCallParser,
+    GptOssToolCallParser,
 )
 TOOL_CALL_PARSERS: dict[str, type[SplitToolCallParser]] = {
     name: parser for parser in _TOOL_CALL_PARSER_CLASSES for name in parser.names
 }
-REASONING_PARSERS: dict[str, type[ThinkReasoningParser]] = {
+REASONING_PARSERS: dict[str, type[ReasoningParser]] = {
     name: parser
-    for parser in (ThinkReasoningParser, KimiReasoningParser, MistralReasoningParser)
+    for parser in (ThinkReasoningParser, KimiReasoningParser, MistralReasoningParser, GptOssReasoningParser)
     for name in parser.names
 }
 
 # (a marker the chat template contains, the parser it implies), most specific first.
 _TOOL_CALL_SIGNS = (
+    ("<|channel|>", "gpt-oss"),
     ("<|tool_calls_section_begin|>", "kimi_k2"),
     ("```json", "deepseekv3"),  # checked only together with DeepSeek's marker, below
     ("<｜tool▁calls▁begin｜>", "deepseekv31"),
@@ -75,7 +78,7 @@ _TOOL_CALL_SIGNS = (
     ("<|python_tag|>", "llama3"),
     ("<tool_call>", "qwen25"),
 )
-_REASONING_SIGNS = (("◁/think▷", "kimi"), ("[/THINK]", "mistral"), ("</think>", "qwen3"))
+_REASONING_SIGNS = (("<|channel|>", "gpt-oss"), ("◁/think▷", "kimi"), ("[/THINK]", "mistral"), ("</think>", "qwen3"))
 
 
 def detect_tool_call_parser(chat_template: str) -> str | None:
