@@ -391,3 +391,16 @@ async def test_remote_code_tokenizer_is_refused_unless_trusted(emulator, tmp_pat
     with pytest.raises(litellm.BadRequestError, match="needs remote code; set trust_remote_code=True"):
         await chat(emulator, tokenizer=str(remote))
     assert not marker.exists()
+
+
+async def test_reasoning_and_tool_call_render_back_as_the_model_wrote_them(emulator, qwen3_tokenizer):
+    model_output = "<think>\nThe user wants weather.\n</think>\n\n" + TOOL_CALL_TEXT
+    emulator.script(model_output, "Done.")
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    first = await chat(emulator, messages=messages, tools=[WEATHER_TOOL])
+    message = first.choices[0].message
+    assert message.reasoning_content == "The user wants weather."
+    messages += [message, {"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": "sunny"}]
+    await chat(emulator, messages=messages, tools=[WEATHER_TOOL])
+    second_prompt = qwen3_tokenizer.decode(emulator.requests[-1]["input_ids"])
+    assert f"<|im_start|>assistant\n{model_output}<|im_end|>" in second_prompt
