@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -18,6 +18,7 @@ __all__ = [
     "ParsedToolCalls",
     "ReasoningParser",
     "ReasoningStream",
+    "SplitReasoningStream",
     "ToolCall",
     "ToolCallParser",
     "ToolCallStream",
@@ -77,6 +78,33 @@ class ReasoningStream(ABC):
     @abstractmethod
     def finish(self) -> tuple[str, str]:
         """End of output: whatever was held back."""
+
+
+class SplitReasoningStream(ReasoningStream):
+    """Re-splits the text so far after each delta with ``split(text, final)`` -> (reasoning, content), which
+    holds back undecided text before the end, and emits what is new."""
+
+    def __init__(self, split: Callable[[str, bool], tuple[str | None, str]]) -> None:
+        self._split = split
+        self._text = ""
+        self._reasoning = ""
+        self._content = ""
+
+    def _emit(self, final: bool) -> tuple[str, str]:
+        reasoning, content = self._split(self._text, final)
+        reasoning = reasoning or ""
+        reasoning_delta = reasoning[len(self._reasoning) :] if reasoning.startswith(self._reasoning) else ""
+        content_delta = content[len(self._content) :] if content.startswith(self._content) else ""
+        self._reasoning += reasoning_delta
+        self._content += content_delta
+        return reasoning_delta, content_delta
+
+    def feed(self, delta: str) -> tuple[str, str]:
+        self._text += delta
+        return self._emit(final=False)
+
+    def finish(self) -> tuple[str, str]:
+        return self._emit(final=True)
 
 
 class ToolCallParser(ABC):

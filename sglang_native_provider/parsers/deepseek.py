@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from .base import ToolCall
-from .json_calls import arguments_text
+from .json_calls import consecutive_calls
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["DeepSeekV3ToolCallParser", "DeepSeekV31ToolCallParser"]
@@ -24,26 +24,13 @@ _V31_CALL = re.compile(rf"\s*{_CALL_BEGIN}([^<]+?){_SEP}(.*?){_CALL_END}\s*", re
 _V3_CALL = re.compile(rf"\s*{_CALL_BEGIN}function{_SEP}([^\n<]+)\n```json\n(.*?)\n```{_CALL_END}\s*", re.DOTALL)
 
 
-def _calls(pattern: re.Pattern[str], payload: str) -> list[ToolCall] | None:
-    calls, position = [], 0
-    for match in pattern.finditer(payload):
-        if match.start() != position:
-            return None
-        arguments = arguments_text(match.group(2).strip())
-        if arguments is None:
-            return None
-        calls.append(ToolCall(name=match.group(1).strip(), arguments=arguments))
-        position = match.end()
-    return calls if calls and position == len(payload) else None
-
-
 class DeepSeekV31ToolCallParser(BlockToolCallParser):
     names = ("deepseekv31",)
     open, close = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
     extra_markers = (_CALL_BEGIN, _SEP, _CALL_END)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        return _calls(_V31_CALL, payload)
+        return consecutive_calls(_V31_CALL, payload)
 
 
 class DeepSeekV3ToolCallParser(BlockToolCallParser):
@@ -52,4 +39,4 @@ class DeepSeekV3ToolCallParser(BlockToolCallParser):
     extra_markers = (_CALL_BEGIN, _SEP, _CALL_END)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        return _calls(_V3_CALL, payload)
+        return consecutive_calls(_V3_CALL, payload)

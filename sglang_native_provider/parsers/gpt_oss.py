@@ -15,7 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .base import ParsedReasoning, ReasoningParser, ReasoningStream, ToolCall, marker_prefix_length
+from .base import (
+    ParsedReasoning,
+    ReasoningParser,
+    ReasoningStream,
+    SplitReasoningStream,
+    ToolCall,
+    marker_prefix_length,
+)
 from .json_calls import arguments_text
 from .split import SplitToolCallParser, Tools
 
@@ -87,29 +94,6 @@ def _messages(text: str, *, final: bool) -> tuple[list[tuple[str, _Message | Non
     return pieces, position + len(tail)
 
 
-class _HarmonyReasoningStream(ReasoningStream):
-    def __init__(self, parser: GptOssReasoningParser) -> None:
-        self._parser = parser
-        self._text = ""
-        self._reasoning = ""
-        self._content = ""
-
-    def _emit(self, final: bool) -> tuple[str, str]:
-        reasoning, content = self._parser.split(self._text, final=final)
-        reasoning_delta = reasoning[len(self._reasoning) :] if reasoning.startswith(self._reasoning) else ""
-        content_delta = content[len(self._content) :] if content.startswith(self._content) else ""
-        self._reasoning += reasoning_delta
-        self._content += content_delta
-        return reasoning_delta, content_delta
-
-    def feed(self, delta: str) -> tuple[str, str]:
-        self._text += delta
-        return self._emit(final=False)
-
-    def finish(self) -> tuple[str, str]:
-        return self._emit(final=True)
-
-
 class GptOssReasoningParser(ReasoningParser):
     """Reasoning is the ``analysis`` channel; everything else goes on, as written, to the tool parser."""
 
@@ -127,7 +111,7 @@ class GptOssReasoningParser(ReasoningParser):
         return ParsedReasoning(reasoning=reasoning or None, content=content)
 
     def stream(self, *, opened: bool = False) -> ReasoningStream:
-        return _HarmonyReasoningStream(self)
+        return SplitReasoningStream(lambda text, final: self.split(text, final=final))
 
 
 class GptOssToolCallParser(SplitToolCallParser):

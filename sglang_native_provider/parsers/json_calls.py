@@ -8,7 +8,7 @@ from typing import Any
 
 from .base import ToolCall
 
-__all__ = ["arguments_text", "call_from_object", "json_call"]
+__all__ = ["arguments_text", "call_from_object", "consecutive_calls", "json_call"]
 
 _ARGUMENTS_KEY = re.compile(r'"(?:arguments|parameters)"\s*:\s*')
 _DECODER = json.JSONDecoder()
@@ -36,6 +36,21 @@ def arguments_text(arguments: Any, source: str | None = None) -> str | None:
             if value == arguments:
                 return source[key.end() : end]
     return json.dumps(arguments, ensure_ascii=False)
+
+
+def consecutive_calls(pattern: re.Pattern[str], payload: str) -> list[ToolCall] | None:
+    """Calls written back to back in ``payload``, each a match of ``pattern`` (group 1 the name, group 2
+    the JSON arguments); None unless the matches cover the whole payload and every call parses."""
+    calls, position = [], 0
+    for match in pattern.finditer(payload):
+        if match.start() != position:
+            return None
+        arguments = arguments_text(match.group(2).strip())
+        if arguments is None:
+            return None
+        calls.append(ToolCall(name=match.group(1).strip(), arguments=arguments))
+        position = match.end()
+    return calls if calls and position == len(payload) else None
 
 
 def json_call(payload: str) -> ToolCall | None:

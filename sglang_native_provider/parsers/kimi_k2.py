@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from .base import ToolCall
-from .json_calls import arguments_text
+from .json_calls import consecutive_calls
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["KimiK2ToolCallParser"]
@@ -31,13 +31,4 @@ class KimiK2ToolCallParser(BlockToolCallParser):
     extra_markers = ("<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>")
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        calls, position = [], 0
-        for match in _CALL.finditer(payload):
-            if match.start() != position:
-                return None
-            arguments = arguments_text(match.group(2).strip())
-            if arguments is None:
-                return None
-            calls.append(ToolCall(name=match.group(1), arguments=arguments))
-            position = match.end()
-        return calls if calls and position == len(payload) else None
+        return consecutive_calls(_CALL, payload)

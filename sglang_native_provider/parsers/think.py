@@ -9,34 +9,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import ParsedReasoning, ReasoningParser, ReasoningStream, marker_prefix_length
+from .base import ParsedReasoning, ReasoningParser, ReasoningStream, SplitReasoningStream, marker_prefix_length
 
 __all__ = ["KimiReasoningParser", "MistralReasoningParser", "ThinkReasoningParser"]
-
-
-class _TagStream(ReasoningStream):
-    def __init__(self, parser: ThinkReasoningParser, opened: bool) -> None:
-        self._parser = parser
-        self._opened = opened
-        self._text = ""
-        self._reasoning = ""
-        self._content = ""
-
-    def _emit(self, final: bool) -> tuple[str, str]:
-        reasoning, content = self._parser.split(self._text, opened=self._opened, final=final)
-        reasoning = reasoning or ""
-        reasoning_delta = reasoning[len(self._reasoning) :] if reasoning.startswith(self._reasoning) else ""
-        content_delta = content[len(self._content) :] if content.startswith(self._content) else ""
-        self._reasoning += reasoning_delta
-        self._content += content_delta
-        return reasoning_delta, content_delta
-
-    def feed(self, delta: str) -> tuple[str, str]:
-        self._text += delta
-        return self._emit(final=False)
-
-    def finish(self) -> tuple[str, str]:
-        return self._emit(final=True)
 
 
 class ThinkReasoningParser(ReasoningParser):
@@ -70,7 +45,7 @@ class ThinkReasoningParser(ReasoningParser):
         return ParsedReasoning(reasoning=reasoning, content=content)
 
     def stream(self, *, opened: bool = False) -> ReasoningStream:
-        return _TagStream(self, opened)
+        return SplitReasoningStream(lambda text, final: self.split(text, opened=opened, final=final))
 
 
 class KimiReasoningParser(ThinkReasoningParser):
