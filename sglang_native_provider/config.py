@@ -8,7 +8,7 @@ Settings come from call kwargs or Router ``litellm_params`` (both reach the prov
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -39,6 +39,9 @@ class DeploymentConfig(BaseModel):
     timeout: float = Field(default=600.0, gt=0)
     default_sampling_params: dict[str, Any] = Field(default_factory=dict)
     """SGLang ``sampling_params`` applied under every request's own."""
+    continuation: Literal["exact", "rerender"] = "exact"
+    """How a conversation continues after an assistant message carrying this provider's token metadata:
+    its exact ids plus the new messages' rendered ids (default), or a fresh re-render."""
     incremental_streaming_output: bool = False
     """Whether the server runs with ``--incremental-streaming-output`` (stream events carry deltas)."""
 

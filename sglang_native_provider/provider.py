@@ -20,19 +20,18 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from .client import GenerateClient
 from .config import PROVIDER, SETTING_NAMES, DeploymentConfig, load_config
+from .continuation import Prompt, build_prompt, conversation_digest
 from .errors import bad_request
 from .parsers import (
     REASONING_PARSERS,
     TOOL_CALL_PARSERS,
-    ReasoningParser,
-    ToolCallParser,
     detect_reasoning_parser,
     detect_tool_call_parser,
 )
-from .response import build_model_response
+from .response import ResponseContext, build_model_response
 from .sampling import SamplingRequest, build_sampling_request
 from .streaming import StreamAssembler
-from .templating import normalize_messages, normalize_tools, render_prompt, resolve_chat_template, tokenizers
+from .templating import normalize_messages, normalize_tools, resolve_chat_template, tokenizers
 
 __all__ = ["SGLangNativeProvider", "handler", "register"]
 
@@ -43,27 +42,21 @@ logger = logging.getLogger(__name__)
 class _Call:
     """Everything one completion needs, prepared before any network I/O."""
 
-    model: str
     config: DeploymentConfig
-    tokenizer: Any
-    prompt_ids: list[int]
-    tools: list[dict[str, Any]] | None
-    parse_tools: bool
-    tool_parser: ToolCallParser | None
-    reasoning_parser: ReasoningParser | None
     sampling: SamplingRequest
+    prompt: Prompt
+    context: ResponseContext
     rid: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
-    def reasoning_opened(self) -> bool:
-        """Whether the prompt ends inside an open reasoning block (QwQ/R1-style templates)."""
-        return self.tokenizer.decode(self.prompt_ids[-8:]).rstrip().endswith("<think>")
+    def model(self) -> str:
+        return self.context.model
 
     def body(self, *, stream: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
             "rid": self.rid,
             "stream": stream,
-            "input_ids": self.prompt_ids,
+            "input_ids": self.prompt.ids,
             "sampling_params": self.sampling.sampling_params,
             "return_logprob": True,
         }
@@ -72,19 +65,23 @@ class _Call:
         return body
 
     def response(self, model_response: ModelResponse, outputs) -> ModelResponse:
-        return build_model_response(
-            model_response,
-            outputs,
-            model=self.model,
-            prompt_ids=self.prompt_ids,
-            tokenizer=self.tokenizer,
-            tools=self.tools if self.parse_tools else None,
-            tool_parser=self.tool_parser,
-            reasoning_parser=self.reasoning_parser,
-            reasoning_opened=self.reasoning_opened,
-            logprobs=self.sampling.logprobs,
-            top_logprobs=self.sampling.top_logprobs,
-        )
+        return build_model_response(model_response, outputs, self.context)
+
+
+def _request_fields(config: DeploymentConfig, model: str, prompt: Prompt, digest: str) -> dict[str, Any]:
+    """The metadata every choice of this request carries (see continuation.py)."""
+    fields: dict[str, Any] = {"tokenizer": config.tokenizer_source(model), "conversation_digest": digest}
+    if prompt.drift is not None:
+        fields["template_drift"] = prompt.drift
+    if prompt.warning is not None:
+        fields["continuation_warning"] = prompt.warning
+        logger.warning("sglang_native: %s", prompt.warning)
+    return fields
+
+
+def _reasoning_opened(tokenizer, prompt_ids: list[int]) -> bool:
+    """Whether the prompt ends inside an open reasoning block (QwQ/R1-style templates)."""
+    return tokenizer.decode(prompt_ids[-8:]).rstrip().endswith("<think>")
 
 
 def _parser(kind: str, name: str | None, registry: dict[str, type], model: str):
@@ -194,28 +191,35 @@ class SGLangNativeProvider(CustomLLM):
         template_source = chat_template or tokenizer.chat_template or ""
         tool_parser_name = config.tool_call_parser or _detected(model, "tool_call_parser", template_source)
         reasoning_parser_name = config.reasoning_parser or _detected(model, "reasoning_parser", template_source)
-        prompt_ids = render_prompt(
+        normalized = normalize_messages(messages, model)
+        prompt = build_prompt(
             tokenizer,
-            normalize_messages(messages, model),
+            messages,
+            normalized,
             tools=tools,
             chat_template=chat_template,
             chat_template_kwargs=template_kwargs,
+            tokenizer_source=config.tokenizer_source(model),
+            mode=config.continuation,
             model=model,
         )
         tool_parser = _parser("tool_call_parser", tool_parser_name, TOOL_CALL_PARSERS, model)
         reasoning_parser = _parser("reasoning_parser", reasoning_parser_name, REASONING_PARSERS, model)
         _keep_special_markers(sampling, tokenizer, tool_parser, reasoning_parser)
-        return _Call(
+        digest = conversation_digest(normalized, tools, template_kwargs)
+        context = ResponseContext(
             model=model,
-            config=config,
+            prompt_ids=prompt.ids,
             tokenizer=tokenizer,
-            prompt_ids=prompt_ids,
-            tools=tools,
-            parse_tools=tool_choice != "none",
+            tools=tools if tool_choice != "none" else None,
             tool_parser=tool_parser,
             reasoning_parser=reasoning_parser,
-            sampling=sampling,
+            reasoning_opened=_reasoning_opened(tokenizer, prompt.ids),
+            logprobs=sampling.logprobs,
+            top_logprobs=sampling.top_logprobs,
+            request_fields=_request_fields(config, model, prompt, digest),
         )
+        return _Call(config=config, sampling=sampling, prompt=prompt, context=context)
 
     def completion(self, *, model_response: ModelResponse, **kwargs: Any) -> ModelResponse:
         call = self._prepare(**kwargs)

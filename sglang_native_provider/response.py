@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from litellm.types.utils import (
@@ -23,11 +24,13 @@ from litellm.types.utils import (
     Usage,
 )
 
+from .continuation import message_digest
 from .errors import error_for_status
-from .parsers import ReasoningParser, ToolCallParser
+from .parsers import ReasoningParser, ToolCall, ToolCallParser
 from .protocol import FinishReason, GenerateOutput, LogprobEntry
 
 __all__ = [
+    "ResponseContext",
     "TokenBytes",
     "build_model_response",
     "check_finished",
@@ -148,90 +151,83 @@ def usage(prompt_tokens: int, outputs: Sequence[GenerateOutput]) -> Usage:
     )
 
 
-def _choice(
-    index: int,
-    output: GenerateOutput,
-    *,
-    prompt_ids: Sequence[int],
-    tools: list[dict[str, Any]] | None,
-    tool_parser: ToolCallParser | None,
-    reasoning_parser: ReasoningParser | None,
-    reasoning_opened: bool,
-    token_bytes: TokenBytes,
-    logprobs: bool,
-    top_logprobs: int,
-) -> Choices:
-    text, reasoning = output.text, None
-    if reasoning_parser is not None:
-        parsed_reasoning = reasoning_parser.parse(text, opened=reasoning_opened)
-        text, reasoning = parsed_reasoning.content, parsed_reasoning.reasoning
-    calls = []
-    if tools and tool_parser is not None:
-        parsed = tool_parser.parse(text, tools)
-        text, calls = parsed.content, parsed.calls
+@dataclass(frozen=True)
+class ResponseContext:
+    """What turning one request's outputs into a response needs to know about the request."""
+
+    model: str
+    prompt_ids: Sequence[int]
+    tokenizer: Any
+    tools: list[dict[str, Any]] | None
+    """The tools whose calls are parsed (None when ``tool_choice`` is ``none``)."""
+    tool_parser: ToolCallParser | None
+    reasoning_parser: ReasoningParser | None
+    reasoning_opened: bool
+    logprobs: bool
+    top_logprobs: int
+    request_fields: dict[str, Any] = field(default_factory=dict)
+    """Metadata every choice carries (tokenizer, conversation digest, template drift...)."""
+
+    def split(self, text: str) -> tuple[str, str | None, list[ToolCall]]:
+        """(content, reasoning, tool calls) of a completed output's text."""
+        reasoning = None
+        if self.reasoning_parser is not None:
+            parsed_reasoning = self.reasoning_parser.parse(text, opened=self.reasoning_opened)
+            text, reasoning = parsed_reasoning.content, parsed_reasoning.reasoning
+        calls: list[ToolCall] = []
+        if self.tools and self.tool_parser is not None:
+            parsed = self.tool_parser.parse(text, self.tools)
+            text, calls = parsed.content, parsed.calls
+        return text, reasoning, calls
+
+    def choice_fields(self, output: GenerateOutput, content: str | None, reasoning: str | None, calls) -> dict:
+        """A choice's ``provider_specific_fields``: token metadata, request metadata, digests, warnings."""
+        fields = token_metadata(output, self.prompt_ids, self.top_logprobs)
+        fields.update(self.request_fields)
+        fields["message_digest"] = message_digest(content, reasoning, [(call.name, call.arguments) for call in calls])
+        unknown = unknown_tool_names([call.name for call in calls], self.tools)
+        if unknown:
+            fields["unknown_tool_calls"] = unknown
+        return fields
+
+
+def _choice(index: int, output: GenerateOutput, context: ResponseContext, token_bytes: TokenBytes) -> Choices:
+    text, reasoning, calls = context.split(output.text)
     tool_calls = [
         ChatCompletionMessageToolCall(
-            id=call.id or tool_parser.new_call_id(),
+            id=call.id or context.tool_parser.new_call_id(),
             type="function",
             function=Function(name=call.name, arguments=call.arguments),
         )
         for call in calls
     ]
-    finish_reason = openai_finish_reason(output.meta_info.finish_reason, bool(tool_calls))
-    fields = token_metadata(output, prompt_ids, top_logprobs)
-    unknown = unknown_tool_names([call.name for call in calls], tools)
-    if unknown:
-        fields["unknown_tool_calls"] = unknown
+    content = text or None if tool_calls else text
     message = Message(
-        content=text or None if tool_calls else text,
+        content=content,
         role="assistant",
         tool_calls=tool_calls or None,
         reasoning_content=reasoning,
-        provider_specific_fields=fields,
+        provider_specific_fields=context.choice_fields(output, content, reasoning, calls),
     )
     meta = output.meta_info
     choice_logprobs = (
-        openai_logprobs(meta.output_token_logprobs or [], meta.output_top_logprobs, token_bytes, top_logprobs)
-        if logprobs
+        openai_logprobs(meta.output_token_logprobs or [], meta.output_top_logprobs, token_bytes, context.top_logprobs)
+        if context.logprobs
         else None
     )
+    finish_reason = openai_finish_reason(meta.finish_reason, bool(tool_calls))
     return Choices(index=index, finish_reason=finish_reason, message=message, logprobs=choice_logprobs)
 
 
 def build_model_response(
-    model_response: ModelResponse,
-    outputs: list[GenerateOutput],
-    *,
-    model: str,
-    prompt_ids: Sequence[int],
-    tokenizer,
-    tools: list[dict[str, Any]] | None,
-    tool_parser: ToolCallParser | None,
-    reasoning_parser: ReasoningParser | None,
-    reasoning_opened: bool,
-    logprobs: bool,
-    top_logprobs: int,
+    model_response: ModelResponse, outputs: list[GenerateOutput], context: ResponseContext
 ) -> ModelResponse:
     """Fill LiteLLM's ``model_response`` with one choice per sampled sequence."""
     for output in outputs:
-        check_finished(output, model)
-    token_bytes = token_bytes_for(tokenizer)
-    model_response.choices = [
-        _choice(
-            index,
-            output,
-            prompt_ids=prompt_ids,
-            tools=tools,
-            tool_parser=tool_parser,
-            reasoning_parser=reasoning_parser,
-            reasoning_opened=reasoning_opened,
-            token_bytes=token_bytes,
-            logprobs=logprobs,
-            top_logprobs=top_logprobs,
-        )
-        for index, output in enumerate(outputs)
-    ]
-    model_response.usage = usage(len(prompt_ids), outputs)  # type: ignore[attr-defined]
-    model_response.model = model
+        check_finished(output, context.model)
+    token_bytes = token_bytes_for(context.tokenizer)
+    model_response.choices = [_choice(index, output, context, token_bytes) for index, output in enumerate(outputs)]
+    model_response.usage = usage(len(context.prompt_ids), outputs)  # type: ignore[attr-defined]
+    model_response.model = context.model
     model_response.created = int(time.time())
     return model_response

@@ -24,8 +24,6 @@ from .response import (
     openai_finish_reason,
     openai_logprobs,
     token_bytes_for,
-    token_metadata,
-    unknown_tool_names,
     usage,
 )
 
@@ -68,16 +66,18 @@ class StreamAssembler:
     def __init__(self, call: _Call) -> None:
         self._call = call
         self._incremental = call.config.incremental_streaming_output
-        self._token_bytes = token_bytes_for(call.tokenizer)
+        self._context = call.context
+        self._token_bytes = token_bytes_for(call.context.tokenizer)
         self._choices: dict[int, _Choice] = {}
         self._id = f"chatcmpl-{call.rid}"
         self._created = int(time.time())
 
     def _new_choice(self) -> _Choice:
-        call = self._call
+        context = self._context
+        reasoning_parser, tool_parser = context.reasoning_parser, context.tool_parser
         return _Choice(
-            reasoning=call.reasoning_parser.stream(opened=call.reasoning_opened) if call.reasoning_parser else None,
-            tools=call.tool_parser.stream(call.tools) if call.tool_parser and call.tools and call.parse_tools else None,
+            reasoning=reasoning_parser.stream(opened=context.reasoning_opened) if reasoning_parser else None,
+            tools=tool_parser.stream(context.tools) if tool_parser and context.tools else None,
         )
 
     def event(self, data: dict[str, Any]) -> list[ModelResponseStream]:
@@ -122,7 +122,7 @@ class StreamAssembler:
         )
         check_finished(full, model)
         choice.final = full
-        fields = token_metadata(full, self._call.prompt_ids, self._call.sampling.top_logprobs)
+        fields = self._context.choice_fields(full, *self._context.split(full.text))
         all_finished = len(self._choices) == self._call.sampling.n and all(
             other.final is not None for other in self._choices.values()
         )
@@ -143,16 +143,12 @@ class StreamAssembler:
             tool_calls.append(
                 ChatCompletionDeltaToolCall(
                     index=len(choice.call_names),
-                    id=call.id or self._call.tool_parser.new_call_id(),
+                    id=call.id or self._context.tool_parser.new_call_id(),
                     type="function",
                     function=Function(name=call.name, arguments=call.arguments),
                 )
             )
             choice.call_names.append(call.name)
-        if fields is not None:
-            unknown = unknown_tool_names(choice.call_names, self._call.tools)
-            if unknown:
-                fields["unknown_tool_calls"] = unknown
         delta = Delta(
             role=None if choice.started else "assistant",
             content=pending.content or None,
@@ -165,7 +161,7 @@ class StreamAssembler:
         chunk = self._chunk(index, delta, logprobs=logprobs)
         if with_usage:
             finals = [other.final for _, other in sorted(self._choices.items())]
-            chunk.usage = usage(len(self._call.prompt_ids), finals)  # type: ignore[attr-defined]
+            chunk.usage = usage(len(self._context.prompt_ids), finals)  # type: ignore[attr-defined]
         return [chunk]
 
     def _chunk(

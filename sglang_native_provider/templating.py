@@ -22,6 +22,7 @@ __all__ = [
     "normalize_messages",
     "normalize_tools",
     "render_prompt",
+    "render_text",
     "resolve_chat_template",
     "tokenizers",
 ]
@@ -179,6 +180,26 @@ def normalize_tools(tools: Any, model: str) -> list[dict[str, Any]] | None:
         if parameters is not None and not isinstance(parameters, Mapping):
             raise bad_request(f"tools[{index}].function.parameters must be a JSON schema object", model)
     return tools
+
+
+def render_text(
+    tokenizer,
+    messages: list[dict[str, Any]],
+    *,
+    add_generation_prompt: bool,
+    tools: list[dict[str, Any]] | None,
+    chat_template: str | None,
+    chat_template_kwargs: Mapping[str, Any],
+) -> str:
+    """The conversation rendered to text (no tokenization), for incremental rendering."""
+    return tokenizer.apply_chat_template(
+        messages,
+        tools=tools,
+        chat_template=chat_template,
+        add_generation_prompt=add_generation_prompt,
+        tokenize=False,
+        **chat_template_kwargs,
+    )
 
 
 def render_prompt(

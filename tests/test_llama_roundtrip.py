@@ -20,7 +20,7 @@ def llama_emulator():
         yield emu
 
 
-def chat(emulator, messages):
+def chat(emulator, messages, **kwargs):
     sglang_native_provider.register()
     return litellm.acompletion(
         model="sglang_native/llama3.1",
@@ -28,16 +28,18 @@ def chat(emulator, messages):
         tokenizer="offline:llama3.1",
         messages=messages,
         tools=[WEATHER_TOOL],
+        **kwargs,
     )
 
 
-async def test_llama_tool_call_round_trip(llama_emulator, llama_tokenizer):
+@pytest.mark.parametrize("continuation", ["exact", "rerender"])
+async def test_llama_tool_call_round_trip(llama_emulator, llama_tokenizer, continuation):
     call = '{"name": "get_weather", "parameters": {"city": "Paris"}}'
     llama_emulator.script(
         [PYTHON_TAG, *llama_tokenizer.encode(call, add_special_tokens=False), EOM], "It is 24 degrees in Paris."
     )
     messages = [{"role": "user", "content": "Weather in Paris?"}]
-    first = await chat(llama_emulator, messages)
+    first = await chat(llama_emulator, messages, continuation=continuation)
     sent = llama_emulator.requests[-1]
     assert sent["sampling_params"]["skip_special_tokens"] is False  # <|python_tag|> is a special token
     message = first.choices[0].message
@@ -46,8 +48,15 @@ async def test_llama_tool_call_round_trip(llama_emulator, llama_tokenizer):
         ("get_weather", {"city": "Paris"})
     ]
     messages += [message, {"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": '{"temp": 24}'}]
-    second = await chat(llama_emulator, messages)
+    second = await chat(llama_emulator, messages, continuation=continuation)
     assert second.choices[0].message.content == "It is 24 degrees in Paris."
+    sent = llama_emulator.requests[-1]["input_ids"]
+    first_fields = message.provider_specific_fields
+    turn = first_fields["prompt_token_ids"] + first_fields["completion_token_ids"]
+    # Llama's template re-renders the call without <|python_tag|> and ends it with <|eot_id|>, not the
+    # <|eom_id|> the model sampled: the exact continuation keeps the model's tokens and reports the drift.
+    drift = second.choices[0].message.provider_specific_fields["template_drift"]
+    assert drift["detected"] is True and drift["first_difference"] == len(first_fields["prompt_token_ids"])
     rendered = [
         {"role": "user", "content": "Weather in Paris?"},
         {
@@ -57,5 +66,9 @@ async def test_llama_tool_call_round_trip(llama_emulator, llama_tokenizer):
         },
         {"role": "tool", "content": '{"temp": 24}'},
     ]
-    expected = llama_tokenizer.apply_chat_template(rendered, tools=[WEATHER_TOOL], add_generation_prompt=True)
-    assert llama_emulator.requests[-1]["input_ids"] == list(expected["input_ids"])
+    rerendered = llama_tokenizer.apply_chat_template(rendered, tools=[WEATHER_TOOL], add_generation_prompt=True)
+    if continuation == "exact":
+        assert sent[: len(turn)] == turn
+        assert llama_tokenizer.decode(sent[len(turn) :]).startswith("<|start_header_id|>ipython<|end_header_id|>")
+    else:
+        assert sent == list(rerendered["input_ids"])
