@@ -6,7 +6,8 @@
 
 from .config import DeploymentConfig
 from .provider import SGLangNativeProvider, handler, register
+from .trajectory import Trajectory, TrajectoryError
 
-__all__ = ["DeploymentConfig", "SGLangNativeProvider", "handler", "register"]
+__all__ = ["DeploymentConfig", "SGLangNativeProvider", "Trajectory", "TrajectoryError", "handler", "register"]
 
 __version__ = "0.1.0"

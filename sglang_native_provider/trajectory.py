@@ -1,0 +1,183 @@
+"""A multi-turn rollout as RL trainers want it: the exact token ids, a loss mask and aligned logprobs.
+
+Use it beside plain ``litellm.acompletion`` calls::
+
+    trajectory = Trajectory([{"role": "user", "content": task}])
+    while not done:
+        response = await litellm.acompletion(model="sglang_native/...", messages=trajectory.messages, tools=tools)
+        message = trajectory.add_response(response)
+        trajectory.add_messages(*run_tools(message.tool_calls))
+    trajectory.write_jsonl("rollouts.jsonl")
+
+Everything is read from the token metadata the provider puts on each assistant message, so
+``Trajectory.from_messages(messages)`` rebuilds the same object from a finished conversation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["SCHEMA", "Trajectory", "TrajectoryError", "Turn"]
+
+SCHEMA = "sglang-native-trajectory/1"
+_TOKEN_FIELDS = ("prompt_ids", "completion_ids", "completion_logprobs")  # kept once, at the top level
+
+
+class TrajectoryError(ValueError):
+    """The turns do not form one token sequence (a turn was re-rendered instead of continued)."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One generation: the prompt it saw, what it sampled, and what SGLang reported."""
+
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    completion_logprobs: list[float | None] | None
+    finish_reason: dict[str, Any] | None
+    weight_version: str | None
+    cached_tokens: int | None
+    tool_calls: list[dict[str, Any]]
+    template_drift: dict[str, Any] | None
+    continuation_warning: str | None
+
+    @classmethod
+    def from_message(cls, message: Any) -> Turn | None:
+        """The turn behind an assistant message this provider produced (None for any other message)."""
+        data = _as_dict(message)
+        fields = data.get("provider_specific_fields") or {}
+        if "completion_token_ids" not in fields or "prompt_token_ids" not in fields:
+            return None
+        calls = [
+            {"id": call.get("id"), "name": call["function"]["name"], "arguments": call["function"]["arguments"]}
+            for call in (data.get("tool_calls") or [])
+        ]
+        return cls(
+            prompt_ids=list(fields["prompt_token_ids"]),
+            completion_ids=list(fields["completion_token_ids"]),
+            completion_logprobs=fields.get("completion_logprobs"),
+            finish_reason=fields.get("sglang_finish_reason"),
+            weight_version=fields.get("weight_version"),
+            cached_tokens=fields.get("cached_tokens"),
+            tool_calls=calls,
+            template_drift=fields.get("template_drift"),
+            continuation_warning=fields.get("continuation_warning"),
+        )
+
+
+def _as_dict(message: Any) -> dict[str, Any]:
+    if isinstance(message, Mapping):
+        return dict(message)
+    return message.model_dump()
+
+
+class Trajectory:
+    """The messages of a rollout and the turns the provider generated in it."""
+
+    def __init__(self, messages: Sequence[Any] = ()) -> None:
+        self.messages: list[Any] = list(messages)
+        self.turns: list[Turn] = []
+
+    @classmethod
+    def from_messages(cls, messages: Sequence[Any]) -> Trajectory:
+        """Rebuild a trajectory from a conversation whose assistant messages came from this provider."""
+        trajectory = cls(messages)
+        trajectory.turns = [turn for turn in map(Turn.from_message, messages) if turn is not None]
+        return trajectory
+
+    def add_response(self, response: Any, choice: int = 0) -> Any:
+        """Record one response's choice as the next turn; its message is appended and returned."""
+        message = response.choices[choice].message
+        turn = Turn.from_message(message)
+        if turn is None:
+            raise TrajectoryError("the response carries no sglang_native token metadata")
+        self.messages.append(message)
+        self.turns.append(turn)
+        return message
+
+    def add_messages(self, *messages: Any) -> None:
+        """Append tool results or user messages; their tokens arrive with the next turn's prompt."""
+        self.messages.extend(messages)
+
+    def _sequence(self) -> tuple[list[int], list[int], list[float | None]]:
+        if not self.turns:
+            raise TrajectoryError("the trajectory has no generated turn yet")
+        ids: list[int] = []
+        mask: list[int] = []
+        logprobs: list[float | None] = []
+        for number, turn in enumerate(self.turns):
+            if turn.prompt_ids[: len(ids)] != ids:
+                reason = turn.continuation_warning or "its prompt does not start with the previous turns' tokens"
+                raise TrajectoryError(f"turn {number} does not continue turn {number - 1}: {reason}")
+            new_prompt = turn.prompt_ids[len(ids) :]
+            ids += new_prompt + turn.completion_ids
+            mask += [0] * len(new_prompt) + [1] * len(turn.completion_ids)
+            sampled = turn.completion_logprobs or [None] * len(turn.completion_ids)
+            logprobs += [None] * len(new_prompt) + list(sampled)
+        return ids, mask, logprobs
+
+    @property
+    def token_ids(self) -> list[int]:
+        """Every token of the rollout, in order: prompts, sampled tokens, tool and user messages."""
+        return self._sequence()[0]
+
+    @property
+    def loss_mask(self) -> list[int]:
+        """1 for each token the model sampled, 0 for every other token (aligned with :attr:`token_ids`)."""
+        return self._sequence()[1]
+
+    @property
+    def logprobs(self) -> list[float | None]:
+        """The sampling logprob of each sampled token, None elsewhere (aligned with :attr:`token_ids`)."""
+        return self._sequence()[2]
+
+    def rl_fields(self) -> dict[str, Any]:
+        """What RL trainers read: the first prompt, then everything after it with its mask and logprobs."""
+        ids, mask, logprobs = self._sequence()
+        start = len(self.turns[0].prompt_ids)
+        return {
+            "prompt_ids": ids[:start],
+            "response_ids": ids[start:],
+            "response_mask": mask[start:],
+            "rollout_logprobs": [value if value is not None else 0.0 for value in logprobs[start:]],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON form (``schema`` = ``sglang-native-trajectory/1``, see the README)."""
+        ids, mask, logprobs = self._sequence()
+        return {
+            "schema": SCHEMA,
+            "token_ids": ids,
+            "loss_mask": mask,
+            "logprobs": logprobs,
+            "prompt_length": len(self.turns[0].prompt_ids),
+            "turns": [
+                {
+                    "prompt_length": len(turn.prompt_ids),
+                    "completion_length": len(turn.completion_ids),
+                    **{key: value for key, value in asdict(turn).items() if key not in _TOKEN_FIELDS},
+                }
+                for turn in self.turns
+            ],
+            "messages": [_plain_message(message) for message in self.messages],
+        }
+
+    def write_jsonl(self, target: str | Path | IO[str]) -> None:
+        """Append the trajectory as one JSON line to a file (path or open text file)."""
+        line = json.dumps(self.to_dict(), ensure_ascii=False) + "\n"
+        if isinstance(target, (str, Path)):
+            with open(target, "a", encoding="utf-8") as file:
+                file.write(line)
+        else:
+            target.write(line)
+
+
+def _plain_message(message: Any) -> dict[str, Any]:
+    """A message without the token metadata (the trajectory holds the tokens once)."""
+    data = _as_dict(message)
+    data.pop("provider_specific_fields", None)
+    return {key: value for key, value in data.items() if value is not None}

@@ -1,0 +1,242 @@
+"""Token-in, token-out multi-turn rollouts: exact continuation, drift reports, fallbacks, trajectories."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import litellm
+import pytest
+
+import sglang_native_provider
+from sglang_native_provider import Trajectory, TrajectoryError
+from sglang_native_provider.demo import WEATHER_TOOL
+from sglang_native_provider.emulator import Emulator
+
+TIME_TOOL = {
+    "type": "function",
+    "function": {"name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}}},
+}
+TOOLS = [WEATHER_TOOL, TIME_TOOL]
+
+
+def call(name: str, **arguments) -> str:
+    return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call>"
+
+
+def think(text: str) -> str:
+    return f"<think>\n{text}\n</think>\n\n"
+
+
+@pytest.fixture(autouse=True)
+def registered():
+    sglang_native_provider.register()
+
+
+async def rollout(emulator, script, *, tokenizer="offline:qwen3", model="sglang_native/qwen3", user_turns=(), **kw):
+    """Play ``script`` (one model output per turn); tool calls get results, then ``user_turns`` follow."""
+    emulator.script(*script)
+    trajectory = Trajectory([{"role": "user", "content": "Plan my trip to Paris and Tokyo."}])
+    followups = list(user_turns)
+    responses = []
+    for _ in script:
+        response = await litellm.acompletion(
+            model=model, api_base=emulator.url, tokenizer=tokenizer, messages=trajectory.messages, tools=TOOLS, **kw
+        )
+        responses.append(response)
+        message = trajectory.add_response(response)
+        if message.tool_calls:
+            trajectory.add_messages(
+                *(
+                    {"role": "tool", "tool_call_id": c.id, "content": json.dumps({"ok": c.function.name})}
+                    for c in message.tool_calls
+                )
+            )
+        elif followups:
+            trajectory.add_messages({"role": "user", "content": followups.pop(0)})
+    return trajectory, responses
+
+
+QWEN_TOOL_LOOP = [
+    think("Weather first.") + call("get_weather", city="Paris"),
+    think("Both at once.") + call("get_time", zone="CET") + "\n" + call("get_weather", city="Tokyo"),
+    call("get_time", zone="JST"),
+    think("Summarize.") + "Paris is sunny; Tokyo is rainy.",
+    "Anything else?",
+    think("Wrap up.") + "Done.",
+]
+
+
+async def test_every_prompt_continues_the_exact_previous_tokens(emulator):
+    trajectory, responses = await rollout(emulator, QWEN_TOOL_LOOP, user_turns=["And tomorrow?", "Thanks!"])
+    assert len(trajectory.turns) == 6
+    sent = [body["input_ids"] for body in emulator.requests]
+    for number in range(1, 6):
+        previous = trajectory.turns[number - 1]
+        assert sent[number][: len(previous.prompt_ids) + len(previous.completion_ids)] == (
+            previous.prompt_ids + previous.completion_ids
+        )
+        fields = responses[number].choices[0].message.provider_specific_fields
+        assert "continuation_warning" not in fields
+        # the emulator's prefix cache shows the exact shared prefix (all but the last sampled token)
+        assert fields["cached_tokens"] == len(previous.prompt_ids) + len(previous.completion_ids) - 1
+    ids = trajectory.token_ids
+    assert ids == sent[-1] + trajectory.turns[-1].completion_ids
+
+
+async def test_loss_mask_and_logprobs_cover_exactly_the_sampled_tokens(emulator):
+    trajectory, _ = await rollout(emulator, [*QWEN_TOOL_LOOP[:3], QWEN_TOOL_LOOP[3]])
+    ids, mask, logprobs = trajectory.token_ids, trajectory.loss_mask, trajectory.logprobs
+    assert len(ids) == len(mask) == len(logprobs)
+    sampled = [token for token, bit in zip(ids, mask, strict=True) if bit]
+    assert sampled == [token for turn in trajectory.turns for token in turn.completion_ids]
+    assert [lp for lp, bit in zip(logprobs, mask, strict=True) if bit] == [
+        lp for turn in trajectory.turns for lp in turn.completion_logprobs
+    ]
+    assert all(lp is None for lp, bit in zip(logprobs, mask, strict=True) if not bit)
+    fields = trajectory.rl_fields()
+    assert fields["prompt_ids"] + fields["response_ids"] == ids
+    assert fields["response_mask"] == mask[len(fields["prompt_ids"]) :]
+    assert len(fields["rollout_logprobs"]) == len(fields["response_ids"])
+
+
+async def test_qwen3_reasoning_in_history_is_reported_as_drift(emulator):
+    _, responses = await rollout(emulator, [think("Let me think.") + "Paris.", "Tokyo."], user_turns=["And Tokyo?"])
+    drift = responses[1].choices[0].message.provider_specific_fields["template_drift"]
+    assert drift["detected"] is True  # Qwen3's template drops the first answer's <think> block on re-render
+    assert drift["first_difference"] is not None
+
+
+async def test_no_drift_without_reasoning_in_history(emulator):
+    _, responses = await rollout(emulator, ["Paris.", call("get_time", zone="CET"), "Noon."], user_turns=["Time?"])
+    for response in responses[1:]:
+        assert response.choices[0].message.provider_specific_fields["template_drift"] == {
+            "detected": False,
+            "first_difference": None,
+        }
+
+
+async def test_rerender_mode_sends_the_fresh_rendering(emulator, qwen3_tokenizer):
+    trajectory, responses = await rollout(
+        emulator, [think("Hmm.") + "Paris.", "Tokyo."], user_turns=["And Tokyo?"], continuation="rerender"
+    )
+    assert responses[1].choices[0].message.provider_specific_fields["template_drift"]["detected"] is True
+    with pytest.raises(TrajectoryError, match="turn 1 does not continue turn 0"):
+        _ = trajectory.token_ids
+
+
+async def test_llama_rollout():
+    # Llama 3.1's template refuses more than one call per message, so its calls come one at a time.
+    async with Emulator("llama3.1") as emulator:
+        script = [
+            '{"name": "get_weather", "parameters": {"city": "Paris"}}',
+            "Paris is sunny.",
+            '{"name": "get_time", "parameters": {"zone": "JST"}}',
+            "It is noon in Tokyo.",
+            "Goodbye.",
+        ]
+        trajectory, _responses = await rollout(
+            emulator,
+            script,
+            tokenizer="offline:llama3.1",
+            model="sglang_native/llama3.1",
+            user_turns=["Now Tokyo.", "Thanks."],
+        )
+    assert [len(turn.tool_calls) for turn in trajectory.turns] == [1, 0, 1, 0, 0]
+    for number in range(1, len(trajectory.turns)):
+        previous, turn = trajectory.turns[number - 1], trajectory.turns[number]
+        assert turn.prompt_ids[: len(previous.prompt_ids) + len(previous.completion_ids)] == (
+            previous.prompt_ids + previous.completion_ids
+        )
+    assert sum(trajectory.loss_mask) == sum(len(turn.completion_ids) for turn in trajectory.turns)
+
+
+async def test_metadata_travels_through_the_router(emulator, monkeypatch):
+    model_list = [
+        {
+            "model_name": "qwen",
+            "litellm_params": {"model": "sglang_native/qwen3", "api_base": emulator.url, "tokenizer": "offline:qwen3"},
+        }
+    ]
+    router = litellm.Router(model_list=model_list)
+    emulator.script("Paris.", "Tokyo.")
+    messages = [{"role": "user", "content": "Where?"}]
+    first = await router.acompletion(model="qwen", messages=messages)
+    messages += [first.choices[0].message, {"role": "user", "content": "And then?"}]
+    second = await router.acompletion(model="qwen", messages=messages)
+    fields = first.choices[0].message.provider_specific_fields
+    assert emulator.requests[-1]["input_ids"][
+        : len(fields["prompt_token_ids"]) + len(fields["completion_token_ids"])
+    ] == (fields["prompt_token_ids"] + fields["completion_token_ids"])
+    assert second.choices[0].message.provider_specific_fields["template_drift"]["detected"] is False
+
+
+# ---- bad input: detected, re-rendered, with a warning ----
+
+
+async def _second_turn(emulator, edit, **kw):
+    emulator.script("Paris is sunny.", "ok")
+    messages = [{"role": "user", "content": "Weather?"}]
+    first = await litellm.acompletion(
+        model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=messages, **kw
+    )
+    assistant = first.choices[0].message.model_dump()
+    messages = edit([*messages, assistant, {"role": "user", "content": "Sure?"}])
+    second = await litellm.acompletion(
+        model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=messages, **kw
+    )
+    return second.choices[0].message.provider_specific_fields
+
+
+def _set(index, key, value):
+    def edit(messages):
+        messages[index] = {**messages[index], key: value}
+        return messages
+
+    return edit
+
+
+def _set_field(key, value):
+    def edit(messages):
+        fields = {**messages[1]["provider_specific_fields"], key: value}
+        messages[1] = {**messages[1], "provider_specific_fields": fields}
+        return messages
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (_set(1, "content", "Paris is rainy."), "was edited after it was generated"),
+        (_set(0, "content", "Weather in Rome?"), "conversation before messages[1] changed"),
+        (_set_field("tokenizer", "Qwen/Qwen2.5-7B-Instruct"), "produced with tokenizer 'Qwen/Qwen2.5-7B-Instruct'"),
+        (_set_field("sglang_finish_reason", {"type": "length", "length": 3}), "was cut off ('length' finish)"),
+    ],
+)
+async def test_untrustworthy_metadata_falls_back_to_rerendering(emulator, qwen3_tokenizer, edit, reason):
+    fields = await _second_turn(emulator, edit)
+    assert reason in fields["continuation_warning"]
+    assert "template_drift" not in fields
+    sent = emulator.requests[-1]["input_ids"]
+    assert qwen3_tokenizer.decode(sent).endswith("<|im_start|>user\nSure?<|im_end|>\n<|im_start|>assistant\n")
+
+
+async def test_trajectory_export(emulator, tmp_path):
+    trajectory, _ = await rollout(emulator, [*QWEN_TOOL_LOOP[:2], "Done."])
+    path = tmp_path / "rollouts.jsonl"
+    trajectory.write_jsonl(path)
+    trajectory.write_jsonl(path)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2
+    record = json.loads(lines[0])
+    assert record["schema"] == "sglang-native-trajectory/1"
+    assert record["token_ids"] == trajectory.token_ids and record["loss_mask"] == trajectory.loss_mask
+    assert [turn["completion_length"] for turn in record["turns"]] == [len(t.completion_ids) for t in trajectory.turns]
+    assert record["turns"][1]["weight_version"] == "default"
+    assert all("provider_specific_fields" not in message for message in record["messages"])
+    rebuilt = Trajectory.from_messages(trajectory.messages)
+    assert rebuilt.token_ids == trajectory.token_ids
+    buffer = io.StringIO()
+    rebuilt.write_jsonl(buffer)
+    assert json.loads(buffer.getvalue())["token_ids"] == record["token_ids"]
