@@ -240,3 +240,19 @@ async def test_trajectory_export(emulator, tmp_path):
     buffer = io.StringIO()
     rebuilt.write_jsonl(buffer)
     assert json.loads(buffer.getvalue())["token_ids"] == record["token_ids"]
+
+
+async def test_a_streamed_turn_continues_exactly(emulator):
+    emulator.script(think("Hmm.") + call("get_weather", city="Paris"), "Sunny.")
+    messages = [{"role": "user", "content": "Weather?"}]
+    kwargs = {"model": "sglang_native/qwen3", "api_base": emulator.url, "tokenizer": "offline:qwen3", "tools": TOOLS}
+    stream = await litellm.acompletion(messages=messages, stream=True, **kwargs)
+    chunks = [chunk async for chunk in stream]
+    message = litellm.stream_chunk_builder(chunks).choices[0].message
+    messages += [message, {"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": "sunny"}]
+    second = await litellm.acompletion(messages=messages, **kwargs)
+    fields = second.choices[0].message.provider_specific_fields
+    assert "continuation_warning" not in fields
+    first_fields = message.provider_specific_fields
+    turn = first_fields["prompt_token_ids"] + first_fields["completion_token_ids"]
+    assert emulator.requests[-1]["input_ids"][: len(turn)] == turn

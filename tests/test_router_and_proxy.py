@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import litellm
 import openai
 import pytest
@@ -133,3 +134,21 @@ def test_proxy_streams_with_token_metadata(proxy, proxy_emulator):
     ]
     assert fields and set(fields[-1]) >= TOKEN_KEYS
     assert [c.usage for c in chunks if c.usage][-1].completion_tokens == len(fields[-1]["completion_token_ids"])
+
+
+def test_proxy_continues_on_exact_tokens(proxy, proxy_emulator):
+    """The metadata travels inside the message through the proxy's JSON and back."""
+    base, master_key = proxy
+    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {master_key}"}, timeout=60)
+    proxy_emulator.script("Paris.", "Tokyo.")
+    messages = [{"role": "user", "content": "Where?"}]
+    first = client.post("/v1/chat/completions", json={"model": "qwen3", "messages": messages}).json()
+    assistant = first["choices"][0]["message"]
+    messages += [assistant, {"role": "user", "content": "And then?"}]
+    second = client.post("/v1/chat/completions", json={"model": "qwen3", "messages": messages}).json()
+    fields = assistant["provider_specific_fields"]
+    turn = fields["prompt_token_ids"] + fields["completion_token_ids"]
+    assert proxy_emulator.requests[-1]["input_ids"][: len(turn)] == turn
+    second_fields = second["choices"][0]["message"]["provider_specific_fields"]
+    assert second_fields["template_drift"]["detected"] is False
+    assert "continuation_warning" not in second_fields
