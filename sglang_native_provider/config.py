@@ -42,6 +42,9 @@ class DeploymentConfig(BaseModel):
     continuation: Literal["exact", "rerender"] = "exact"
     """How a conversation continues after an assistant message carrying this provider's token metadata:
     its exact ids plus the new messages' rendered ids (default), or a fresh re-render."""
+    drift_check: bool = True
+    """Compare each continued prompt with a fresh full re-render and report ``template_drift``; costs a full
+    render per turn (turn it off to keep long rollouts' per-turn cost flat)."""
     incremental_streaming_output: bool = False
     """Whether the server runs with ``--incremental-streaming-output`` (stream events carry deltas)."""
 

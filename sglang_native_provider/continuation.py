@@ -95,16 +95,15 @@ def _nth(text: str, needle: str, count: int) -> int:
     return position
 
 
-def _continue(
-    tokenizer,
+def _untrusted(
     raw_messages: Sequence[Any],
     messages: list[dict[str, Any]],
     index: int,
     fields: dict[str, Any],
     render: dict[str, Any],
     tokenizer_source: str,
-) -> list[int] | str:
-    """The exact continuation ids, or the reason they cannot be trusted."""
+) -> str | None:
+    """Why the metadata on ``messages[index]`` cannot be continued from, or None if it can."""
     if fields.get("tokenizer") != tokenizer_source:
         return f"messages[{index}] was produced with tokenizer {fields.get('tokenizer')!r}, not {tokenizer_source!r}"
     expected = conversation_digest(messages[:index], render["tools"], render["chat_template_kwargs"])
@@ -117,14 +116,30 @@ def _continue(
     finish = fields.get("sglang_finish_reason") or {}
     if finish.get("type") != "stop":
         return f"messages[{index}] was cut off ({finish.get('type')!r} finish), so its turn never ended"
-    special, special_pattern = _special_tokens(tokenizer)
+    return None
+
+
+def _bounded(messages: list[dict[str, Any]], index: int) -> tuple[list[dict[str, Any]], int]:
+    """The conversation cut to what renders the new messages: the opening (up to the first user message,
+    which some templates treat specially), the assistant turn, and what follows it."""
+    first_user = next((i for i, message in enumerate(messages) if message["role"] == "user"), -1)
+    opening = messages[: first_user + 1] if first_user < index else []
+    return [*opening, *messages[index:]], len(opening)
+
+
+def _new_message_ids(
+    tokenizer, messages: list[dict[str, Any]], index: int, render: dict[str, Any]
+) -> tuple[list[int], int] | str:
+    """(ids of everything the template renders after assistant ``messages[index]``'s end-of-turn token,
+    that token's id), or why they cannot be found."""
+    special_pattern = _special_tokens(tokenizer)[1]
     history = render_text(tokenizer, messages[: index + 1], add_generation_prompt=False, **render)
     ends = list(special_pattern.finditer(history))
     if not ends:
         return "the chat template does not end assistant turns with a special token"
-    # The assistant turn ends with a special end-of-turn token; the new messages' text starts after the
-    # same occurrence of it in the full rendering (templates may rewrite earlier turns' insides, e.g. drop
-    # reasoning, but not how many turns end). What follows the token in the turn (a newline) is theirs too.
+    # The new messages' text starts after the same occurrence of the end-of-turn token in the longer
+    # rendering (templates may rewrite the insides of earlier turns, e.g. drop reasoning, but not how many
+    # turns end). What follows the token in the turn (a newline) belongs to the new text.
     end = ends[-1].group(0)
     trailing = history[ends[-1].end() :]
     full = render_text(tokenizer, messages, add_generation_prompt=True, **render)
@@ -132,10 +147,15 @@ def _continue(
     new_text = full[position + len(end) :] if position != -1 else ""
     if position == -1 or not new_text.startswith(trailing):
         return "the chat template renders the end of that turn differently once new messages follow"
+    return tokenizer.encode(new_text, add_special_tokens=False), tokenizer.convert_tokens_to_ids(end)
+
+
+def _exact_turn(tokenizer, fields: dict[str, Any], end_id: int) -> list[int]:
+    """The turn's prompt and sampled ids; a turn stopped by a stop string is closed with the end token."""
     completion = list(fields["completion_token_ids"])
-    if not completion or completion[-1] not in special:
-        completion.append(tokenizer.convert_tokens_to_ids(end))  # stopped on a stop string: close the turn
-    return [*fields["prompt_token_ids"], *completion, *tokenizer.encode(new_text, add_special_tokens=False)]
+    if not completion or completion[-1] not in _special_tokens(tokenizer)[0]:
+        completion.append(end_id)
+    return [*fields["prompt_token_ids"], *completion]
 
 
 def build_prompt(
@@ -148,18 +168,40 @@ def build_prompt(
     chat_template_kwargs: Mapping[str, Any],
     tokenizer_source: str,
     mode: str,
+    drift_check: bool,
     model: str,
 ) -> Prompt:
-    """The prompt ids for ``messages``: exact continuation when the last assistant turn carries our metadata."""
+    """The prompt ids for ``messages``: exact continuation when the last assistant turn carries our metadata.
+
+    The new messages are rendered in a bounded context, so continuing costs the same at every turn; the
+    drift check (a full re-render) makes it grow with the conversation and can be turned off.
+    """
     render = {"tools": tools, "chat_template": chat_template, "chat_template_kwargs": chat_template_kwargs}
-    rendered = render_prompt(tokenizer, messages, model=model, **render)
     last = next((i for i in range(len(raw_messages) - 1, -1, -1) if messages[i]["role"] == "assistant"), None)
     fields = _metadata(raw_messages[last]) if last is not None and last < len(messages) - 1 else None
     if fields is None:
-        return Prompt(ids=rendered)
-    continued = _continue(tokenizer, raw_messages, messages, last, fields, render, tokenizer_source)
-    if isinstance(continued, str):
-        return Prompt(ids=rendered, warning=f"re-rendered the conversation: {continued}")
+        return Prompt(ids=render_prompt(tokenizer, messages, model=model, **render))
+    reason = _untrusted(raw_messages, messages, last, fields, render, tokenizer_source)
+    found = _new_message_ids(tokenizer, *_bounded(messages, last), render) if reason is None else reason
+    if isinstance(found, str):
+        return Prompt(
+            ids=render_prompt(tokenizer, messages, model=model, **render),
+            warning=f"re-rendered the conversation: {found}",
+        )
+    new_ids, end_id = found
+    turn = _exact_turn(tokenizer, fields, end_id)
+    continued = [*turn, *new_ids]
+    if not drift_check and mode != RERENDER:
+        return Prompt(ids=continued, continued=True)
+    rendered = render_prompt(tokenizer, messages, model=model, **render)
     position = _first_difference(continued, rendered)
+    if position is not None and position >= len(turn):
+        # The bounded context rendered the new messages differently from the whole conversation: use the
+        # whole conversation's rendering of them.
+        found = _new_message_ids(tokenizer, messages, last, render)
+        if isinstance(found, str):
+            return Prompt(ids=rendered, warning=f"re-rendered the conversation: {found}")
+        continued = [*turn, *found[0]]
+        position = _first_difference(continued, rendered)
     drift = {"detected": position is not None, "first_difference": position}
     return Prompt(ids=rendered if mode == RERENDER else continued, continued=mode != RERENDER, drift=drift)

@@ -201,6 +201,7 @@ class SGLangNativeProvider(CustomLLM):
             chat_template_kwargs=template_kwargs,
             tokenizer_source=config.tokenizer_source(model),
             mode=config.continuation,
+            drift_check=config.drift_check,
             model=model,
         )
         tool_parser = _parser("tool_call_parser", tool_parser_name, TOOL_CALL_PARSERS, model)

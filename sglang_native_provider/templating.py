@@ -97,10 +97,12 @@ def resolve_chat_template(chat_template: str | None) -> str | None:
 
 
 def _as_dict(message: Any) -> Mapping[str, Any]:
+    """A message (or tool call, or function) as a mapping. Pydantic objects (LiteLLM's) are read from their
+    field storage, far cheaper than serializing them: earlier messages are read again at every turn."""
     if isinstance(message, Mapping):
         return message
     if hasattr(message, "model_dump"):
-        return message.model_dump()
+        return {**vars(message), **(getattr(message, "__pydantic_extra__", None) or {})}
     raise TypeError(type(message).__name__)
 
 
@@ -124,6 +126,8 @@ def _text_content(content: Any, where: str, model: str) -> str:
 def _tool_call(call: Any, where: str, model: str) -> dict[str, Any]:
     call = _as_dict(call)
     function = call.get("function")
+    if function is not None and not isinstance(function, Mapping) and hasattr(function, "model_dump"):
+        function = _as_dict(function)
     if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
         raise bad_request(f"{where}: each tool call needs a function with a name", model)
     arguments = function.get("arguments")

@@ -256,3 +256,40 @@ async def test_a_streamed_turn_continues_exactly(emulator):
     first_fields = message.provider_specific_fields
     turn = first_fields["prompt_token_ids"] + first_fields["completion_token_ids"]
     assert emulator.requests[-1]["input_ids"][: len(turn)] == turn
+
+
+@pytest.mark.parametrize("llama", [False, True], ids=["qwen3", "llama3.1"])
+async def test_bounded_rendering_of_new_messages_equals_the_full_rendering(llama, qwen3_tokenizer, llama_tokenizer):
+    """The new messages rendered in the bounded context (opening + assistant turn + new messages) give the
+    same ids as in the whole conversation, at every assistant turn of a multi-turn rollout."""
+    from sglang_native_provider.continuation import _bounded, _new_message_ids
+    from sglang_native_provider.templating import normalize_messages
+
+    name = "llama3.1" if llama else "qwen3"
+    script = ['{"name": "get_weather", "parameters": {"city": "Paris"}}', "Sunny.", "Bye."] if llama else QWEN_TOOL_LOOP
+    async with Emulator(name) as emulator:
+        trajectory, _ = await rollout(
+            emulator,
+            script,
+            tokenizer=f"offline:{name}",
+            model=f"sglang_native/{name}",
+            user_turns=["More?", "Thanks."],
+            drift_check=False,
+        )
+    tokenizer = llama_tokenizer if llama else qwen3_tokenizer
+    messages = normalize_messages(trajectory.messages, "m")
+    render = {"tools": TOOLS, "chat_template": None, "chat_template_kwargs": {}}
+    checked = 0
+    for index, message in enumerate(messages[:-1]):
+        if message["role"] == "assistant":
+            bounded = _new_message_ids(tokenizer, *_bounded(messages, index), render)
+            assert bounded == _new_message_ids(tokenizer, messages, index, render)
+            checked += 1
+    assert checked >= 2
+
+
+async def test_without_drift_check_the_continuation_is_the_same(emulator):
+    with_check, _ = await rollout(emulator, QWEN_TOOL_LOOP[:4])
+    without_check, responses = await rollout(emulator, QWEN_TOOL_LOOP[:4], drift_check=False)
+    assert without_check.token_ids == with_check.token_ids
+    assert all("template_drift" not in r.choices[0].message.provider_specific_fields for r in responses)
