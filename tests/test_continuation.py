@@ -293,3 +293,17 @@ async def test_without_drift_check_the_continuation_is_the_same(emulator):
     without_check, responses = await rollout(emulator, QWEN_TOOL_LOOP[:4], drift_check=False)
     assert without_check.token_ids == with_check.token_ids
     assert all("template_drift" not in r.choices[0].message.provider_specific_fields for r in responses)
+
+
+def test_the_rl_rollout_example_writes_a_trajectory(tmp_path, monkeypatch):
+    import runpy
+    from pathlib import Path
+
+    monkeypatch.delenv("SGLANG_API_BASE", raising=False)
+    example = runpy.run_path(str(Path(__file__).parent.parent / "examples" / "rl_rollout.py"))
+    output = tmp_path / "rollouts.jsonl"
+    example["main"](str(output))
+    (record,) = [json.loads(line) for line in output.read_text().splitlines()]
+    assert record["schema"] == "sglang-native-trajectory/1"
+    assert len(record["turns"]) == 2 and record["turns"][0]["tool_calls"][0]["name"] == "get_weather"
+    assert sum(record["loss_mask"]) == sum(turn["completion_length"] for turn in record["turns"])
