@@ -25,7 +25,7 @@ from .templating import render_prompt, render_text
 
 __all__ = ["Prompt", "build_prompt", "conversation_digest", "message_digest"]
 
-EXACT, RERENDER = "exact", "rerender"
+RERENDER = "rerender"
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,6 @@ class Prompt:
     """The ids to send, and what the provider reports about how they were built."""
 
     ids: list[int]
-    continued: bool = False
     drift: dict[str, Any] | None = None
     warning: str | None = None
 
@@ -192,7 +191,7 @@ def build_prompt(
     turn = _exact_turn(tokenizer, fields, end_id)
     continued = [*turn, *new_ids]
     if not drift_check and mode != RERENDER:
-        return Prompt(ids=continued, continued=True)
+        return Prompt(ids=continued)
     rendered = render_prompt(tokenizer, messages, model=model, **render)
     position = _first_difference(continued, rendered)
     if position is not None and position >= len(turn):
@@ -204,4 +203,4 @@ def build_prompt(
         continued = [*turn, *found[0]]
         position = _first_difference(continued, rendered)
     drift = {"detected": position is not None, "first_difference": position}
-    return Prompt(ids=rendered if mode == RERENDER else continued, continued=mode != RERENDER, drift=drift)
+    return Prompt(ids=rendered if mode == RERENDER else continued, drift=drift)

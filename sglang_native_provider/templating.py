@@ -55,9 +55,6 @@ class TokenizerCache:
             self._entries.move_to_end(key)
             return tokenizer
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
 
 tokenizers = TokenizerCache()
 """The process-wide tokenizer cache the provider uses."""

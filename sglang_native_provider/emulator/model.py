@@ -123,10 +123,6 @@ class FakeModel:
                 else:
                     self._script.append(ScriptedCompletion(token_ids=tuple(item)))
 
-    @property
-    def scripted_pending(self) -> int:
-        return len(self._script)
-
     def _next_scripted(self) -> ScriptedCompletion | None:
         with self._script_lock:
             return self._script.popleft() if self._script else None
