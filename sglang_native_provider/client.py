@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import logging
 import re
@@ -79,89 +80,155 @@ _ABORT_TIMEOUT = 2.0  # seconds; an abort runs while the caller's cancellation w
 _ENDED_EARLY = "SGLang's stream ended before [DONE] (connection dropped or server stopped)"
 
 
+class _TooLarge(Exception):
+    pass
+
+
+def _check_size(size: int, cap: int) -> None:
+    if size > cap:
+        raise _TooLarge
+
+
+class _LineSplitter:
+    """SSE lines from raw chunks, refusing a line longer than the cap (an untrusted server could send one
+    endless line)."""
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._pending = ""
+
+    def feed(self, chunk: bytes) -> list[str]:
+        # Only "\n" ends a line: model text inside the JSON may hold other Unicode line separators.
+        *lines, self._pending = (self._pending + self._decoder.decode(chunk)).split("\n")
+        for line in (*lines, self._pending):
+            _check_size(len(line), self._cap)
+        return [line.removesuffix("\r") for line in lines]
+
+    def close(self) -> list[str]:
+        rest = (self._pending + self._decoder.decode(b"", final=True)).removesuffix("\r")
+        return [rest] if rest else []
+
+
 class GenerateClient:
-    """One pooled ``httpx.AsyncClient`` per event loop (and one ``httpx.Client`` for sync calls)."""
+    """Pooled httpx clients: one ``AsyncClient`` per event loop and TLS setting, one sync ``Client`` per TLS
+    setting. Response sizes are capped by the deployment's ``max_response_bytes``."""
 
     def __init__(self) -> None:
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, httpx.AsyncClient]] = (
             weakref.WeakKeyDictionary()
         )
-        self._sync: httpx.Client | None = None
+        self._sync: dict[Any, httpx.Client] = {}
         self._lock = threading.Lock()
 
-    def _async_client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
+    def _async_client(self, config: DeploymentConfig) -> httpx.AsyncClient:
+        clients = self._async.setdefault(asyncio.get_running_loop(), {})
+        client = clients.get(config.ssl_verify)
         if client is None or client.is_closed:
-            client = self._async[loop] = httpx.AsyncClient(limits=_LIMITS, timeout=None)
+            client = clients[config.ssl_verify] = httpx.AsyncClient(
+                limits=_LIMITS, timeout=None, verify=config.ssl_verify
+            )
         return client
 
-    def _sync_client(self) -> httpx.Client:
+    def _sync_client(self, config: DeploymentConfig) -> httpx.Client:
         with self._lock:
-            if self._sync is None or self._sync.is_closed:
-                self._sync = httpx.Client(limits=_LIMITS, timeout=None)
-            return self._sync
+            client = self._sync.get(config.ssl_verify)
+            if client is None or client.is_closed:
+                client = self._sync[config.ssl_verify] = httpx.Client(
+                    limits=_LIMITS, timeout=None, verify=config.ssl_verify
+                )
+            return client
 
     async def agenerate(self, config: DeploymentConfig, body: dict[str, Any], model: str) -> list[GenerateOutput]:
         url = f"{config.api_base}/generate"
         try:
-            response = await self._async_client().post(url, json=body, headers=config.headers(), timeout=config.timeout)
+            async with self._async_client(config).stream(
+                "POST", url, json=body, headers=config.headers(), timeout=config.timeout
+            ) as response:
+                content = bytearray()
+                async for chunk in response.aiter_bytes():
+                    content += chunk
+                    _check_size(len(content), config.max_response_bytes)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, url, model) from None
-        return _outputs(response, model)
+        except _TooLarge:
+            raise _too_large(config, model) from None
+        return _outputs(response.status_code, bytes(content), model)
 
     def generate(self, config: DeploymentConfig, body: dict[str, Any], model: str) -> list[GenerateOutput]:
         url = f"{config.api_base}/generate"
         try:
-            response = self._sync_client().post(url, json=body, headers=config.headers(), timeout=config.timeout)
+            with self._sync_client(config).stream(
+                "POST", url, json=body, headers=config.headers(), timeout=config.timeout
+            ) as response:
+                content = bytearray()
+                for chunk in response.iter_bytes():
+                    content += chunk
+                    _check_size(len(content), config.max_response_bytes)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, url, model) from None
-        return _outputs(response, model)
+        except _TooLarge:
+            raise _too_large(config, model) from None
+        return _outputs(response.status_code, bytes(content), model)
 
     async def astream(
         self, config: DeploymentConfig, body: dict[str, Any], model: str
     ) -> AsyncIterator[dict[str, Any]]:
         """The JSON events of a streamed ``/generate``, up to ``[DONE]``."""
         url = f"{config.api_base}/generate"
+        lines = _LineSplitter(config.max_response_bytes)
         try:
-            async with self._async_client().stream(
+            async with self._async_client(config).stream(
                 "POST", url, json=body, headers=config.headers(), timeout=config.timeout
             ) as response:
                 if response.status_code != 200:
                     raise error_for_status(response.status_code, error_message(await response.aread()), model)
-                async for line in response.aiter_lines():
-                    event = sse_event(line, model)
-                    if event is DONE:
-                        return
-                    if event is not None:
-                        yield event
+                async for chunk in response.aiter_bytes():
+                    for line in lines.feed(chunk):
+                        event = sse_event(line, model)
+                        if event is DONE:
+                            return
+                        if event is not None:
+                            yield event
+            for line in lines.close():
+                if sse_event(line, model) is DONE:
+                    return
         except httpx.HTTPError as exc:
             raise _transport_error(exc, url, model) from None
+        except _TooLarge:
+            raise _too_large(config, model) from None
         raise connection_error(_ENDED_EARLY, model)
 
     def stream(self, config: DeploymentConfig, body: dict[str, Any], model: str) -> Iterator[dict[str, Any]]:
         """Sync :meth:`astream`."""
         url = f"{config.api_base}/generate"
+        lines = _LineSplitter(config.max_response_bytes)
         try:
-            with self._sync_client().stream(
+            with self._sync_client(config).stream(
                 "POST", url, json=body, headers=config.headers(), timeout=config.timeout
             ) as response:
                 if response.status_code != 200:
                     raise error_for_status(response.status_code, error_message(response.read()), model)
-                for line in response.iter_lines():
-                    event = sse_event(line, model)
-                    if event is DONE:
-                        return
-                    if event is not None:
-                        yield event
+                for chunk in response.iter_bytes():
+                    for line in lines.feed(chunk):
+                        event = sse_event(line, model)
+                        if event is DONE:
+                            return
+                        if event is not None:
+                            yield event
+            for line in lines.close():
+                if sse_event(line, model) is DONE:
+                    return
         except httpx.HTTPError as exc:
             raise _transport_error(exc, url, model) from None
+        except _TooLarge:
+            raise _too_large(config, model) from None
         raise connection_error(_ENDED_EARLY, model)
 
     async def aabort(self, config: DeploymentConfig, rid: str) -> None:
         """Ask SGLang to stop generating ``rid`` (best effort: failures are logged)."""
         try:
-            await self._async_client().post(
+            await self._async_client(config).post(
                 f"{config.api_base}/abort_request", json={"rid": rid}, headers=config.headers(), timeout=_ABORT_TIMEOUT
             )
         except httpx.HTTPError as exc:
@@ -170,11 +237,17 @@ class GenerateClient:
     def abort(self, config: DeploymentConfig, rid: str) -> None:
         """Sync :meth:`aabort`."""
         try:
-            self._sync_client().post(
+            self._sync_client(config).post(
                 f"{config.api_base}/abort_request", json={"rid": rid}, headers=config.headers(), timeout=_ABORT_TIMEOUT
             )
         except httpx.HTTPError as exc:
             logger.warning("sglang_native: could not abort request %s: %s", rid, type(exc).__name__)
+
+
+def _too_large(config: DeploymentConfig, model: str) -> Exception:
+    return error_for_status(
+        502, f"SGLang's response exceeds max_response_bytes ({config.max_response_bytes} bytes)", model
+    )
 
 
 def _transport_error(exc: httpx.HTTPError, url: str, model: str) -> Exception:
@@ -183,11 +256,11 @@ def _transport_error(exc: httpx.HTTPError, url: str, model: str) -> Exception:
     return connection_error(f"Could not reach SGLang at {url}: {type(exc).__name__}: {exc}", model)
 
 
-def _outputs(response: httpx.Response, model: str) -> list[GenerateOutput]:
-    if response.status_code != 200:
-        raise error_for_status(response.status_code, error_message(response.content), model)
+def _outputs(status_code: int, content: bytes, model: str) -> list[GenerateOutput]:
+    if status_code != 200:
+        raise error_for_status(status_code, error_message(content), model)
     try:
-        data = response.json()
+        data = json.loads(content)
         items = data if isinstance(data, list) else [data]
         return [GenerateOutput.model_validate(item) for item in items]
     except (ValueError, ValidationError) as exc:

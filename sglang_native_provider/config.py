@@ -45,6 +45,10 @@ class DeploymentConfig(BaseModel):
     drift_check: bool = True
     """Compare each continued prompt with a fresh full re-render and report ``template_drift``; costs a full
     render per turn (turn it off to keep long rollouts' per-turn cost flat)."""
+    ssl_verify: bool | str = True
+    """Verify the server's TLS certificate (default), not (False), or against this CA bundle file."""
+    max_response_bytes: int = Field(default=256 * 2**20, gt=0)
+    """The most an untrusted server may send: a response body, or one line of a stream."""
     incremental_streaming_output: bool = False
     """Whether the server runs with ``--incremental-streaming-output`` (stream events carry deltas)."""
 
@@ -54,6 +58,13 @@ class DeploymentConfig(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("ssl_verify")
+    @classmethod
+    def _ca_bundle_exists(cls, value: bool | str) -> bool | str:
+        if isinstance(value, str) and not os.path.isfile(value):
+            raise ValueError(f"CA bundle {value!r} is not a file")
+        return value
 
     @field_validator("default_sampling_params")
     @classmethod

@@ -404,3 +404,35 @@ async def test_reasoning_and_tool_call_render_back_as_the_model_wrote_them(emula
     await chat(emulator, messages=messages, tools=[WEATHER_TOOL])
     second_prompt = qwen3_tokenizer.decode(emulator.requests[-1]["input_ids"])
     assert f"<|im_start|>assistant\n{model_output}<|im_end|>" in second_prompt
+
+
+async def test_response_size_is_capped(emulator):
+    emulator.script("A long answer " * 50)
+    with pytest.raises(litellm.InternalServerError, match="exceeds max_response_bytes"):
+        await chat(emulator, max_response_bytes=500)
+
+
+async def test_stream_line_length_is_capped(emulator):
+    from test_streaming import stream_error
+
+    emulator.inject_stream(b"data: " + b"x" * 5000 + b"\n\n")
+    error = await stream_error(_stream(emulator, max_response_bytes=1000))
+    assert isinstance(error, litellm.InternalServerError) and "exceeds max_response_bytes" in str(error)
+
+
+async def _stream(emulator, **kwargs):
+    stream = await chat(emulator, stream=True, **kwargs)
+    return [chunk async for chunk in stream]
+
+
+def test_tls_settings(tmp_path):
+    from sglang_native_provider.config import load_config
+
+    assert load_config("m", {}).ssl_verify is True
+    assert load_config("m", {"ssl_verify": False}).ssl_verify is False
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert load_config("m", {"ssl_verify": str(bundle)}).ssl_verify == str(bundle)
+    with pytest.raises(litellm.BadRequestError) as caught:
+        load_config("m", {"ssl_verify": "/no/ca.pem"})
+    assert "ssl_verify: Value error, CA bundle '/no/ca.pem' is not a file" in str(caught.value)

@@ -256,3 +256,11 @@ async def test_complete_injected_stream_is_accepted(emulator):
     content, _, _, finish_reason, fields = joined(await collect(emulator))
     assert (content, finish_reason) == ("Hi", "stop")
     assert fields["completion_token_ids"] == [13048, 151645]
+
+
+async def test_unicode_line_separators_inside_events_are_not_line_breaks(emulator):
+    text = "one\u2028two\u2029three\x85four"
+    emulator.script(text, text)
+    whole = await litellm.acompletion(**kwargs(emulator))
+    content, *_ = joined(await collect(emulator))
+    assert content == whole.choices[0].message.content == text
