@@ -195,10 +195,10 @@ class StreamAssembler:
                 f"{'without' if self._incremental else 'with'} --incremental-streaming-output",
                 self._call.model,
             )
-        choice.output_ids = [*choice.output_ids, *new_ids]
+        choice.output_ids.extend(new_ids)
         choice.text += text_delta
-        choice.logprobs = [*choice.logprobs, *new_logprobs]
-        choice.top_logprobs = [*choice.top_logprobs, *new_tops]
+        choice.logprobs.extend(new_logprobs)
+        choice.top_logprobs.extend(new_tops)
         return text_delta, new_logprobs, new_tops
 
     @staticmethod
