@@ -121,7 +121,10 @@ def _text_content(content: Any, where: str, model: str) -> str:
 
 
 def _tool_call(call: Any, where: str, model: str) -> dict[str, Any]:
-    call = _as_dict(call)
+    try:
+        call = _as_dict(call)
+    except TypeError:
+        raise bad_request(f"{where}: each tool call must be an object", model) from None
     function = call.get("function")
     if function is not None and not isinstance(function, Mapping) and hasattr(function, "model_dump"):
         function = _as_dict(function)
@@ -160,6 +163,8 @@ def normalize_messages(messages: Sequence[Any], model: str) -> list[dict[str, An
             if message.get(key) is not None:
                 entry[key] = message[key]
         if role == "assistant" and message.get("tool_calls"):
+            if not isinstance(message["tool_calls"], list):
+                raise bad_request(f"{where}: tool_calls must be a list", model)
             entry["tool_calls"] = [_tool_call(call, where, model) for call in message["tool_calls"]]
         normalized.append(entry)
     return normalized

@@ -1,0 +1,149 @@
+"""Property-based fuzzing of what an untrusted server or caller can feed the provider: only documented
+exceptions (LiteLLM's, each naming the problem) may escape."""
+
+from __future__ import annotations
+
+import json
+
+import litellm
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from litellm.types.utils import ModelResponse
+
+from sglang_native_provider.client import DONE, _LineSplitter, sse_event
+from sglang_native_provider.response import ResponseContext, build_model_response
+from sglang_native_provider.templating import normalize_messages
+
+DOCUMENTED = (
+    litellm.BadRequestError,
+    litellm.InternalServerError,
+    litellm.ServiceUnavailableError,
+    litellm.AuthenticationError,
+    litellm.NotFoundError,
+    litellm.RateLimitError,
+    litellm.Timeout,
+    litellm.ContextWindowExceededError,
+)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(st.text(max_size=60) | json_values.map(lambda v: "data: " + json.dumps(v)))
+def test_sse_lines_parse_or_raise_documented_errors(line):
+    try:
+        event = sse_event(line, "m")
+    except DOCUMENTED:
+        return
+    assert event is None or event is DONE or isinstance(event, dict)
+
+
+@given(st.lists(st.binary(max_size=40), max_size=8))
+def test_line_splitter_never_loses_bytes(chunks):
+    splitter = _LineSplitter(cap=10_000)
+    lines = [line for chunk in chunks for line in splitter.feed(chunk)] + splitter.close()
+    expected = b"".join(chunks).decode("utf-8", "replace").split("\n")
+    expected = [line.removesuffix("\r") for line in expected]
+    if expected and expected[-1] == "":
+        expected.pop()
+    assert lines == expected
+
+
+finish_reasons = st.sampled_from(
+    [
+        {"type": "stop", "matched": 151645},
+        {"type": "stop", "matched": "END"},
+        {"type": "length", "length": 3},
+        {"type": "abort", "message": "gone", "status_code": None, "err_type": None},
+        None,
+        {"type": "weird"},
+    ]
+)
+logprob_entry = st.tuples(st.floats(max_value=0, allow_nan=False) | st.none(), st.integers(0, 151_000), st.none())
+
+
+@st.composite
+def outputs(draw):
+    ids = draw(st.lists(st.integers(0, 151_668), max_size=6))
+    meta = {
+        "id": draw(st.text(max_size=8)),
+        "finish_reason": draw(finish_reasons),
+        "prompt_tokens": 3,
+        "completion_tokens": len(ids),
+        "cached_tokens": draw(st.integers(0, 3)),
+    }
+    if draw(st.booleans()):
+        meta["output_token_logprobs"] = [draw(logprob_entry) for _ in ids]
+    return {"text": draw(st.text(max_size=40)), "output_ids": ids, "meta_info": meta}
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(outputs(), min_size=1, max_size=3), logprobs=st.booleans())
+def test_response_builder_on_contract_valid_outputs(qwen3_tokenizer, items, logprobs):
+    from sglang_native_provider.parsers import REASONING_PARSERS, TOOL_CALL_PARSERS
+    from sglang_native_provider.protocol import GenerateOutput
+
+    context = ResponseContext(
+        model="m",
+        prompt_ids=[1, 2, 3],
+        tokenizer=qwen3_tokenizer,
+        tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
+        tool_parser=TOOL_CALL_PARSERS["qwen25"](),
+        reasoning_parser=REASONING_PARSERS["qwen3"](),
+        reasoning_opened=False,
+        logprobs=logprobs,
+        top_logprobs=0,
+    )
+    parsed = [GenerateOutput.model_validate(item) for item in items]
+    try:
+        response = build_model_response(ModelResponse(), parsed, context)
+    except DOCUMENTED:
+        assert any((item["meta_info"]["finish_reason"] or {}).get("type") in (None, "abort") for item in items)
+        return
+    assert len(response.choices) == len(items)
+    for choice, item in zip(response.choices, items, strict=True):
+        assert choice.message.provider_specific_fields["completion_token_ids"] == item["output_ids"]
+
+
+message = st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "user", "assistant", "tool", "developer", "wizard", 3, None])},
+    optional={
+        "content": st.none() | st.text(max_size=10) | st.lists(json_values, max_size=2),
+        "tool_calls": st.lists(json_values, max_size=2) | json_values,
+        "name": st.text(max_size=5),
+        "tool_call_id": st.text(max_size=5),
+    },
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(message | json_values, max_size=4))
+def test_message_normalization_raises_only_bad_requests(messages):
+    try:
+        normalized = normalize_messages(messages, "m")
+    except litellm.BadRequestError as error:
+        assert "messages" in str(error)
+        return
+    assert all(entry["role"] in ("system", "user", "assistant", "tool") for entry in normalized)
+    assert all(isinstance(entry["content"], str) for entry in normalized)
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        None,
+        "hi",
+        [["user", "hi"]],
+        [{"role": "assistant", "tool_calls": "x"}],
+        [{"role": "assistant", "tool_calls": [3]}],
+        [{"role": "assistant", "tool_calls": {"a": 1}}],
+        [{"role": "assistant", "tool_calls": [{"function": 5}]}],
+    ],
+)
+def test_message_shapes_that_are_not_lists_of_objects(messages):
+    with pytest.raises(litellm.BadRequestError):
+        normalize_messages(messages, "m")
