@@ -1,8 +1,9 @@
 """Per-turn client cost over a 50-turn tool-using rollout (run by hand; writes benchmarks/results/).
 
-Measures, for each turn, the provider's own preparation (message normalization, exact continuation with
-its incremental rendering, the drift check's full re-render) and the whole ``litellm.acompletion`` call
-against the in-process SGLang emulator with zero latency. Usage: ``python benchmarks/turn_cost.py``.
+Measures, for each turn, the provider's own preparation (message normalization and history check, exact
+continuation with its bounded rendering, the drift check) with each ``drift_check`` setting, and the whole
+``litellm.acompletion`` call against the in-process SGLang emulator with zero latency.
+Usage: ``python benchmarks/turn_cost.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sglang_native_provider.emulator import Emulator
 
 TURNS = 50
 REPEATS = 5
+DRIFT_CHECKS = ("incremental", "full", "off")
 RESULTS = Path(__file__).parent / "results" / "turn_cost.json"
 CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 
@@ -39,8 +41,8 @@ async def main() -> None:
         messages = [{"role": "user", "content": "Check the weather in Paris again and again."}]
         settings = {"api_base": emulator.url, "tokenizer": "offline:qwen3", "tools": [WEATHER_TOOL]}
         for turn in range(1, TURNS + 1):
-            prepare: dict[bool, list[float]] = {True: [], False: []}
-            for drift_check in (True, False):
+            prepare: dict[str, list[float]] = {mode: [] for mode in DRIFT_CHECKS}
+            for drift_check in DRIFT_CHECKS:
                 options = {"tokenizer": "offline:qwen3", "tools": [WEATHER_TOOL], "drift_check": drift_check}
                 for _ in range(REPEATS):
                     start = time.perf_counter()
@@ -57,36 +59,39 @@ async def main() -> None:
                 {
                     "turn": turn,
                     "prompt_tokens": len(fields["prompt_token_ids"]),
-                    "prepare_ms": statistics.median(prepare[True]) * 1e3,
-                    "prepare_ms_without_drift_check": statistics.median(prepare[False]) * 1e3,
+                    **{f"prepare_ms_{mode}": statistics.median(prepare[mode]) * 1e3 for mode in DRIFT_CHECKS},
                     "acompletion_ms": call_seconds * 1e3,
                     "cached_tokens": fields["cached_tokens"],
                     "continued": "template_drift" in fields,
                 }
             )
             messages += [message, {"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": "sunny"}]
-    first, last = rows[0], rows[-1]
+    first, second, last = rows[0], rows[1], rows[-1]
     summary = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "turns": TURNS,
-        "prepare_ms_turn_1": first["prepare_ms"],
-        "prepare_ms_turn_50": last["prepare_ms"],
-        "prepare_ratio_50_to_1": last["prepare_ms"] / first["prepare_ms"],
-        "prepare_ms_without_drift_check_turn_2": rows[1]["prepare_ms_without_drift_check"],
-        "prepare_ms_without_drift_check_turn_50": last["prepare_ms_without_drift_check"],
-        "prepare_ratio_50_to_2_without_drift_check": last["prepare_ms_without_drift_check"]
-        / rows[1]["prepare_ms_without_drift_check"],
         "prompt_tokens_turn_50": last["prompt_tokens"],
+        "prepare_ms_turn_1": first["prepare_ms_incremental"],
+        **{f"prepare_ms_turn_2_{mode}": second[f"prepare_ms_{mode}"] for mode in DRIFT_CHECKS},
+        **{f"prepare_ms_turn_50_{mode}": last[f"prepare_ms_{mode}"] for mode in DRIFT_CHECKS},
+        **{
+            f"prepare_ratio_50_to_2_{mode}": last[f"prepare_ms_{mode}"] / second[f"prepare_ms_{mode}"]
+            for mode in DRIFT_CHECKS
+        },
+        "acompletion_ms_median_turns_2_to_6": statistics.median(row["acompletion_ms"] for row in rows[1:6]),
+        "acompletion_ms_median_turns_46_to_50": statistics.median(row["acompletion_ms"] for row in rows[-5:]),
         "rows": rows,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(summary, indent=1))
     for row in [*rows[:: TURNS // 10], last]:
         print(
-            f"turn {row['turn']:>3}: {row['prompt_tokens']:>6} prompt tokens, prepare {row['prepare_ms']:6.2f} ms,"
-            f" acompletion {row['acompletion_ms']:6.2f} ms, cached {row['cached_tokens']}"
+            f"turn {row['turn']:>3}: {row['prompt_tokens']:>5} prompt tokens, prepare (ms) "
+            + ", ".join(f"{mode} {row[f'prepare_ms_{mode}']:5.2f}" for mode in DRIFT_CHECKS)
+            + f"; acompletion {row['acompletion_ms']:6.2f} ms, cached {row['cached_tokens']}"
         )
-    print(f"prepare turn 50 / turn 1 = {summary['prepare_ratio_50_to_1']:.2f}  -> {RESULTS}")
+    ratios = ", ".join(f"{mode} {summary[f'prepare_ratio_50_to_2_{mode}']:.2f}" for mode in DRIFT_CHECKS)
+    print(f"prepare turn 50 / turn 2: {ratios}  -> {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -42,9 +42,11 @@ class DeploymentConfig(BaseModel):
     continuation: Literal["exact", "rerender"] = "exact"
     """How a conversation continues after an assistant message carrying this provider's token metadata:
     its exact ids plus the new messages' rendered ids (default), or a fresh re-render."""
-    drift_check: bool = True
-    """Compare each continued prompt with a fresh full re-render and report ``template_drift``; costs a full
-    render per turn (turn it off to keep long rollouts' per-turn cost flat)."""
+    drift_check: Literal["incremental", "full", "off"] = "incremental"
+    """How continued prompts are checked against the template and reported as ``template_drift``: what each
+    turn adds, at a cost that does not grow with the conversation (default; ``true``); a fresh full re-render
+    of the whole conversation every turn (catches every rewrite of history, costs a full render); or not at
+    all (``false``)."""
     ssl_verify: bool | str = True
     """Verify the server's TLS certificate (default), not (False), or against this CA bundle file."""
     max_response_bytes: int = Field(default=256 * 2**20, gt=0)
@@ -58,6 +60,11 @@ class DeploymentConfig(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("drift_check", mode="before")
+    @classmethod
+    def _drift_check_switch(cls, value: Any) -> Any:
+        return {True: "incremental", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
     @field_validator("ssl_verify")
     @classmethod

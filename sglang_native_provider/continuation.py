@@ -5,10 +5,11 @@ next prompt is that turn's prompt ids + its sampled ids (+ the end-of-turn token
 stop string) + the ids of the messages appended since, rendered incrementally (render with and without them,
 tokenize only the new text). The model's own tokens are never re-tokenized.
 
-Every such response also reports ``template_drift``: whether these ids differ from a fresh full re-render of
-the conversation (templates that rewrite history, such as Qwen3 dropping earlier ``<think>`` blocks), and
-where. A message whose metadata does not fit (edited text, another tokenizer, a cut-off turn, changed
-history) falls back to re-rendering, with the reason in ``continuation_warning``.
+Every such response also reports ``template_drift``: whether these ids differ from the template's own
+rendering (templates that rewrite history, such as Qwen3 dropping earlier ``<think>`` blocks), and where;
+by default only the bounded window is compared (constant cost), ``drift_check="full"`` re-renders it all.
+A message whose metadata does not fit (edited text, another tokenizer, a cut-off turn, changed history)
+falls back to re-rendering, with the reason in ``continuation_warning``.
 """
 
 from __future__ import annotations
@@ -118,19 +119,35 @@ def _untrusted(
     return None
 
 
-def _bounded(messages: list[dict[str, Any]], index: int) -> tuple[list[dict[str, Any]], int]:
-    """The conversation cut to what renders the new messages: the opening (up to the first user message,
-    which some templates treat specially), the assistant turn, and what follows it."""
+@dataclass(frozen=True)
+class _Window:
+    """The bounded context new messages are rendered in: the opening (up to the first user message, which
+    some templates treat specially), the assistant turn, and what follows it."""
+
+    messages: list[dict[str, Any]]
+    opening: int
+    """How many messages the opening has: the assistant turn's index in ``messages``."""
+
+
+def _bounded(messages: list[dict[str, Any]], index: int) -> _Window:
     first_user = next((i for i, message in enumerate(messages) if message["role"] == "user"), -1)
     opening = messages[: first_user + 1] if first_user < index else []
-    return [*opening, *messages[index:]], len(opening)
+    return _Window([*opening, *messages[index:]], len(opening))
+
+
+@dataclass(frozen=True)
+class _NewMessages:
+    ids: list[int]
+    end_id: int
+    rendered: str
+    """The whole context rendered with the generation prompt."""
 
 
 def _new_message_ids(
     tokenizer, messages: list[dict[str, Any]], index: int, render: dict[str, Any]
-) -> tuple[list[int], int] | str:
-    """(ids of everything the template renders after assistant ``messages[index]``'s end-of-turn token,
-    that token's id), or why they cannot be found."""
+) -> _NewMessages | str:
+    """The ids of everything the template renders after assistant ``messages[index]``'s end-of-turn token,
+    or why they cannot be found."""
     special_pattern = _special_tokens(tokenizer)[1]
     history = render_text(tokenizer, messages[: index + 1], add_generation_prompt=False, **render)
     ends = list(special_pattern.finditer(history))
@@ -146,7 +163,59 @@ def _new_message_ids(
     new_text = full[position + len(end) :] if position != -1 else ""
     if position == -1 or not new_text.startswith(trailing):
         return "the chat template renders the end of that turn differently once new messages follow"
-    return tokenizer.encode(new_text, add_special_tokens=False), tokenizer.convert_tokens_to_ids(end)
+    return _NewMessages(
+        tokenizer.encode(new_text, add_special_tokens=False), tokenizer.convert_tokens_to_ids(end), full
+    )
+
+
+def _window_drift(
+    tokenizer, window: _Window, new: _NewMessages, previous_prompt: list[int], tail: list[int], render: dict[str, Any]
+) -> int | str | None:
+    """Where the exact ids first differ from the template's rendering of the bounded window (as a position in
+    the whole prompt), None if nowhere, or why the window cannot be compared.
+
+    After its opening, the window's exact ids are the assistant header the previous prompt ended with, the
+    sampled ids and the new messages' ids; the template renders the same from text. Text that starts with a
+    special token tokenizes the same alone as after other text, so the opening itself is not tokenized."""
+    opening = window.messages[: window.opening]
+    opening_text = render_text(tokenizer, opening, add_generation_prompt=False, **render) if opening else ""
+    prompted_text = render_text(tokenizer, opening, add_generation_prompt=True, **render) if opening else ""
+    special = _special_tokens(tokenizer)[1]
+    split = len(opening_text)
+    if not (opening and prompted_text.startswith(opening_text) and new.rendered.startswith(opening_text)):
+        return "the window does not start with its opening"
+    if not (special.match(prompted_text, split) and special.match(new.rendered, split)):
+        return "the window does not continue its opening with a special token"
+    header = tokenizer.encode(prompted_text[split:], add_special_tokens=False)
+    if previous_prompt[len(previous_prompt) - len(header) :] != header:
+        return "the previous prompt does not end with the template's assistant header"
+    position = _first_difference([*header, *tail], tokenizer.encode(new.rendered[split:], add_special_tokens=False))
+    return None if position is None else len(previous_prompt) - len(header) + position
+
+
+def _full_drift(
+    tokenizer,
+    messages: list[dict[str, Any]],
+    index: int,
+    turn: list[int],
+    new: _NewMessages,
+    render: dict[str, Any],
+    model: str,
+) -> tuple[list[int], list[int], int | None] | str:
+    """(continued ids, fresh full rendering, first difference), or why the new messages cannot be found in
+    the whole conversation's rendering."""
+    rendered = render_prompt(tokenizer, messages, model=model, **render)
+    continued = [*turn, *new.ids]
+    position = _first_difference(continued, rendered)
+    if position is not None and position >= len(turn):
+        # The bounded context rendered the new messages differently from the whole conversation: use the
+        # whole conversation's rendering of them.
+        found = _new_message_ids(tokenizer, messages, index, render)
+        if isinstance(found, str):
+            return found
+        continued = [*turn, *found.ids]
+        position = _first_difference(continued, rendered)
+    return continued, rendered, position
 
 
 def _exact_turn(tokenizer, fields: dict[str, Any], end_id: int) -> list[int]:
@@ -167,40 +236,51 @@ def build_prompt(
     chat_template_kwargs: Mapping[str, Any],
     tokenizer_source: str,
     mode: str,
-    drift_check: bool,
+    drift_check: str,
     model: str,
 ) -> Prompt:
     """The prompt ids for ``messages``: exact continuation when the last assistant turn carries our metadata.
 
-    The new messages are rendered in a bounded context, so continuing costs the same at every turn; the
-    drift check (a full re-render) makes it grow with the conversation and can be turned off.
+    The new messages are rendered in a bounded context and the default drift check compares only that
+    context, so continuing costs the same at every turn; ``drift_check="full"`` re-renders everything.
     """
     render = {"tools": tools, "chat_template": chat_template, "chat_template_kwargs": chat_template_kwargs}
     last = next((i for i in range(len(raw_messages) - 1, -1, -1) if messages[i]["role"] == "assistant"), None)
     fields = _metadata(raw_messages[last]) if last is not None and last < len(messages) - 1 else None
     if fields is None:
         return Prompt(ids=render_prompt(tokenizer, messages, model=model, **render))
-    reason = _untrusted(raw_messages, messages, last, fields, render, tokenizer_source)
-    found = _new_message_ids(tokenizer, *_bounded(messages, last), render) if reason is None else reason
-    if isinstance(found, str):
+
+    def rerendered(reason: str) -> Prompt:
         return Prompt(
             ids=render_prompt(tokenizer, messages, model=model, **render),
-            warning=f"re-rendered the conversation: {found}",
+            warning=f"re-rendered the conversation: {reason}",
         )
-    new_ids, end_id = found
-    turn = _exact_turn(tokenizer, fields, end_id)
-    continued = [*turn, *new_ids]
-    if not drift_check and mode != RERENDER:
+
+    reason = _untrusted(raw_messages, messages, last, fields, render, tokenizer_source)
+    if reason is not None:
+        return rerendered(reason)
+    window = _bounded(messages, last)
+    new = _new_message_ids(tokenizer, window.messages, window.opening, render)
+    if isinstance(new, str):
+        return rerendered(new)
+    turn = _exact_turn(tokenizer, fields, new.end_id)
+    continued = [*turn, *new.ids]
+    if drift_check == "off" and mode != RERENDER:
         return Prompt(ids=continued)
-    rendered = render_prompt(tokenizer, messages, model=model, **render)
-    position = _first_difference(continued, rendered)
-    if position is not None and position >= len(turn):
-        # The bounded context rendered the new messages differently from the whole conversation: use the
-        # whole conversation's rendering of them.
-        found = _new_message_ids(tokenizer, messages, last, render)
-        if isinstance(found, str):
-            return Prompt(ids=rendered, warning=f"re-rendered the conversation: {found}")
-        continued = [*turn, *found[0]]
-        position = _first_difference(continued, rendered)
-    drift = {"detected": position is not None, "first_difference": position}
-    return Prompt(ids=rendered if mode == RERENDER else continued, drift=drift)
+    if drift_check == "incremental" and mode != RERENDER:
+        tail = continued[len(fields["prompt_token_ids"]) :]
+        position = _window_drift(tokenizer, window, new, fields["prompt_token_ids"], tail, render)
+        if not isinstance(position, str):
+            return Prompt(ids=continued, drift=_drift_report(position, fields.get("template_drift")))
+    checked = _full_drift(tokenizer, messages, last, turn, new, render, model)
+    if isinstance(checked, str):
+        return rerendered(checked)
+    continued, rendered, position = checked
+    return Prompt(ids=rendered if mode == RERENDER else continued, drift=_drift_report(position, None))
+
+
+def _drift_report(position: int | None, previous: Any) -> dict[str, Any]:
+    """This turn's drift report; drift an earlier turn reported stays in the exact ids, so it is carried on."""
+    if isinstance(previous, Mapping) and previous.get("detected") and isinstance(previous.get("first_difference"), int):
+        position = previous["first_difference"] if position is None else min(position, previous["first_difference"])
+    return {"detected": position is not None, "first_difference": position}

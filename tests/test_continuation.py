@@ -116,6 +116,41 @@ async def test_no_drift_without_reasoning_in_history(emulator):
         }
 
 
+DRIFT_CASES = {
+    "reasoning answered by a user": ([think("Let me think.") + "Paris.", "Tokyo.", "Bye."], ["And Tokyo?", "Ok."]),
+    "reasoning before tool calls": (QWEN_TOOL_LOOP, ["And tomorrow?", "Thanks!"]),
+    "no reasoning": (["Paris.", call("get_time", zone="CET"), "Noon.", "Bye."], ["Time?", "Ok."]),
+}
+
+
+@pytest.mark.parametrize("case", DRIFT_CASES)
+async def test_incremental_drift_check_agrees_with_the_full_re_render(emulator, case):
+    script, user_turns = DRIFT_CASES[case]
+    _, incremental = await rollout(emulator, script, user_turns=user_turns)
+    _, full = await rollout(emulator, script, user_turns=user_turns, drift_check="full")
+    reports = [r.choices[0].message.provider_specific_fields.get("template_drift") for r in incremental]
+    full_reports = [r.choices[0].message.provider_specific_fields.get("template_drift") for r in full]
+    assert reports[0] is None is full_reports[0]
+    assert [report["detected"] for report in reports[1:]] == [report["detected"] for report in full_reports[1:]]
+    assert any(report["detected"] for report in reports[1:]) == (case != "no reasoning")
+    for report, full_report in zip(reports[1:], full_reports[1:], strict=True):
+        # the window sees the last assistant turn's rewrite; the full re-render may find an earlier one
+        assert report["first_difference"] is None or report["first_difference"] >= full_report["first_difference"]
+
+
+async def test_full_drift_check_sees_rewrites_of_turns_before_the_last(emulator):
+    """Qwen3 drops the reasoning of every answer before a new user query; the incremental check sees only the
+    last assistant turn, the full check sees the first one too."""
+    script = [think("Weather first.") + call("get_weather", city="Paris"), "Sunny.", "Bye."]
+    _, incremental = await rollout(emulator, script, user_turns=["Thanks."])
+    _, full = await rollout(emulator, script, user_turns=["Thanks."], drift_check="full")
+    first_prompt = incremental[0].choices[0].message.provider_specific_fields["prompt_token_ids"]
+    reports = [r.choices[0].message.provider_specific_fields["template_drift"] for r in (incremental[2], full[2])]
+    assert reports[0] == {"detected": False, "first_difference": None}
+    assert reports[1]["detected"] is True
+    assert len(first_prompt) <= reports[1]["first_difference"] < len(first_prompt) + 8  # the first turn's <think>
+
+
 async def test_rerender_mode_sends_the_fresh_rendering(emulator, qwen3_tokenizer):
     trajectory, responses = await rollout(
         emulator, [think("Hmm.") + "Paris.", "Tokyo."], user_turns=["And Tokyo?"], continuation="rerender"
@@ -282,8 +317,10 @@ async def test_bounded_rendering_of_new_messages_equals_the_full_rendering(llama
     checked = 0
     for index, message in enumerate(messages[:-1]):
         if message["role"] == "assistant":
-            bounded = _new_message_ids(tokenizer, *_bounded(messages, index), render)
-            assert bounded == _new_message_ids(tokenizer, messages, index, render)
+            window = _bounded(messages, index)
+            bounded = _new_message_ids(tokenizer, window.messages, window.opening, render)
+            whole = _new_message_ids(tokenizer, messages, index, render)
+            assert (bounded.ids, bounded.end_id) == (whole.ids, whole.end_id)
             checked += 1
     assert checked >= 2
 

@@ -436,3 +436,14 @@ def test_tls_settings(tmp_path):
     with pytest.raises(litellm.BadRequestError) as caught:
         load_config("m", {"ssl_verify": "/no/ca.pem"})
     assert "ssl_verify: Value error, CA bundle '/no/ca.pem' is not a file" in str(caught.value)
+
+
+def test_drift_check_settings():
+    from sglang_native_provider.config import load_config
+
+    assert load_config("m", {}).drift_check == "incremental"
+    assert load_config("m", {"drift_check": True}).drift_check == "incremental"
+    assert load_config("m", {"drift_check": False}).drift_check == "off"
+    assert load_config("m", {"drift_check": "full"}).drift_check == "full"
+    with pytest.raises(litellm.BadRequestError, match="drift_check: Input should be 'incremental', 'full' or 'off'"):
+        load_config("m", {"drift_check": "sometimes"})
