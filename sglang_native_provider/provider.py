@@ -230,8 +230,12 @@ class SGLangNativeProvider(CustomLLM):
         call = self._prepare(**kwargs)
         return call.response(model_response, await self._client.agenerate(call.config, call.body(), call.model))
 
-    async def astreaming(self, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:
-        call = self._prepare(**kwargs)
+    def astreaming(self, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
+        """Validate and render now, so bad input raises its own exception from ``acompletion`` (LiteLLM wraps
+        whatever a stream raises in ``MidStreamFallbackError``); stream when iterated."""
+        return self._astream(self._prepare(**kwargs))
+
+    async def _astream(self, call: _Call) -> AsyncIterator[ModelResponseStream]:
         assembler = StreamAssembler(call)
         finished = False
         try:
@@ -245,7 +249,10 @@ class SGLangNativeProvider(CustomLLM):
                 await self._client.aabort(call.config, call.rid)
 
     def streaming(self, **kwargs: Any) -> Iterator[ModelResponseStream]:
-        call = self._prepare(**kwargs)
+        """As :meth:`astreaming`, synchronously."""
+        return self._stream(self._prepare(**kwargs))
+
+    def _stream(self, call: _Call) -> Iterator[ModelResponseStream]:
         assembler = StreamAssembler(call)
         finished = False
         try:

@@ -85,13 +85,16 @@ class Engine:
             if job.rid in self._running:
                 raise GenerateError(f"Duplicate request ID detected: {job.rid}")
 
-    async def run(self, job: Job) -> AsyncIterator[dict[str, Any]]:
-        """Generate one job; yields stream events, or only the final output when not streaming."""
+    async def run(self, job: Job, *, aborted: bool = False) -> AsyncIterator[dict[str, Any]]:
+        """Generate one job; yields stream events, or only the final output when not streaming. An ``aborted``
+        job ends before its first token with an ``abort`` finish (fault injection)."""
         self.reserve([job])
         cap = len(job.prompt_ids) - 1
         if job.return_logprob and 0 <= job.logprob_start_len < cap:
             cap = job.logprob_start_len  # prompt logprobs must be computed, not read from cache
-        sequence = _Sequence(job=job, cached_tokens=min(self.cache.match(job.prompt_ids), max(cap, 0)))
+        sequence = _Sequence(
+            job=job, cached_tokens=min(self.cache.match(job.prompt_ids), max(cap, 0)), abort_requested=aborted
+        )
         self._running[job.rid] = sequence
         try:
             async for output in self._generate(sequence):

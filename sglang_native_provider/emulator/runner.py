@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from ..offline_tokenizers import RECIPES, load_tokenizer
 from .engine import Engine
+from .faults import FaultInjector, Faults
 from .model import FakeModel, ScriptedCompletion
 from .server import ServerInfo, create_app, json_response
 
@@ -40,7 +41,9 @@ class Emulator:
 
     Use it as a context manager (``with Emulator() as emu:`` or ``async with``); ``emu.url`` is the
     base URL, ``emu.requests`` the ``/generate`` bodies received, ``emu.script(...)`` queues the next
-    completions and ``emu.running_rids`` lists requests still generating.
+    completions and ``emu.running_rids`` lists requests still generating. ``faults`` makes calls fail at
+    given rates (see :mod:`.faults`); :meth:`stop` then :meth:`start` is a worker that dies and comes back
+    on the same port.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class Emulator:
         tool_call_parser: str | None = None,
         reasoning_parser: str | None = None,
         seed: int = 0,
+        faults: Faults | None = None,
     ) -> None:
         self.tokenizer = load_emulator_tokenizer(tokenizer)
         self.model = FakeModel(self.tokenizer, eos_token_ids=eos_token_ids, seed=seed)
@@ -79,7 +83,9 @@ class Emulator:
         )
         self.requests: list[dict] = []
         self._injected: deque[Response] = deque()
-        self.app = create_app(self.engine, self.info, api_key=api_key, recorded=self.requests, injected=self._injected)
+        self.faults = faults or Faults()
+        app = create_app(self.engine, self.info, api_key=api_key, recorded=self.requests, injected=self._injected)
+        self.app = FaultInjector(app, self.faults)
         self._host, self._port = host, port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -110,7 +116,7 @@ class Emulator:
     def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
+        sock.bind((self._host, self.info.port or self._port))
         self.info.port = sock.getsockname()[1]
         return sock
 
@@ -133,6 +139,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        """Stop serving (a later :meth:`start` serves on the same port again)."""
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)

@@ -148,10 +148,11 @@ def create_app(
             if stream:
                 return _sse(_error_then_done(exc))
             return json_response({"error": {"message": str(exc)}}, exc.status_code)
+        aborted = request.scope.get("state", {}).get("fault") == "abort"
         if stream:
-            return _sse(_stream_events(engine, jobs, batched=not single))
+            return _sse(_stream_events(engine, jobs, batched=not single, aborted=aborted))
         try:
-            outputs = await asyncio.gather(*(_final_output(engine, job) for job in jobs))
+            outputs = await asyncio.gather(*(_final_output(engine, job, aborted) for job in jobs))
         except GenerateError as exc:
             return json_response({"error": {"message": str(exc)}}, exc.status_code)
         return json_response(outputs[0] if single else outputs)
@@ -283,18 +284,18 @@ async def _error_then_done(error: GenerateError) -> AsyncIterator[bytes]:
     yield b"data: [DONE]\n\n"
 
 
-async def _final_output(engine: Engine, job: Job) -> dict[str, Any]:
-    outputs = [output async for output in engine.run(job)]
+async def _final_output(engine: Engine, job: Job, aborted: bool) -> dict[str, Any]:
+    outputs = [output async for output in engine.run(job, aborted=aborted)]
     return outputs[-1]
 
 
-async def _stream_events(engine: Engine, jobs: list[Job], *, batched: bool) -> AsyncIterator[bytes]:
+async def _stream_events(engine: Engine, jobs: list[Job], *, batched: bool, aborted: bool) -> AsyncIterator[bytes]:
     """SSE events of all jobs as they come (each tagged with its ``index`` in a batch), then [DONE]."""
     queue: asyncio.Queue[tuple[int, dict[str, Any] | GenerateError | None]] = asyncio.Queue()
 
     async def pump(index: int, job: Job) -> None:
         try:
-            async for output in engine.run(job):
+            async for output in engine.run(job, aborted=aborted):
                 await queue.put((index, output))
         except GenerateError as exc:
             await queue.put((index, exc))
