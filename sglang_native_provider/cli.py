@@ -15,8 +15,13 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 def _emulate(args: argparse.Namespace) -> int:
-    from .emulator import Emulator
+    from .emulator import Emulator, Faults
 
+    try:
+        faults = Faults.parse(args.fault, slow_seconds=args.slow_seconds, seed=args.fault_seed)
+    except ValueError as exc:
+        print(f"sglang-native emulate: {exc}", file=sys.stderr)
+        return 2
     emulator = Emulator(
         args.tokenizer,
         host=args.host,
@@ -26,6 +31,7 @@ def _emulate(args: argparse.Namespace) -> int:
         context_length=args.context_length,
         token_delay=args.token_delay,
         incremental_streaming_output=args.incremental_streaming_output,
+        faults=faults,
     )
     print(f"SGLang emulator serving {emulator.info.served_model_name!r} on {emulator.url}", flush=True)
     emulator.serve_forever()
@@ -85,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stream deltas instead of cumulative text and ids, as SGLang's flag does",
     )
+    emulate.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND=RATE",
+        help="fail this share of /generate calls (unavailable, server_error, slow, reset, stream_drop, malformed, "
+        "abort); repeatable",
+    )
+    emulate.add_argument("--slow-seconds", type=float, default=1.0, help="delay of a 'slow' fault")
+    emulate.add_argument("--fault-seed", type=int, default=0)
     emulate.set_defaults(handler=_emulate)
 
     build = commands.add_parser("build-tokenizer", help="build an offline tokenizer and print its directory")

@@ -94,10 +94,11 @@ def test_build_tokenizer_prints_its_directory(capsys):
     assert os.path.isfile(os.path.join(directory, "tokenizer.json"))
 
 
-def test_emulate_command_serves_sglang_on_the_given_port():
+def test_emulate_command_serves_sglang_on_the_given_port_with_faults():
     port = free_port()
+    command = ["emulate", "--tokenizer", "qwen3", "--port", str(port), "--fault", "unavailable=0.5"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "sglang_native_provider.cli", "emulate", "--tokenizer", "qwen3", "--port", str(port)],
+        [sys.executable, "-m", "sglang_native_provider.cli", *command],
         env=ENV,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -105,10 +106,19 @@ def test_emulate_command_serves_sglang_on_the_given_port():
     )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/health", process, timeout=60)
-        answer = httpx.post(
-            f"http://127.0.0.1:{port}/generate", json={"text": "hi", "sampling_params": {"max_new_tokens": 3}}
-        ).json()
-        assert answer["meta_info"]["completion_tokens"] == 3
+        answers = [
+            httpx.post(
+                f"http://127.0.0.1:{port}/generate", json={"text": "hi", "sampling_params": {"max_new_tokens": 3}}
+            )
+            for _ in range(20)
+        ]
+        assert {answer.status_code for answer in answers} == {200, 503}
+        assert all(a.json()["meta_info"]["completion_tokens"] == 3 for a in answers if a.status_code == 200)
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_emulate_command_refuses_unknown_faults(capsys):
+    assert main(["emulate", "--fault", "gremlins=0.1"]) == 2
+    assert "unknown fault kind(s) ['gremlins']" in capsys.readouterr().err
