@@ -29,13 +29,15 @@ _STATUS = {"unavailable": 503, "server_error": 500}
 
 @dataclass
 class Faults:
-    """Rates (0..1, summing to at most 1) of each fault kind; ``calls`` counts ``/generate`` calls received
-    and ``injected`` the faults drawn."""
+    """Rates (0..1, summing to at most 1) of each fault kind. What the worker saw is counted too: ``calls``
+    (``/generate`` calls received), ``peers`` (client addresses, one per connection) and ``injected``
+    (the faults drawn)."""
 
     rates: Mapping[str, float] = field(default_factory=dict)
     slow_seconds: float = 1.0
     seed: int = 0
     calls: int = 0
+    peers: set[tuple[str, int]] = field(default_factory=set)
     injected: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
@@ -108,6 +110,8 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         self.faults.calls += 1
+        if scope.get("client"):
+            self.faults.peers.add(tuple(scope["client"]))
         if not self.faults.rates:
             await self.app(scope, receive, send)
             return
