@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from .contract import ContractError, check_generate_request
 from .engine import Engine
+from .openai_chat import ServerParsers, chat_completions
 from .requests import GenerateError, Job, plan_jobs
 
 __all__ = ["SGLANG_VERSION", "ServerInfo", "create_app"]
@@ -157,6 +158,11 @@ def create_app(
             return json_response({"error": {"message": str(exc)}}, exc.status_code)
         return json_response(outputs[0] if single else outputs)
 
+    parsers = ServerParsers(engine, info.tool_call_parser, info.reasoning_parser)
+
+    async def openai_chat(request: Request) -> Response:
+        return await chat_completions(request, engine, info.served_model_name, parsers)
+
     async def health(request: Request) -> Response:
         return Response(status_code=200)
 
@@ -244,6 +250,7 @@ def create_app(
             Route("/server_info", server_info, methods=["GET"]),
             Route("/get_server_info", server_info, methods=["GET"]),
             Route("/v1/models", models, methods=["GET"]),
+            Route("/v1/chat/completions", openai_chat, methods=["POST"]),
             Route("/abort_request", abort_request, methods=["POST"]),
             Route("/flush_cache", flush_cache, methods=["GET", "POST"]),
         ]
