@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .templating import render_prompt, render_text
+from .templating import encode_text, render_prompt, render_text
 
 __all__ = ["Prompt", "build_prompt", "conversation_digest", "message_digest"]
 
@@ -163,9 +163,7 @@ def _new_message_ids(
     new_text = full[position + len(end) :] if position != -1 else ""
     if position == -1 or not new_text.startswith(trailing):
         return "the chat template renders the end of that turn differently once new messages follow"
-    return _NewMessages(
-        tokenizer.encode(new_text, add_special_tokens=False), tokenizer.convert_tokens_to_ids(end), full
-    )
+    return _NewMessages(encode_text(tokenizer, new_text), tokenizer.convert_tokens_to_ids(end), full)
 
 
 def _window_drift(
@@ -186,10 +184,10 @@ def _window_drift(
         return "the window does not start with its opening"
     if not (special.match(prompted_text, split) and special.match(new.rendered, split)):
         return "the window does not continue its opening with a special token"
-    header = tokenizer.encode(prompted_text[split:], add_special_tokens=False)
+    header = encode_text(tokenizer, prompted_text[split:])
     if previous_prompt[len(previous_prompt) - len(header) :] != header:
         return "the previous prompt does not end with the template's assistant header"
-    position = _first_difference([*header, *tail], tokenizer.encode(new.rendered[split:], add_special_tokens=False))
+    position = _first_difference([*header, *tail], encode_text(tokenizer, new.rendered[split:]))
     return None if position is None else len(previous_prompt) - len(header) + position
 
 

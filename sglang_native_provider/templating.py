@@ -1,7 +1,10 @@
 """Messages -> exact prompt token ids, with the model's own chat template.
 
 The ids sent to SGLang are exactly ``tokenizer.apply_chat_template(messages, tools=..., tokenize=True)``
-for the normalized conversation: never text that SGLang re-tokenizes.
+for the normalized conversation: never text that SGLang re-tokenizes. Tokenizers split text at their added
+tokens before anything else, so the text between two added tokens tokenizes the same wherever it appears;
+:func:`encode_text` caches those pieces, and a system prompt or tool list repeated in every request is
+tokenized once.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -19,6 +23,7 @@ from .errors import bad_request
 
 __all__ = [
     "TokenizerCache",
+    "encode_text",
     "normalize_messages",
     "normalize_tools",
     "render_prompt",
@@ -196,16 +201,63 @@ def render_text(
     tools: list[dict[str, Any]] | None,
     chat_template: str | None,
     chat_template_kwargs: Mapping[str, Any],
+    continue_final_message: bool = False,
 ) -> str:
-    """The conversation rendered to text (no tokenization), for incremental rendering."""
+    """The conversation rendered to text (no tokenization)."""
     return tokenizer.apply_chat_template(
         messages,
         tools=tools,
         chat_template=chat_template,
         add_generation_prompt=add_generation_prompt,
+        continue_final_message=continue_final_message,
         tokenize=False,
         **chat_template_kwargs,
     )
+
+
+_CACHED_PIECE_CHARS = 32_768
+
+
+@functools.lru_cache(maxsize=16)
+def _added_token_splitter(tokenizer) -> tuple[re.Pattern[str], dict[str, int]] | None:
+    """A pattern matching the tokenizer's added tokens and their ids; None when one of them strips or
+    normalizes its surroundings (then pieces would not tokenize independently)."""
+    added = tokenizer.added_tokens_decoder
+    if not added or any(t.lstrip or t.rstrip or t.single_word or t.normalized for t in added.values()):
+        return None
+    ids = {token.content: token_id for token_id, token in added.items()}
+    pattern = re.compile("|".join(re.escape(text) for text in sorted(ids, key=len, reverse=True)))
+    return pattern, ids
+
+
+@functools.lru_cache(maxsize=8192)
+def _encode_piece(tokenizer, text: str) -> tuple[int, ...]:
+    return tuple(tokenizer.encode(text, add_special_tokens=False))
+
+
+def encode_text(tokenizer, text: str) -> list[int]:
+    """``tokenizer.encode(text, add_special_tokens=False)``, tokenizing each piece between added tokens
+    once (cached): prompts repeat their system prompt, tools and history."""
+    splitter = _added_token_splitter(tokenizer)
+    if splitter is None:
+        return tokenizer.encode(text, add_special_tokens=False)
+    pattern, added_ids = splitter
+    ids: list[int] = []
+    position = 0
+    for match in pattern.finditer(text):
+        ids += _piece(tokenizer, text[position : match.start()])
+        ids.append(added_ids[match.group(0)])
+        position = match.end()
+    ids += _piece(tokenizer, text[position:])
+    return ids
+
+
+def _piece(tokenizer, text: str) -> tuple[int, ...] | list[int]:
+    if not text:
+        return ()
+    if len(text) > _CACHED_PIECE_CHARS:
+        return tokenizer.encode(text, add_special_tokens=False)
+    return _encode_piece(tokenizer, text)
 
 
 def render_prompt(
@@ -225,16 +277,15 @@ def render_prompt(
         raise bad_request(f"The chat template of {model!r} does not support tools", model)
     prefill = messages[-1]["role"] == "assistant"
     try:
-        ids = tokenizer.apply_chat_template(
+        text = render_text(
+            tokenizer,
             messages,
-            tools=tools,
-            chat_template=chat_template,
             add_generation_prompt=not prefill,
             continue_final_message=prefill,
-            tokenize=True,
-            return_dict=False,
-            **chat_template_kwargs,
+            tools=tools,
+            chat_template=chat_template,
+            chat_template_kwargs=chat_template_kwargs,
         )
     except Exception as exc:  # jinja errors, raise_exception() in templates, bad kwargs
         raise bad_request(f"The chat template of {model!r} failed: {type(exc).__name__}: {exc}", model) from None
-    return list(ids)
+    return encode_text(tokenizer, text)

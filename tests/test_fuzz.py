@@ -13,7 +13,7 @@ from litellm.types.utils import ModelResponse
 
 from sglang_native_provider.client import DONE, _LineSplitter, sse_event
 from sglang_native_provider.response import ResponseContext, build_model_response
-from sglang_native_provider.templating import normalize_messages
+from sglang_native_provider.templating import _added_token_splitter, encode_text, normalize_messages
 
 DOCUMENTED = (
     litellm.BadRequestError,
@@ -147,3 +147,18 @@ def test_message_normalization_raises_only_bad_requests(messages):
 def test_message_shapes_that_are_not_lists_of_objects(messages):
     with pytest.raises(litellm.BadRequestError):
         normalize_messages(messages, "m")
+
+
+MARKUP = ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<think>", "<|eot_id|>", "<|python_tag|>"]
+glued_text = st.lists(
+    st.sampled_from([*MARKUP, "\n", "\n\n", " ", "  ", "e\u0301", "\u0301", "<|im", "|>", "🙂"]) | st.text(max_size=10),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=glued_text)
+def test_piecewise_encoding_equals_encoding_the_whole_text(qwen3_tokenizer, llama_tokenizer, text):
+    for tokenizer in (qwen3_tokenizer, llama_tokenizer):
+        assert _added_token_splitter(tokenizer) is not None  # the piecewise path, not the fallback
+        assert encode_text(tokenizer, text) == tokenizer.encode(text, add_special_tokens=False)
