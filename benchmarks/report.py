@@ -1,0 +1,116 @@
+"""``docs/benchmarks.md`` and ``docs/benchmarks.png`` from ``benchmarks/results/bench.json``.
+
+Usage: ``python benchmarks/report.py`` (``bench.py`` calls it after a run).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = {
+    "floor": "raw httpx POST /generate (pre-tokenized)",
+    "litellm_floor": "LiteLLM + canned CustomLLM",
+    "native": "sglang_native (this provider)",
+    "openai": "LiteLLM openai/ -> SGLang OpenAI server",
+    "floor_stream": "raw httpx stream",
+    "native_stream": "sglang_native, stream",
+    "openai_stream": "openai/, stream",
+}
+
+
+def _table(conversation: dict) -> list[str]:
+    lines = [
+        "| scenario | p50 ms (c=1) | p99 ms (c=1) | client CPU ms/req (c=1) | req/s (c=64) | req/s (c=256)"
+        " | TTFT p50 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for scenario, rows in conversation["scenarios"].items():
+        by_level = {row["concurrency"]: row for row in rows}
+        one = by_level[1]
+        cells = [
+            SCENARIOS.get(scenario, scenario),
+            f"{one['p50_ms']:.2f}",
+            f"{one['p99_ms']:.2f}",
+            f"{one['client_cpu_ms_per_request']:.2f}",
+            f"{by_level[64]['throughput_rps']:.0f}" if 64 in by_level else "",
+            f"{by_level[256]['throughput_rps']:.0f}" if 256 in by_level else "",
+            f"{one['ttft_p50_ms']:.2f}" if "ttft_p50_ms" in one else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["floor", "litellm_floor", "native", "openai"]
+    conversations = list(results["conversations"])
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.8 / len(conversations)
+    for offset, conversation in enumerate(conversations):
+        rows = results["conversations"][conversation]["scenarios"]
+        positions = [i + offset * width for i in range(len(names))]
+        latency = [next(r for r in rows[n] if r["concurrency"] == 1)["p50_ms"] for n in names]
+        throughput = [next(r for r in rows[n] if r["concurrency"] == 64)["throughput_rps"] for n in names]
+        axes[0].bar(positions, latency, width, label=conversation)
+        axes[1].bar(positions, throughput, width, label=conversation)
+    titles = ("p50 latency at concurrency 1 (ms, lower is better)", "throughput at concurrency 64 (req/s)")
+    for axis, title in zip(axes, titles, strict=True):
+        axis.set_xticks([i + width / 2 for i in range(len(names))])
+        axis.set_xticklabels(["raw floor", "LiteLLM floor", "sglang_native", "openai/"], fontsize=8)
+        axis.set_title(title, fontsize=9)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_report(results: dict, docs: Path) -> None:
+    docs.mkdir(parents=True, exist_ok=True)
+    _chart(results, docs / "benchmarks.png")
+    targets = results["targets"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Machine: {results['machine']}. The SGLang emulator runs in its own process with zero artificial latency,",
+        f"generating {results['max_tokens']} tokens per request; every scenario gets the same model and outputs.",
+        "Reproduce with `pip install -e '.[bench]' && python benchmarks/bench.py` (a few minutes on 2 cores);",
+        "the raw figures are in `benchmarks/results/bench.json`. Client and emulator share the machine's cores, so",
+        "throughput figures include the emulator's work; client CPU per request isolates the client's.",
+        "",
+        "![latency and throughput](benchmarks.png)",
+        "",
+    ]
+    for name, conversation in results["conversations"].items():
+        lines += [f"## {name.replace('_', ' ')} conversation ({conversation['prompt_tokens']} prompt tokens)", ""]
+        lines += [*_table(conversation), ""]
+    lines += ["## Targets", "", "| measure | value |", "|---|---|"]
+    for name in results["conversations"]:
+        ratios = targets[name]
+        lines.append(
+            f"| {name}: provider overhead (native - LiteLLM floor) / raw floor, p50 at c=1 |"
+            f" {ratios['provider_overhead_over_floor']:.2f}x |"
+        )
+        lines.append(
+            f"| {name}: native / openai/ throughput at c=64 | {ratios['native_over_openai_throughput_c64']:.2f}x |"
+        )
+    soak = results["soak"]
+    lines += [
+        f"| 50-turn conversation / short one, native p50 at c=1 | {targets['turn_50_over_short_native_p50']:.2f}x |",
+        f"| RSS growth over {soak['requests']:,} sequential requests | {targets['rss_growth_mb_over_soak']:.1f} MB |",
+        "",
+        f"Open file descriptors during the soak: {', '.join(str(s['open_fds']) for s in soak['samples'])}.",
+        "",
+    ]
+    (docs / "benchmarks.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "benchmarks" / "results" / "bench.json"
+    write_report(json.loads(path.read_text()), ROOT / "docs")
