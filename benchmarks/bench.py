@@ -6,7 +6,8 @@ One run, the emulator in its own process with zero artificial latency, the same 
 2. ``litellm_floor``: ``litellm.acompletion`` to a ``CustomLLM`` returning a canned response;
 3. ``native``: ``litellm.acompletion("sglang_native/...")`` (and ``native_stream``);
 4. ``openai``: ``litellm.acompletion("openai/...")`` against the emulator's ``/v1/chat/completions`` (and
-   ``openai_stream``), which renders the template server-side as SGLang's OpenAI server does.
+   ``openai_stream``), which renders the template server-side as SGLang's OpenAI server does; asking for
+   what this provider returns (logprobs, prompt and response token ids).
 
 Each at concurrency 1 (p50/p99 latency, client CPU per request), 64 and 256 (throughput), for a short
 tool-using conversation and a 50-turn one; time to first streamed token; the per-turn cost of a 50-turn
@@ -33,6 +34,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import httpx
 import litellm
 from litellm.llms.custom_llm import CustomLLM
+from litellm.types.utils import Usage
 from soak import emulator_process, open_fds, rss_mb, soak
 
 import sglang_native_provider
@@ -55,10 +57,12 @@ Request = Callable[[], Awaitable[float | None]]
 
 
 class CannedLLM(CustomLLM):
-    """LiteLLM's own cost: a provider that answers at once."""
+    """LiteLLM's own cost: a provider that answers at once, with the same shape of answer (content and usage;
+    LiteLLM prices every answer with usage, which for a model missing from its cost map is a slow search)."""
 
     async def acompletion(self, *args, model_response, **kwargs):
         model_response.choices[0].message.content = "Canned answer."
+        model_response.usage = Usage(prompt_tokens=190, completion_tokens=MAX_TOKENS, total_tokens=190 + MAX_TOKENS)
         return model_response
 
 
@@ -92,7 +96,14 @@ def plain(messages: list) -> list[dict]:
 
 def scenarios(url: str, messages: list, prompt_ids: list[int], client: httpx.AsyncClient) -> dict[str, Request]:
     native = native_settings(url)
-    peer = {"model": "openai/qwen3", "api_base": f"{url}/v1", "api_key": "unused", "max_tokens": MAX_TOKENS}
+    peer = {  # what an RL user of the OpenAI path asks for: the same token ids and logprobs
+        "model": "openai/qwen3",
+        "api_base": f"{url}/v1",
+        "api_key": "unused",
+        "max_tokens": MAX_TOKENS,
+        "logprobs": True,
+        "extra_body": {"return_prompt_token_ids": True, "return_token_ids": True},
+    }
     peer_messages = plain(messages)
     generate = {"input_ids": prompt_ids, "sampling_params": {"max_new_tokens": MAX_TOKENS}, "return_logprob": True}
 
@@ -111,7 +122,7 @@ def scenarios(url: str, messages: list, prompt_ids: list[int], client: httpx.Asy
         return first
 
     async def litellm_floor() -> None:
-        await litellm.acompletion(model="canned/model", messages=messages)
+        await litellm.acompletion(model="canned/qwen3", messages=messages, tools=[WEATHER_TOOL], max_tokens=MAX_TOKENS)
 
     async def native_call() -> None:
         await litellm.acompletion(messages=messages, **native)

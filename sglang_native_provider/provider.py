@@ -102,15 +102,18 @@ def _detected(model: str, kind: str, chat_template: str) -> str | None:
     return name
 
 
+@functools.lru_cache(maxsize=16)
+def _special_token_texts(tokenizer) -> frozenset[str]:
+    special = set(getattr(tokenizer, "all_special_tokens", ()))
+    special.update(added.content for added in getattr(tokenizer, "added_tokens_decoder", {}).values() if added.special)
+    return frozenset(special)
+
+
 def _keep_special_markers(sampling: SamplingRequest, tokenizer, *parsers: Any) -> None:
     """Families whose markup is made of special tokens (Kimi, DeepSeek, Mistral, Llama's python tag) need
     SGLang to keep special tokens in ``text``; the caller's own ``skip_special_tokens`` wins."""
-    special = set(getattr(tokenizer, "all_special_tokens", ()))
-    for added in getattr(tokenizer, "added_tokens_decoder", {}).values():
-        if added.special:
-            special.add(added.content)
     markers = {marker for parser in parsers if parser is not None for marker in parser.markers}
-    if markers & special:
+    if markers & _special_token_texts(tokenizer):
         sampling.sampling_params.setdefault("skip_special_tokens", False)
 
 
