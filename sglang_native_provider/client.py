@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import json
 import logging
 import re
@@ -28,6 +29,8 @@ DONE: dict[str, Any] = {}
 _SSE_FIELD = re.compile(r"^[A-Za-z]*:")
 
 _LIMITS = httpx.Limits(max_connections=1024, max_keepalive_connections=256)
+_POOLS = 32
+_POOL_LIMITS = httpx.Limits(max_connections=_LIMITS.max_connections // _POOLS, max_keepalive_connections=32)
 
 
 def error_message(body: bytes) -> str:
@@ -110,25 +113,45 @@ class _LineSplitter:
         return [rest] if rest else []
 
 
+class _Pools:
+    """Several small httpx pools for one event loop. httpx's pool looks at every one of its connections each
+    time a request starts or ends, so one pool costs O(concurrency) per request; each request takes the least
+    busy of a few smaller pools (a sequential caller keeps using the first pool and its one connection)."""
+
+    def __init__(self, verify: bool | str) -> None:
+        self._verify = verify
+        self._clients: list[httpx.AsyncClient | None] = [None] * _POOLS
+        self._busy = [0] * _POOLS
+
+    @contextlib.asynccontextmanager
+    async def lease(self) -> AsyncIterator[httpx.AsyncClient]:
+        index = self._busy.index(min(self._busy))
+        client = self._clients[index]
+        if client is None or client.is_closed:
+            client = self._clients[index] = httpx.AsyncClient(limits=_POOL_LIMITS, timeout=None, verify=self._verify)
+        self._busy[index] += 1
+        try:
+            yield client
+        finally:
+            self._busy[index] -= 1
+
+
 class GenerateClient:
-    """Pooled httpx clients: one ``AsyncClient`` per event loop and TLS setting, one sync ``Client`` per TLS
+    """Pooled httpx clients: a set of pools per event loop and TLS setting, one sync ``Client`` per TLS
     setting. Response sizes are capped by the deployment's ``max_response_bytes``."""
 
     def __init__(self) -> None:
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, httpx.AsyncClient]] = (
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, _Pools]] = (
             weakref.WeakKeyDictionary()
         )
         self._sync: dict[Any, httpx.Client] = {}
         self._lock = threading.Lock()
 
-    def _async_client(self, config: DeploymentConfig) -> httpx.AsyncClient:
-        clients = self._async.setdefault(asyncio.get_running_loop(), {})
-        client = clients.get(config.ssl_verify)
-        if client is None or client.is_closed:
-            client = clients[config.ssl_verify] = httpx.AsyncClient(
-                limits=_LIMITS, timeout=None, verify=config.ssl_verify
-            )
-        return client
+    def _pools(self, config: DeploymentConfig) -> _Pools:
+        pools = self._async.setdefault(asyncio.get_running_loop(), {})
+        if config.ssl_verify not in pools:
+            pools[config.ssl_verify] = _Pools(config.ssl_verify)
+        return pools[config.ssl_verify]
 
     def _sync_client(self, config: DeploymentConfig) -> httpx.Client:
         with self._lock:
@@ -142,9 +165,10 @@ class GenerateClient:
     async def agenerate(self, config: DeploymentConfig, body: dict[str, Any], model: str) -> list[GenerateOutput]:
         url = f"{config.api_base}/generate"
         try:
-            async with self._async_client(config).stream(
-                "POST", url, json=body, headers=config.headers(), timeout=config.timeout
-            ) as response:
+            async with (
+                self._pools(config).lease() as client,
+                client.stream("POST", url, json=body, headers=config.headers(), timeout=config.timeout) as response,
+            ):
                 content = bytearray()
                 async for chunk in response.aiter_bytes():
                     content += chunk
@@ -178,9 +202,10 @@ class GenerateClient:
         url = f"{config.api_base}/generate"
         lines = _LineSplitter(config.max_response_bytes)
         try:
-            async with self._async_client(config).stream(
-                "POST", url, json=body, headers=config.headers(), timeout=config.timeout
-            ) as response:
+            async with (
+                self._pools(config).lease() as client,
+                client.stream("POST", url, json=body, headers=config.headers(), timeout=config.timeout) as response,
+            ):
                 if response.status_code != 200:
                     raise error_for_status(response.status_code, error_message(await response.aread()), model)
                 async for chunk in response.aiter_bytes():
@@ -228,9 +253,13 @@ class GenerateClient:
     async def aabort(self, config: DeploymentConfig, rid: str) -> None:
         """Ask SGLang to stop generating ``rid`` (best effort: failures are logged)."""
         try:
-            await self._async_client(config).post(
-                f"{config.api_base}/abort_request", json={"rid": rid}, headers=config.headers(), timeout=_ABORT_TIMEOUT
-            )
+            async with self._pools(config).lease() as client:
+                await client.post(
+                    f"{config.api_base}/abort_request",
+                    json={"rid": rid},
+                    headers=config.headers(),
+                    timeout=_ABORT_TIMEOUT,
+                )
         except httpx.HTTPError as exc:
             logger.warning("sglang_native: could not abort request %s: %s", rid, type(exc).__name__)
 

@@ -29,3 +29,15 @@ async def test_short_soak_keeps_memory_and_descriptors_flat(emulator):
     assert max(s["open_fds"] for s in samples) <= samples[0]["open_fds"] + 2
     assert samples[-1]["rss_mb"] - samples[0]["rss_mb"] < 10
     assert len(emulator.faults.peers) <= 2  # sequential requests share one kept-alive connection
+
+
+async def test_requests_take_the_least_busy_connection_pool():
+    from sglang_native_provider.client import _Pools
+
+    pools = _Pools(verify=True)
+    async with pools.lease() as first, pools.lease() as second, pools.lease() as third:
+        assert len({id(first), id(second), id(third)}) == 3  # concurrent requests spread out
+    async with pools.lease() as again:
+        assert again is first  # a sequential caller keeps the first pool (and its connection)
+    for client in (first, second, third):
+        await client.aclose()
