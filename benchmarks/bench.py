@@ -3,7 +3,8 @@
 One run, the emulator in its own process with zero artificial latency, the same model and outputs:
 
 1. ``floor``: raw ``httpx.AsyncClient`` POST ``/generate`` with pre-tokenized ids;
-2. ``litellm_floor``: ``litellm.acompletion`` to a ``CustomLLM`` returning a canned response;
+2. ``litellm_floor``: ``litellm.acompletion`` to a ``CustomLLM`` returning a canned response (and
+   ``litellm_floor_io``: one that first makes the raw floor's request);
 3. ``native``: ``litellm.acompletion("sglang_native/...")`` (and ``native_stream``);
 4. ``openai``: ``litellm.acompletion("openai/...")`` against the emulator's ``/v1/chat/completions`` (and
    ``openai_stream``), which renders the template server-side as SGLang's OpenAI server does; asking for
@@ -66,6 +67,17 @@ class CannedLLM(CustomLLM):
         return model_response
 
 
+class CannedWithIO(CannedLLM):
+    """LiteLLM's cost plus the raw floor's request: what is left of ``native`` beyond it is this provider's
+    own work (rendering, parsing, building the response)."""
+
+    request: Callable[[], Awaitable[None]] | None = None
+
+    async def acompletion(self, *args, model_response, **kwargs):
+        await self.request()
+        return await super().acompletion(*args, model_response=model_response, **kwargs)
+
+
 async def long_conversation(url: str, turns: int) -> list:
     """A 50-turn conversation produced by this provider (assistant messages carry its token metadata)."""
     messages: list = [SHORT[0], {"role": "user", "content": "Tell me about Paris, step by step."}]
@@ -124,6 +136,13 @@ def scenarios(url: str, messages: list, prompt_ids: list[int], client: httpx.Asy
     async def litellm_floor() -> None:
         await litellm.acompletion(model="canned/qwen3", messages=messages, tools=[WEATHER_TOOL], max_tokens=MAX_TOKENS)
 
+    CannedWithIO.request = floor
+
+    async def litellm_floor_io() -> None:
+        await litellm.acompletion(
+            model="canned_io/qwen3", messages=messages, tools=[WEATHER_TOOL], max_tokens=MAX_TOKENS
+        )
+
     async def native_call() -> None:
         await litellm.acompletion(messages=messages, **native)
 
@@ -147,6 +166,7 @@ def scenarios(url: str, messages: list, prompt_ids: list[int], client: httpx.Asy
     return {
         "floor": floor,
         "litellm_floor": litellm_floor,
+        "litellm_floor_io": litellm_floor_io,
         "native": native_call,
         "openai": openai_call,
         "floor_stream": floor_stream,
@@ -194,7 +214,11 @@ async def measure(request: Request, concurrency: int, count: int) -> dict:
 
 async def run(quick: bool) -> dict:
     sglang_native_provider.register()
-    litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": "canned", "custom_handler": CannedLLM()}]
+    litellm.custom_provider_map = [
+        *litellm.custom_provider_map,
+        {"provider": "canned", "custom_handler": CannedLLM()},
+        {"provider": "canned_io", "custom_handler": CannedWithIO()},
+    ]
     counts = {1: 100 if quick else 300, 64: 256 if quick else 640, 256: 512 if quick else 1024}
     results: dict = {"machine": _machine(), "max_tokens": MAX_TOKENS, "conversations": {}}
     with emulator_process() as url:
@@ -229,9 +253,13 @@ def targets(results: dict) -> dict:
     out = {}
     for name, conversation in results["conversations"].items():
         rows = conversation["scenarios"]
-        floor, canned, native = (_at(rows[s], 1)["p50_ms"] for s in ("floor", "litellm_floor", "native"))
+        floor, canned, canned_io, native = (
+            _at(rows[s], 1)["p50_ms"] for s in ("floor", "litellm_floor", "litellm_floor_io", "native")
+        )
         out[name] = {
             "provider_overhead_over_floor": (native - canned) / floor,
+            "own_work_over_floor": (native - canned_io) / floor,
+            "litellm_floor_io_ms_p50": canned_io,
             "native_over_openai_throughput_c64": _at(rows["native"], 64)["throughput_rps"]
             / _at(rows["openai"], 64)["throughput_rps"],
             "native_ms_p50": native,

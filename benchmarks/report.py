@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = {
     "floor": "raw httpx POST /generate (pre-tokenized)",
     "litellm_floor": "LiteLLM + canned CustomLLM",
+    "litellm_floor_io": "LiteLLM + canned CustomLLM making the raw request",
     "native": "sglang_native (this provider)",
     "openai": "LiteLLM openai/ -> SGLang OpenAI server",
     "floor_stream": "raw httpx stream",
@@ -96,6 +97,10 @@ def write_report(results: dict, docs: Path) -> None:
         lines.append(
             f"| {name}: provider overhead (native - LiteLLM floor) / raw floor, p50 at c=1 |"
             f" {ratios['provider_overhead_over_floor']:.2f}x |"
+        )
+        lines.append(
+            f"| {name}: this provider's own work (native - LiteLLM floor with the raw request) / raw floor |"
+            f" {ratios['own_work_over_floor']:.2f}x |"
         )
         lines.append(
             f"| {name}: native / openai/ throughput at c=64 | {ratios['native_over_openai_throughput_c64']:.2f}x |"
