@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -30,7 +31,11 @@ _SSE_FIELD = re.compile(r"^[A-Za-z]*:")
 
 _LIMITS = httpx.Limits(max_connections=1024, max_keepalive_connections=256)
 _POOLS = 32
-_POOL_LIMITS = httpx.Limits(max_connections=_LIMITS.max_connections // _POOLS, max_keepalive_connections=32)
+_IDLE_POOL_SECONDS = 10.0
+_POOL_LIMITS = httpx.Limits(  # together as many connections, and idle ones kept, as _LIMITS
+    max_connections=_LIMITS.max_connections // _POOLS,
+    max_keepalive_connections=_LIMITS.max_keepalive_connections // _POOLS,
+)
 
 
 def error_message(body: bytes) -> str:
@@ -116,12 +121,14 @@ class _LineSplitter:
 class _Pools:
     """Several small httpx pools for one event loop. httpx's pool looks at every one of its connections each
     time a request starts or ends, so one pool costs O(concurrency) per request; each request takes the least
-    busy of a few smaller pools (a sequential caller keeps using the first pool and its one connection)."""
+    busy of a few smaller pools (a sequential caller keeps using the first pool and its one connection). A pool
+    other than the first that has been idle for a while is closed, with its kept-alive connections."""
 
     def __init__(self, verify: bool | str) -> None:
         self._verify = verify
         self._clients: list[httpx.AsyncClient | None] = [None] * _POOLS
         self._busy = [0] * _POOLS
+        self._last_used = [0.0] * _POOLS
 
     @contextlib.asynccontextmanager
     async def lease(self) -> AsyncIterator[httpx.AsyncClient]:
@@ -134,6 +141,16 @@ class _Pools:
             yield client
         finally:
             self._busy[index] -= 1
+            self._last_used[index] = time.monotonic()
+            await self._close_idle()
+
+    async def _close_idle(self) -> None:
+        now = time.monotonic()
+        for index in range(1, _POOLS):
+            client = self._clients[index]
+            if client is not None and not self._busy[index] and now - self._last_used[index] > _IDLE_POOL_SECONDS:
+                self._clients[index] = None
+                await client.aclose()
 
 
 class GenerateClient:

@@ -41,3 +41,14 @@ async def test_requests_take_the_least_busy_connection_pool():
         assert again is first  # a sequential caller keeps the first pool (and its connection)
     for client in (first, second, third):
         await client.aclose()
+
+
+async def test_idle_extra_pools_are_closed(monkeypatch):
+    from sglang_native_provider import client as client_module
+
+    monkeypatch.setattr(client_module, "_IDLE_POOL_SECONDS", 0.0)
+    pools = client_module._Pools(verify=True)
+    async with pools.lease() as first, pools.lease() as second:
+        pass
+    assert second.is_closed and not first.is_closed  # the first pool stays for the next caller
+    await first.aclose()
