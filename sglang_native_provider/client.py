@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import json
 import logging
 import re
 import threading
-import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import httpx
+from httpx_aiohttp import HttpxAiohttpClient
 from pydantic import ValidationError
 
 from .config import DeploymentConfig
@@ -30,12 +30,6 @@ DONE: dict[str, Any] = {}
 _SSE_FIELD = re.compile(r"^[A-Za-z]*:")
 
 _LIMITS = httpx.Limits(max_connections=1024, max_keepalive_connections=256)
-_POOLS = 32
-_IDLE_POOL_SECONDS = 10.0
-_POOL_LIMITS = httpx.Limits(  # together as many connections, and idle ones kept, as _LIMITS
-    max_connections=_LIMITS.max_connections // _POOLS,
-    max_keepalive_connections=_LIMITS.max_keepalive_connections // _POOLS,
-)
 
 
 def error_message(body: bytes) -> str:
@@ -118,57 +112,46 @@ class _LineSplitter:
         return [rest] if rest else []
 
 
-class _Pools:
-    """Several small httpx pools for one event loop. httpx's pool looks at every one of its connections each
-    time a request starts or ends, so one pool costs O(concurrency) per request; each request takes the least
-    busy of a few smaller pools (a sequential caller keeps using the first pool and its one connection). A pool
-    other than the first that has been idle for a while is closed, with its kept-alive connections."""
-
-    def __init__(self, verify: bool | str) -> None:
-        self._verify = verify
-        self._clients: list[httpx.AsyncClient | None] = [None] * _POOLS
-        self._busy = [0] * _POOLS
-        self._last_used = [0.0] * _POOLS
-
-    @contextlib.asynccontextmanager
-    async def lease(self) -> AsyncIterator[httpx.AsyncClient]:
-        index = self._busy.index(min(self._busy))
-        client = self._clients[index]
-        if client is None or client.is_closed:
-            client = self._clients[index] = httpx.AsyncClient(limits=_POOL_LIMITS, timeout=None, verify=self._verify)
-        self._busy[index] += 1
-        try:
-            yield client
-        finally:
-            self._busy[index] -= 1
-            self._last_used[index] = time.monotonic()
-            await self._close_idle()
-
-    async def _close_idle(self) -> None:
-        now = time.monotonic()
-        for index in range(1, _POOLS):
-            client = self._clients[index]
-            if client is not None and not self._busy[index] and now - self._last_used[index] > _IDLE_POOL_SECONDS:
-                self._clients[index] = None
-                await client.aclose()
+async def _close_at_shutdown(clients: dict[Any, httpx.AsyncClient], forget) -> AsyncIterator[None]:
+    """Suspended for the loop's lifetime; the loop's shutdown (``asyncio.run``, ``asyncio.Runner``) closes
+    open async generators, which closes this loop's clients while the loop still runs."""
+    try:
+        yield
+    finally:
+        forget()
+        for client in clients.values():
+            await client.aclose()
 
 
 class GenerateClient:
-    """Pooled httpx clients: a set of pools per event loop and TLS setting, one sync ``Client`` per TLS
-    setting. Response sizes are capped by the deployment's ``max_response_bytes``."""
+    """Pooled HTTP clients: per event loop and TLS setting an httpx client on aiohttp's connection pool (httpx's
+    own pool looks at every connection each time a request starts or ends, which costs O(concurrency) per
+    request), closed when the loop shuts down; one sync httpx ``Client`` per TLS setting. Response sizes are
+    capped by the deployment's ``max_response_bytes``."""
 
     def __init__(self) -> None:
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, _Pools]] = (
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, httpx.AsyncClient]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncIterator[None]] = (
             weakref.WeakKeyDictionary()
         )
         self._sync: dict[Any, httpx.Client] = {}
         self._lock = threading.Lock()
 
-    def _pools(self, config: DeploymentConfig) -> _Pools:
-        pools = self._async.setdefault(asyncio.get_running_loop(), {})
-        if config.ssl_verify not in pools:
-            pools[config.ssl_verify] = _Pools(config.ssl_verify)
-        return pools[config.ssl_verify]
+    async def _async_client(self, config: DeploymentConfig) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        clients = self._async.get(loop)
+        if clients is None:
+            clients = self._async[loop] = {}
+            closer = self._closers[loop] = _close_at_shutdown(clients, lambda: self._async.pop(loop, None))
+            await anext(closer)
+        client = clients.get(config.ssl_verify)
+        if client is None or client.is_closed:
+            client = clients[config.ssl_verify] = HttpxAiohttpClient(
+                limits=_LIMITS, timeout=None, verify=config.ssl_verify
+            )
+        return client
 
     def _sync_client(self, config: DeploymentConfig) -> httpx.Client:
         with self._lock:
@@ -182,15 +165,15 @@ class GenerateClient:
     async def agenerate(self, config: DeploymentConfig, body: dict[str, Any], model: str) -> list[GenerateOutput]:
         url = f"{config.api_base}/generate"
         try:
-            async with (
-                self._pools(config).lease() as client,
-                client.stream("POST", url, json=body, headers=config.headers(), timeout=config.timeout) as response,
-            ):
+            client = await self._async_client(config)
+            async with client.stream(
+                "POST", url, json=body, headers=config.headers(), timeout=config.timeout
+            ) as response:
                 content = bytearray()
                 async for chunk in response.aiter_bytes():
                     content += chunk
                     _check_size(len(content), config.max_response_bytes)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, aiohttp.ClientError) as exc:
             raise _transport_error(exc, url, model) from None
         except _TooLarge:
             raise _too_large(config, model) from None
@@ -219,10 +202,10 @@ class GenerateClient:
         url = f"{config.api_base}/generate"
         lines = _LineSplitter(config.max_response_bytes)
         try:
-            async with (
-                self._pools(config).lease() as client,
-                client.stream("POST", url, json=body, headers=config.headers(), timeout=config.timeout) as response,
-            ):
+            client = await self._async_client(config)
+            async with client.stream(
+                "POST", url, json=body, headers=config.headers(), timeout=config.timeout
+            ) as response:
                 if response.status_code != 200:
                     raise error_for_status(response.status_code, error_message(await response.aread()), model)
                 async for chunk in response.aiter_bytes():
@@ -235,7 +218,7 @@ class GenerateClient:
             for line in lines.close():
                 if sse_event(line, model) is DONE:
                     return
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, aiohttp.ClientError) as exc:
             raise _transport_error(exc, url, model) from None
         except _TooLarge:
             raise _too_large(config, model) from None
@@ -270,14 +253,11 @@ class GenerateClient:
     async def aabort(self, config: DeploymentConfig, rid: str) -> None:
         """Ask SGLang to stop generating ``rid`` (best effort: failures are logged)."""
         try:
-            async with self._pools(config).lease() as client:
-                await client.post(
-                    f"{config.api_base}/abort_request",
-                    json={"rid": rid},
-                    headers=config.headers(),
-                    timeout=_ABORT_TIMEOUT,
-                )
-        except httpx.HTTPError as exc:
+            client = await self._async_client(config)
+            await client.post(
+                f"{config.api_base}/abort_request", json={"rid": rid}, headers=config.headers(), timeout=_ABORT_TIMEOUT
+            )
+        except (httpx.HTTPError, aiohttp.ClientError) as exc:
             logger.warning("sglang_native: could not abort request %s: %s", rid, type(exc).__name__)
 
     def abort(self, config: DeploymentConfig, rid: str) -> None:
@@ -296,10 +276,16 @@ def _too_large(config: DeploymentConfig, model: str) -> Exception:
     )
 
 
-def _transport_error(exc: httpx.HTTPError, url: str, model: str) -> Exception:
-    if isinstance(exc, httpx.TimeoutException):
-        return timeout_error(f"SGLang at {url} timed out: {type(exc).__name__}", model)
-    return connection_error(f"Could not reach SGLang at {url}: {type(exc).__name__}: {exc}", model)
+def _transport_error(exc: httpx.HTTPError | aiohttp.ClientError, url: str, model: str) -> Exception:
+    """A timeout, or a connection that failed. The aiohttp transport maps every aiohttp connection error to
+    an httpx timeout; the aiohttp error it came from tells which it was."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError) else exc
+    timed_out = isinstance(cause, asyncio.TimeoutError) or (
+        not isinstance(cause, aiohttp.ClientError) and isinstance(cause, httpx.TimeoutException)
+    )
+    if timed_out:
+        return timeout_error(f"SGLang at {url} timed out: {type(cause).__name__}", model)
+    return connection_error(f"Could not reach SGLang at {url}: {type(cause).__name__}: {cause}", model)
 
 
 def _outputs(status_code: int, content: bytes, model: str) -> list[GenerateOutput]:

@@ -31,24 +31,20 @@ async def test_short_soak_keeps_memory_and_descriptors_flat(emulator):
     assert len(emulator.faults.peers) <= 2  # sequential requests share one kept-alive connection
 
 
-async def test_requests_take_the_least_busy_connection_pool():
-    from sglang_native_provider.client import _Pools
+def test_a_loops_clients_are_closed_when_the_loop_shuts_down(emulator):
+    """asyncio.run closes the pooled connections this provider opened in its loop."""
+    import asyncio
 
-    pools = _Pools(verify=True)
-    async with pools.lease() as first, pools.lease() as second, pools.lease() as third:
-        assert len({id(first), id(second), id(third)}) == 3  # concurrent requests spread out
-    async with pools.lease() as again:
-        assert again is first  # a sequential caller keeps the first pool (and its connection)
-    for client in (first, second, third):
-        await client.aclose()
+    from sglang_native_provider.client import GenerateClient
+    from sglang_native_provider.config import load_config
 
+    pool = GenerateClient()
+    config = load_config("m", {"api_base": emulator.url})
 
-async def test_idle_extra_pools_are_closed(monkeypatch):
-    from sglang_native_provider import client as client_module
+    async def one_request():
+        await pool.agenerate(config, {"input_ids": [1, 2, 3], "sampling_params": {"max_new_tokens": 2}}, "m")
+        return await pool._async_client(config)
 
-    monkeypatch.setattr(client_module, "_IDLE_POOL_SECONDS", 0.0)
-    pools = client_module._Pools(verify=True)
-    async with pools.lease() as first, pools.lease() as second:
-        pass
-    assert second.is_closed and not first.is_closed  # the first pool stays for the next caller
-    await first.aclose()
+    client = asyncio.run(one_request())
+    assert client.is_closed
+    assert len(pool._async) == 0
