@@ -12,7 +12,7 @@ One run, the emulator in its own process with zero artificial latency, the same 
 
 Each at concurrency 1 (p50/p99 latency, client CPU per request), 64 and 256 (throughput), for a short
 tool-using conversation and a 50-turn one; time to first streamed token; the per-turn cost of a 50-turn
-rollout (``turn_cost.py``) and memory/descriptors over 10,000 requests (``soak.py``). Writes
+rollout (``turn_cost.py``, in-process) and memory/descriptors over 10,000 requests (``soak.py``). Writes
 ``benchmarks/results/bench.json``, ``docs/benchmarks.md`` and ``docs/benchmarks.png``.
 Usage: ``python benchmarks/bench.py [--quick]`` (needs ``pip install -e '.[bench]'``).
 """
@@ -34,6 +34,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import httpx
 import litellm
+import turn_cost
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import Usage
 from soak import emulator_process, open_fds, rss_mb, soak
@@ -248,6 +249,8 @@ async def run(quick: bool) -> dict:
         results["soak"] = {"requests": samples[-1]["requests"], "samples": samples, "fds_now": open_fds()}
         results["soak"]["rss_growth_mb"] = samples[-1]["rss_mb"] - samples[0]["rss_mb"]
         results["rss_mb"] = rss_mb()
+    turns = await turn_cost.run()  # one 50-turn rollout, turn by turn (in-process emulator)
+    results["turn_cost"] = {key: value for key, value in turns.items() if key != "rows"}
     results["targets"] = targets(results)
     return results
 

@@ -72,6 +72,22 @@ def _chart(results: dict, path: Path) -> None:
     plt.close(figure)
 
 
+def _turn_rows(turns: dict | None) -> list[str]:
+    """One 50-turn tool rollout, turn by turn (``turn_cost.py``)."""
+    if not turns:
+        return []
+    return [
+        "| one 50-turn rollout: the provider's preparation, turn 50 / turn 2 (default drift check) |"
+        f" {turns['prepare_ratio_50_to_2_incremental']:.2f}x ({turns['prepare_ms_turn_2_incremental']:.2f} ->"
+        f" {turns['prepare_ms_turn_50_incremental']:.2f} ms; full re-render check"
+        f" {turns['prepare_ms_turn_50_full']:.2f} ms at turn 50) |",
+        "| one 50-turn rollout: whole call, median of turns 46-50 / turns 2-6 (in-process emulator) |"
+        f" {turns['acompletion_ms_median_turns_46_to_50'] / turns['acompletion_ms_median_turns_2_to_6']:.2f}x"
+        f" ({turns['acompletion_ms_median_turns_2_to_6']:.2f} -> {turns['acompletion_ms_median_turns_46_to_50']:.2f}"
+        " ms) |",
+    ]
+
+
 def _findings(results: dict) -> list[str]:
     short = results["targets"]["short"]
     native, floor = short["native_ms_p50"], short["floor_ms_p50"]
@@ -147,6 +163,7 @@ def write_report(results: dict, docs: Path) -> None:
         "| 50-turn conversation / short one, client time at c=1 (native p50 minus the raw floor's) |"
         f" {targets['turn_50_over_short_client_ms']:.2f}x |",
         f"| RSS growth over {soak['requests']:,} sequential requests | {targets['rss_growth_mb_over_soak']:.1f} MB |",
+        *_turn_rows(results.get("turn_cost")),
         "",
         f"Open file descriptors during the soak: {', '.join(str(s['open_fds']) for s in soak['samples'])}.",
         "",

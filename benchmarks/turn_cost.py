@@ -32,7 +32,8 @@ RESULTS = Path(__file__).parent / "results" / "turn_cost.json"
 CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 
 
-async def main() -> None:
+async def run() -> dict:
+    """Measure every turn; writes ``benchmarks/results/turn_cost.json`` and returns its summary."""
     sglang_native_provider.register()
     handler = sglang_native_provider.handler
     rows = []
@@ -84,7 +85,13 @@ async def main() -> None:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(summary, indent=1))
-    for row in [*rows[:: TURNS // 10], last]:
+    return summary
+
+
+async def main() -> None:
+    summary = await run()
+    rows = summary["rows"]
+    for row in [*rows[:: TURNS // 10], rows[-1]]:
         print(
             f"turn {row['turn']:>3}: {row['prompt_tokens']:>5} prompt tokens, prepare (ms) "
             + ", ".join(f"{mode} {row[f'prepare_ms_{mode}']:5.2f}" for mode in DRIFT_CHECKS)
