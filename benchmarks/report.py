@@ -133,7 +133,7 @@ def write_report(results: dict, docs: Path) -> None:
         "",
         f"Machine: {results['machine']}. The SGLang emulator runs in its own process with zero artificial latency,",
         f"generating {results['max_tokens']} tokens per request; every scenario gets the same model and outputs.",
-        "Reproduce with `pip install -e '.[bench]' && python benchmarks/bench.py` (a few minutes on 2 cores);",
+        "Reproduce with `pip install -e '.[bench]' && python benchmarks/bench.py` (about 6 minutes on 2 cores);",
         "the raw figures are in `benchmarks/results/bench.json`. Client and emulator share the machine's cores, so",
         "throughput figures include the emulator's work; client CPU per request isolates the client's.",
         "",
