@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
 import json
 import logging
 import re
+import ssl
 import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -112,6 +114,12 @@ class _LineSplitter:
         return [rest] if rest else []
 
 
+@functools.lru_cache(maxsize=8)
+def _tls(ssl_verify: bool | str) -> bool | ssl.SSLContext:
+    """httpx's ``verify``: on, off, or a context trusting the CA bundle file given."""
+    return ssl.create_default_context(cafile=ssl_verify) if isinstance(ssl_verify, str) else ssl_verify
+
+
 async def _close_at_shutdown(clients: dict[Any, httpx.AsyncClient], forget) -> AsyncIterator[None]:
     """Suspended for the loop's lifetime; the loop's shutdown (``asyncio.run``, ``asyncio.Runner``) closes
     open async generators, which closes this loop's clients while the loop still runs."""
@@ -149,7 +157,7 @@ class GenerateClient:
         client = clients.get(config.ssl_verify)
         if client is None or client.is_closed:
             client = clients[config.ssl_verify] = HttpxAiohttpClient(
-                limits=_LIMITS, timeout=None, verify=config.ssl_verify
+                limits=_LIMITS, timeout=None, verify=_tls(config.ssl_verify)
             )
         return client
 
@@ -158,7 +166,7 @@ class GenerateClient:
             client = self._sync.get(config.ssl_verify)
             if client is None or client.is_closed:
                 client = self._sync[config.ssl_verify] = httpx.Client(
-                    limits=_LIMITS, timeout=None, verify=config.ssl_verify
+                    limits=_LIMITS, timeout=None, verify=_tls(config.ssl_verify)
                 )
             return client
 

@@ -447,3 +447,21 @@ def test_drift_check_settings():
     assert load_config("m", {"drift_check": "full"}).drift_check == "full"
     with pytest.raises(litellm.BadRequestError, match="drift_check: Input should be 'incremental', 'full' or 'off'"):
         load_config("m", {"drift_check": "sometimes"})
+
+
+def test_a_ca_bundle_becomes_a_tls_context_trusting_it():
+    import ssl
+    import warnings
+
+    import certifi
+
+    from sglang_native_provider.client import GenerateClient, _tls
+    from sglang_native_provider.config import load_config
+
+    assert _tls(True) is True and _tls(False) is False
+    context = _tls(certifi.where())
+    assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
+    assert context.get_ca_certs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # httpx deprecates verify=<path>; a context is passed instead
+        GenerateClient()._sync_client(load_config("m", {"ssl_verify": certifi.where()}))
