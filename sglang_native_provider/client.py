@@ -120,15 +120,25 @@ def _tls(ssl_verify: bool | str) -> bool | ssl.SSLContext:
     return ssl.create_default_context(cafile=ssl_verify) if isinstance(ssl_verify, str) else ssl_verify
 
 
-async def _close_at_shutdown(clients: dict[Any, httpx.AsyncClient], forget) -> AsyncIterator[None]:
-    """Suspended for the loop's lifetime; the loop's shutdown (``asyncio.run``, ``asyncio.Runner``) closes
-    open async generators, which closes this loop's clients while the loop still runs."""
-    try:
-        yield
-    finally:
-        forget()
-        for client in clients.values():
-            await client.aclose()
+class _LoopClients:
+    """One event loop's async clients (by TLS setting), closed when the loop shuts down: a suspended async
+    generator is the hook, since ``asyncio.run`` and ``asyncio.Runner`` close open async generators while the
+    loop still runs."""
+
+    def __init__(self, forget) -> None:
+        self.clients: dict[Any, httpx.AsyncClient] = {}
+        self._closer = self._close_at_shutdown(forget)
+
+    async def start(self) -> None:
+        await anext(self._closer)
+
+    async def _close_at_shutdown(self, forget) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            forget()
+            for client in self.clients.values():
+                await client.aclose()
 
 
 class GenerateClient:
@@ -138,25 +148,19 @@ class GenerateClient:
     capped by the deployment's ``max_response_bytes``."""
 
     def __init__(self) -> None:
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, httpx.AsyncClient]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncIterator[None]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = weakref.WeakKeyDictionary()
         self._sync: dict[Any, httpx.Client] = {}
         self._lock = threading.Lock()
 
     async def _async_client(self, config: DeploymentConfig) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        clients = self._async.get(loop)
-        if clients is None:
-            clients = self._async[loop] = {}
-            closer = self._closers[loop] = _close_at_shutdown(clients, lambda: self._async.pop(loop, None))
-            await anext(closer)
-        client = clients.get(config.ssl_verify)
+        loop_clients = self._async.get(loop)
+        if loop_clients is None:
+            loop_clients = self._async[loop] = _LoopClients(lambda: self._async.pop(loop, None))
+            await loop_clients.start()
+        client = loop_clients.clients.get(config.ssl_verify)
         if client is None or client.is_closed:
-            client = clients[config.ssl_verify] = HttpxAiohttpClient(
+            client = loop_clients.clients[config.ssl_verify] = HttpxAiohttpClient(
                 limits=_LIMITS, timeout=None, verify=_tls(config.ssl_verify)
             )
         return client

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .templating import encode_text, render_prompt, render_text
+from .templating import encode_text, render_prompt, render_text, token_pattern
 
 __all__ = ["Prompt", "build_prompt", "conversation_digest", "message_digest"]
 
@@ -82,8 +82,7 @@ def _first_difference(a: Sequence[int], b: Sequence[int]) -> int | None:
 def _special_tokens(tokenizer) -> tuple[frozenset[int], re.Pattern[str]]:
     """The tokenizer's special ids and a pattern matching any special token's text."""
     special = {token_id: token.content for token_id, token in tokenizer.added_tokens_decoder.items() if token.special}
-    texts = sorted(special.values(), key=len, reverse=True)
-    return frozenset(special), re.compile("|".join(re.escape(text) for text in texts) or r"(?!)")
+    return frozenset(special), token_pattern(special.values())
 
 
 def _nth(text: str, needle: str, count: int) -> int:

@@ -29,6 +29,7 @@ __all__ = [
     "render_prompt",
     "render_text",
     "resolve_chat_template",
+    "token_pattern",
     "tokenizers",
 ]
 
@@ -218,6 +219,11 @@ def render_text(
 _CACHED_PIECE_CHARS = 32_768
 
 
+def token_pattern(texts) -> re.Pattern[str]:
+    """A pattern matching any of these token texts, longest first (matching nothing when there are none)."""
+    return re.compile("|".join(re.escape(text) for text in sorted(texts, key=len, reverse=True)) or r"(?!)")
+
+
 @functools.lru_cache(maxsize=16)
 def _added_token_splitter(tokenizer) -> tuple[re.Pattern[str], dict[str, int]] | None:
     """A pattern matching the tokenizer's added tokens and their ids; None when one of them strips or
@@ -226,8 +232,7 @@ def _added_token_splitter(tokenizer) -> tuple[re.Pattern[str], dict[str, int]] |
     if not added or any(t.lstrip or t.rstrip or t.single_word or t.normalized for t in added.values()):
         return None
     ids = {token.content: token_id for token_id, token in added.items()}
-    pattern = re.compile("|".join(re.escape(text) for text in sorted(ids, key=len, reverse=True)))
-    return pattern, ids
+    return token_pattern(ids), ids
 
 
 @functools.lru_cache(maxsize=8192)

@@ -28,6 +28,7 @@ from ..parsers import (
     detect_reasoning_parser,
     detect_tool_call_parser,
 )
+from ..response import openai_logprobs, token_bytes_for
 from ..templating import normalize_messages
 from .contract import ContractError, check_generate_request
 from .engine import Engine
@@ -77,23 +78,13 @@ def _calls(calls: list[ToolCall], first_index: int = 0) -> list[dict[str, Any]]:
     ]
 
 
-def _logprobs(meta_info: dict[str, Any], since: int = 0) -> dict[str, Any] | None:
+def _logprobs(tokenizer, meta_info: dict[str, Any], top_logprobs: int, since: int = 0) -> dict[str, Any] | None:
+    """OpenAI ``logprobs`` of the output tokens from ``since`` on, as the native path builds them."""
     entries = meta_info.get("output_token_logprobs")
     if entries is None:
         return None
-    tops = meta_info.get("output_top_logprobs") or [None] * len(entries)
-    content = []
-    for (logprob, _token_id, text), top in zip(entries[since:], tops[since:], strict=False):
-        alternatives = [{"token": t or "", "logprob": lp, "bytes": list((t or "").encode())} for lp, _i, t in top or ()]
-        content.append(
-            {
-                "token": text or "",
-                "logprob": logprob,
-                "bytes": list((text or "").encode()),
-                "top_logprobs": alternatives,
-            }
-        )
-    return {"content": content}
+    tops = meta_info.get("output_top_logprobs")
+    return openai_logprobs(entries[since:], tops[since:] if tops else None, token_bytes_for(tokenizer), top_logprobs)
 
 
 def _usage(meta_info: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +140,7 @@ async def chat_completions(request: Request, engine: Engine, model_name: str, pa
     choice: dict[str, Any] = {
         "index": 0,
         "message": message,
-        "logprobs": _logprobs(meta_info),
+        "logprobs": _logprobs(engine.model.tokenizer, meta_info, jobs[0].top_logprobs_num),
         "finish_reason": _finish(meta_info, "tool_calls" in message),
         "matched_stop": (meta_info.get("finish_reason") or {}).get("matched"),
     }
@@ -231,7 +222,8 @@ async def _stream(
         if calls:
             delta["tool_calls"] = _calls(calls, call_count)
             call_count += len(calls)
-        logprobs = _logprobs(meta_info, 0 if engine.incremental_streaming_output else tokens)
+        since = 0 if engine.incremental_streaming_output else tokens
+        logprobs = _logprobs(engine.model.tokenizer, meta_info, job.top_logprobs_num, since)
         tokens = meta_info["completion_tokens"]
         finish = _finish(meta_info, call_count > 0) if finished else None
         if delta or finish:
