@@ -344,3 +344,39 @@ def test_the_rl_rollout_example_writes_a_trajectory(tmp_path, monkeypatch):
     assert record["schema"] == "sglang-native-trajectory/1"
     assert len(record["turns"]) == 2 and record["turns"][0]["tool_calls"][0]["name"] == "get_weather"
     assert sum(record["loss_mask"]) == sum(turn["completion_length"] for turn in record["turns"])
+
+
+@pytest.mark.parametrize("drift_check", ["incremental", "full"])
+async def test_continued_turns_render_a_bounded_window_unless_the_full_check_is_asked(
+    emulator, monkeypatch, drift_check
+):
+    """What keeps per-turn cost flat: at turn 8 of a tool loop, the default check renders only the opening,
+    the last assistant turn and the new messages; the full check renders the whole conversation."""
+    from sglang_native_provider import continuation
+
+    rendered: list[int] = []
+    for name in ("render_text", "render_prompt"):
+        original = getattr(continuation, name)
+
+        def recording(tokenizer, messages, *args, _original=original, **kwargs):
+            rendered.append(len(messages))
+            return _original(tokenizer, messages, *args, **kwargs)
+
+        monkeypatch.setattr(continuation, name, recording)
+    script = [call("get_weather", city=f"City {i}") for i in range(7)] + ["Done."]
+    trajectory, _ = await rollout(emulator, script[:-1], drift_check=drift_check)
+    rendered.clear()
+    emulator.script(script[-1])
+    await litellm.acompletion(
+        model="sglang_native/qwen3",
+        api_base=emulator.url,
+        tokenizer="offline:qwen3",
+        messages=trajectory.messages,
+        tools=TOOLS,
+        drift_check=drift_check,
+    )
+    assert len(trajectory.messages) == 15
+    if drift_check == "incremental":
+        assert max(rendered) <= 3  # opening user message, last assistant turn, its tool result
+    else:
+        assert max(rendered) == len(trajectory.messages)
