@@ -85,11 +85,16 @@ async def test_router_routes_around_a_dead_worker_and_falls_back_when_all_are_de
         balanced = router(monkeypatch, pool, fallback)
         await asyncio.to_thread(pool[0].stop)
         await ask(lambda **kw: balanced.acompletion(model="qwen3", **kw), 30)
-        assert sum(calls(pool[1:])) == 30
+        # LiteLLM never cools a deployment down for connection errors, so the dead worker keeps drawing first
+        # attempts; each is retried on a drawn worker, and only a request whose 4 attempts all draw the dead
+        # one (p = 1/81) goes to the fallback group. Each request is answered exactly once either way.
+        assert sum(calls(pool[1:])) + fallback.faults.calls == 30
+        assert sum(calls(pool[1:])) >= 25
         for emulator in pool[1:]:
             await asyncio.to_thread(emulator.stop)
+        answered_before = fallback.faults.calls
         await ask(lambda **kw: balanced.acompletion(model="qwen3", **kw), 5)
-        assert fallback.faults.calls == 5
+        assert fallback.faults.calls - answered_before == 5
 
 
 @contextlib.contextmanager
