@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import httpx
 
@@ -29,3 +35,30 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout: float) -> N
         if time.monotonic() > deadline:
             raise AssertionError(f"{url} did not answer within {timeout} s")
         time.sleep(0.3)
+
+
+@contextlib.contextmanager
+def litellm_proxy(config: Path, env: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """A real ``litellm --config`` proxy process on a free loopback port; yields its base URL and master key."""
+    port = free_port()
+    master_key = f"sk-{secrets.token_hex(8)}"
+    environment = {
+        **os.environ,
+        **env,
+        "LITELLM_MASTER_KEY": master_key,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "TRANSFORMERS_VERBOSITY": "error",
+    }
+    litellm_cli = Path(sys.executable).with_name("litellm")
+    command = [str(litellm_cli), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(f"{base}/health/liveliness", process, timeout=120)
+        yield base, master_key
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -14,7 +10,7 @@ import litellm
 import openai
 import pytest
 import yaml
-from _support import free_port, wait_until_serving
+from _support import litellm_proxy
 
 import sglang_native_provider
 from sglang_native_provider.emulator import Emulator
@@ -49,35 +45,9 @@ def proxy_emulator():
 
 @pytest.fixture(scope="module")
 def proxy(proxy_emulator):
-    """A real LiteLLM proxy process on a free loopback port, serving the example config (one per module)."""
-    emulator = proxy_emulator
-    port = free_port()
-    master_key = f"sk-{secrets.token_hex(8)}"
-    env = {
-        **os.environ,
-        "SGLANG_API_BASE": emulator.url,
-        "LITELLM_MASTER_KEY": master_key,
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "TRANSFORMERS_VERBOSITY": "error",
-    }
-    litellm_cli = Path(sys.executable).with_name("litellm")
-    process = subprocess.Popen(
-        [str(litellm_cli), "--config", str(EXAMPLES / "proxy_config.yaml"), "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(f"{base}/health/liveliness", process, timeout=120)
-        yield base, master_key
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    """A real LiteLLM proxy process serving the example config (one per module)."""
+    with litellm_proxy(EXAMPLES / "proxy_config.yaml", {"SGLANG_API_BASE": proxy_emulator.url}) as served:
+        yield served
 
 
 def test_proxy_serves_the_model_with_token_metadata(proxy, proxy_emulator):

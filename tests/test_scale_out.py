@@ -1,6 +1,7 @@
-"""Many SGLang workers behind real balancers: LiteLLM's Router (examples/router_scaleout.yaml) and SGLang's own
-Rust router (``sglang-router``). Requests spread, dead or failing workers are routed around, and the calls
-counted at the workers show that no request is lost or sent twice."""
+"""Many SGLang workers behind real balancers: LiteLLM's Router (examples/router_scaleout.yaml), its proxy with
+health checks (examples/proxy_scaleout.yaml) and SGLang's own Rust router (``sglang-router``). Requests spread,
+dead or failing workers are routed around, and the calls counted at the workers show that no request is lost
+or sent twice."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import asyncio
 import contextlib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import litellm
 import pytest
 import yaml
-from _support import free_port, wait_until_serving
+from _support import free_port, litellm_proxy, wait_until_serving
 
 import sglang_native_provider
 from sglang_native_provider.emulator import Emulator, Faults, load_emulator_tokenizer
@@ -95,6 +98,70 @@ async def test_router_routes_around_a_dead_worker_and_falls_back_when_all_are_de
         answered_before = fallback.faults.calls
         await ask(lambda **kw: balanced.acompletion(model="qwen3", **kw), 5)
         assert fallback.faults.calls - answered_before == 5
+
+
+def proxy_health(base: str, master_key: str) -> dict:
+    answer = httpx.get(f"{base}/health", headers={"Authorization": f"Bearer {master_key}"}, timeout=60)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def wait_for_health(base: str, master_key: str, healthy: int, unhealthy: int, timeout: float = 60) -> dict:
+    """Poll the proxy's background health results (what its routing reads) until they show these counts."""
+    deadline = time.monotonic() + timeout
+    while (health := proxy_health(base, master_key)).get("unhealthy_count") != unhealthy or health.get(
+        "healthy_count"
+    ) != healthy:
+        assert time.monotonic() < deadline, f"health did not reach {healthy}/{unhealthy}: {health}"
+        time.sleep(0.3)
+    return health
+
+
+def proxied_answers(base: str, master_key: str, tag: str, count: int) -> list[httpx.Response]:
+    answers = [
+        httpx.post(
+            f"{base}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {master_key}"},
+            json={"model": "qwen3", "messages": [{"role": "user", "content": f"{tag} {i}"}], "max_tokens": 4},
+            timeout=60,
+        )
+        for i in range(count)
+    ]
+    assert [answer.status_code for answer in answers] == [200] * count
+    return answers
+
+
+def prompts_seen(emulator: Emulator, tag: str) -> int:
+    tokenizer = load_emulator_tokenizer("qwen3")
+    return sum(f"{tag} " in tokenizer.decode(request["input_ids"]) for request in emulator.requests)
+
+
+def test_proxy_health_checks_take_a_dead_worker_out_of_the_draw_and_back(tmp_path):
+    """examples/proxy_scaleout.yaml: the proxy's background checks (a generation through sglang_native) mark a
+    dead worker unhealthy, requests are never tried on it (no retries), and it is drawn again once back."""
+    config = yaml.safe_load((CONFIG.parent / "proxy_scaleout.yaml").read_text())
+    config["general_settings"]["health_check_interval"] = 1
+    (tmp_path / "proxy.yaml").write_text(yaml.safe_dump(config))
+    pool = [Emulator("qwen3").start() for _ in WORKER_ENV]
+    try:
+        pool[0].stop()
+        env = {name: emulator.url for name, emulator in zip(WORKER_ENV, pool, strict=True)}
+        with litellm_proxy(tmp_path / "proxy.yaml", env) as (base, master_key):
+            health = wait_for_health(base, master_key, healthy=2, unhealthy=1)
+            (dead,) = health["unhealthy_endpoints"]
+            assert dead["api_base"] == pool[0].url and "APIConnectionError" in dead["error"]
+            answers = proxied_answers(base, master_key, "while down", 20)
+            assert [answer.headers["x-litellm-attempted-retries"] for answer in answers] == ["0"] * 20
+            assert sum(prompts_seen(emulator, "while down") for emulator in pool[1:]) == 20
+
+            pool[0].start()
+            wait_for_health(base, master_key, healthy=3, unhealthy=0)
+            proxied_answers(base, master_key, "back", 30)
+            assert prompts_seen(pool[0], "back") > 0
+            assert sum(prompts_seen(emulator, "back") for emulator in pool) == 30
+    finally:
+        for emulator in pool:
+            emulator.stop()
 
 
 @contextlib.contextmanager
