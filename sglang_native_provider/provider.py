@@ -32,6 +32,7 @@ from .response import ResponseContext, build_model_response
 from .sampling import SamplingRequest, build_sampling_request
 from .streaming import StreamAssembler
 from .templating import normalize_messages, normalize_tools, resolve_chat_template, tokenizers
+from .tool_choice import ToolChoice, resolve_tool_choice
 
 __all__ = ["SGLangNativeProvider", "handler", "register"]
 
@@ -46,6 +47,8 @@ class _Call:
     sampling: SamplingRequest
     prompt: Prompt
     context: ResponseContext
+    require_reasoning: bool = False
+    """A forced tool call's grammar starts after the reasoning block (SGLang's reasoning-aware grammar)."""
     rid: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
@@ -62,6 +65,8 @@ class _Call:
         }
         if self.sampling.top_logprobs:
             body["top_logprobs_num"] = self.sampling.top_logprobs
+        if self.require_reasoning:
+            body["require_reasoning"] = True
         return body
 
     def response(self, model_response: ModelResponse, outputs) -> ModelResponse:
@@ -79,9 +84,30 @@ def _request_fields(config: DeploymentConfig, model: str, prompt: Prompt, digest
     return fields
 
 
+def _prompt_tail(tokenizer, prompt_ids: list[int]) -> str:
+    return tokenizer.decode(prompt_ids[-8:]).rstrip()
+
+
 def _reasoning_opened(tokenizer, prompt_ids: list[int]) -> bool:
     """Whether the prompt ends inside an open reasoning block (QwQ/R1-style templates)."""
-    return tokenizer.decode(prompt_ids[-8:]).rstrip().endswith("<think>")
+    return _prompt_tail(tokenizer, prompt_ids).endswith("<think>")
+
+
+def _may_reason_first(tokenizer, prompt_ids: list[int], reasoning_parser: Any) -> bool:
+    """Whether the output may start with a reasoning block: a tag-delimited reasoning parser is set and the
+    prompt did not already close the block (Qwen3 with thinking off, DeepSeek-V3.1 without thinking)."""
+    close_tag = getattr(reasoning_parser, "close_tag", None)
+    return close_tag is not None and not _prompt_tail(tokenizer, prompt_ids).endswith(close_tag)
+
+
+def _force_tool_call(sampling: SamplingRequest, choice: ToolChoice, model: str) -> None:
+    grammars = [key for key in ("json_schema", "regex", "ebnf", "structural_tag") if sampling.sampling_params.get(key)]
+    if grammars:
+        raise bad_request(
+            f"a forced tool call (tool_choice) cannot be combined with {grammars[0]} (response_format or extra_body)",
+            model,
+        )
+    sampling.sampling_params["structural_tag"] = choice.structural_tag
 
 
 def _parser(kind: str, name: str | None, registry: dict[str, type], model: str):
@@ -176,11 +202,7 @@ class SGLangNativeProvider(CustomLLM):
         drop_params = _drop_params(litellm_params)
 
         tools = normalize_tools(params.pop("tools", None), model)
-        tool_choice = params.pop("tool_choice", None)
-        if tool_choice not in (None, "auto", "none") and not drop_params:
-            raise bad_request(
-                f"tool_choice {tool_choice!r} is not supported by sglang_native yet (use 'auto' or 'none')", model
-            )
+        requested_tool_choice = params.pop("tool_choice", None)
         template_kwargs = _template_kwargs(config, params.pop("reasoning_effort", None), model)
         sampling = build_sampling_request(params, config.default_sampling_params, drop_params=drop_params, model=model)
 
@@ -194,6 +216,11 @@ class SGLangNativeProvider(CustomLLM):
         template_source = chat_template or tokenizer.chat_template or ""
         tool_parser_name = config.tool_call_parser or _detected(model, "tool_call_parser", template_source)
         reasoning_parser_name = config.reasoning_parser or _detected(model, "reasoning_parser", template_source)
+        tool_choice = resolve_tool_choice(
+            requested_tool_choice, tools, tool_parser_name, drop_params=drop_params, model=model
+        )
+        if tool_choice.structural_tag is not None:
+            _force_tool_call(sampling, tool_choice, model)
         normalized = normalize_messages(messages, model)
         prompt = build_prompt(
             tokenizer,
@@ -215,7 +242,7 @@ class SGLangNativeProvider(CustomLLM):
             model=model,
             prompt_ids=prompt.ids,
             tokenizer=tokenizer,
-            tools=tools if tool_choice != "none" else None,
+            tools=tools if tool_choice.parse_calls else None,
             tool_parser=tool_parser,
             reasoning_parser=reasoning_parser,
             reasoning_opened=_reasoning_opened(tokenizer, prompt.ids),
@@ -223,7 +250,11 @@ class SGLangNativeProvider(CustomLLM):
             top_logprobs=sampling.top_logprobs,
             request_fields=_request_fields(config, model, prompt, digest),
         )
-        return _Call(config=config, sampling=sampling, prompt=prompt, context=context)
+        forced = tool_choice.structural_tag is not None
+        require_reasoning = forced and _may_reason_first(tokenizer, prompt.ids, reasoning_parser)
+        return _Call(
+            config=config, sampling=sampling, prompt=prompt, context=context, require_reasoning=require_reasoning
+        )
 
     def completion(self, *, model_response: ModelResponse, **kwargs: Any) -> ModelResponse:
         call = self._prepare(**kwargs)

@@ -20,9 +20,11 @@ import zipfile
 from pathlib import Path
 
 import httpx
+import litellm
 import pytest
 
-from sglang_native_provider.demo import SCRIPTED_TURNS, run_demo
+import sglang_native_provider
+from sglang_native_provider.demo import SCRIPTED_TURNS, WEATHER_TOOL, run_demo
 from sglang_native_provider.emulator import SGLANG_VERSION, Emulator
 from sglang_native_provider.emulator.contract import SAMPLING_PARAM_FIELDS, ContractError, check_generate_request
 from sglang_native_provider.offline_tokenizers import cache_root
@@ -205,7 +207,17 @@ def test_the_providers_requests_are_admitted_by_the_contract(api_types):
     with Emulator("qwen3") as emulator:
         emulator.script(*SCRIPTED_TURNS)
         assert run_demo(api_base=emulator.url, api_key=None, out=io.StringIO()) == 0
-    assert len(emulator.requests) == 2
+        sglang_native_provider.register()
+        litellm.completion(  # a forced call: structural tag and require_reasoning
+            model="sglang_native/qwen3",
+            api_base=emulator.url,
+            tokenizer="offline:qwen3",
+            messages=[{"role": "user", "content": "Weather?"}],
+            tools=[WEATHER_TOOL],
+            tool_choice="required",
+        )
+    assert len(emulator.requests) == 3
     for body in emulator.requests:
         decoded = api_types.GenerateRequest.from_json_value(body)
         assert decoded.input_ids == body["input_ids"] and decoded.return_logprob is True
+    assert decoded.require_reasoning is True and json.loads(decoded.sampling_params.structural_tag)["at_least_one"]

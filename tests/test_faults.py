@@ -98,7 +98,7 @@ async def test_router_retries_a_stream_cut_before_its_end():
 
 
 async def test_bad_input_on_a_stream_is_a_bad_request_not_a_stream_failure(emulator):
-    with pytest.raises(litellm.BadRequestError, match="tool_choice"):
+    with pytest.raises(litellm.BadRequestError, match="tool_choice 'required' needs tools"):
         await litellm.acompletion(messages=MESSAGES, stream=True, tool_choice="required", **settings(emulator))
     assert emulator.faults.calls == 0
 

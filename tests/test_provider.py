@@ -284,7 +284,20 @@ def test_register_is_idempotent():
         ({"timeout": -1}, "timeout"),
         ({"tool_call_parser": "nope"}, "Unknown tool_call_parser 'nope'"),
         ({"frobnicate": 3}, "Unsupported parameter 'frobnicate'"),
-        ({"tool_choice": "required", "tools": [WEATHER_TOOL]}, "tool_choice 'required'"),
+        ({"tool_choice": "required"}, "tool_choice 'required' needs tools"),
+        ({"tool_choice": "sometimes", "tools": [WEATHER_TOOL]}, "tool_choice must be 'auto', 'none', 'required'"),
+        (
+            {"tool_choice": {"type": "function", "function": {"name": "nope"}}, "tools": [WEATHER_TOOL]},
+            "tool_choice names 'nope', which is not among the tools",
+        ),
+        (
+            {"tool_choice": "required", "tools": [WEATHER_TOOL], "tool_call_parser": "qwen3_coder"},
+            "the qwen3_coder tool-call parser has none",
+        ),
+        (
+            {"tool_choice": "required", "tools": [WEATHER_TOOL], "response_format": {"type": "json_object"}},
+            "cannot be combined with json_schema",
+        ),
         ({"default_sampling_params": {"bogus": 1}}, "unknown SGLang sampling parameter(s) ['bogus']"),
         ({"top_logprobs": 2}, "top_logprobs requires logprobs=True"),
         ({"reasoning_effort": "extreme", "allowed_openai_params": ["reasoning_effort"]}, "reasoning_effort must be"),

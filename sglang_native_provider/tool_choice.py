@@ -1,0 +1,118 @@
+"""OpenAI ``tool_choice`` -> the constraint SGLang decodes under.
+
+``"required"`` and a named function become SGLang's structural tag forcing at least one call, written in the
+model family's own call markup (the frames SGLang's OpenAI server uses for these parsers), so the sampled
+tokens stay in the model's format and parse with its parser. The prompt still renders every tool, so it is
+the same whatever a turn's choice, and a conversation continues on exact tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import bad_request
+
+__all__ = ["CALL_FRAMES", "CallFrame", "ToolChoice", "resolve_tool_choice"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallFrame:
+    """How one call is written: ``begin`` (with ``{name}``), the JSON arguments, ``end``; ``trigger`` starts it."""
+
+    begin: str
+    end: str
+    trigger: str
+
+    def structure(self, tool: Mapping[str, Any]) -> dict[str, Any]:
+        function = tool["function"]
+        # As SGLang (and OpenAI): the arguments follow the schema only for strict functions.
+        schema = function.get("parameters") if function.get("strict") is True else None
+        return {"begin": self.begin.replace("{name}", function["name"]), "schema": schema or {}, "end": self.end}
+
+
+_QWEN = CallFrame('<tool_call>\n{"name":"{name}", "arguments":', "}\n</tool_call>", "<tool_call>")
+CALL_FRAMES: dict[str, CallFrame] = {
+    "qwen25": _QWEN,
+    "qwen": _QWEN,
+    "hermes": CallFrame('<tool_call>{"name":"{name}", "arguments":', "}</tool_call>", "<tool_call>"),
+    "llama3": CallFrame('<|python_tag|>{"name":"{name}", "arguments":', "}", "<|python_tag|>"),
+    "mistral": CallFrame('[TOOL_CALLS] [{"name":"{name}", "arguments":', "}]", "[TOOL_CALLS]"),
+    "deepseekv3": CallFrame(
+        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>{name}\n```json\n",
+        "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+        "<｜tool▁calls▁begin｜>",
+    ),
+    # SGLang frames a V3.1 call without the calls section around it, which its own parser does not read.
+    "deepseekv31": CallFrame(
+        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>{name}<｜tool▁sep｜>",
+        "<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+        "<｜tool▁calls▁begin｜>",
+    ),
+    "kimi_k2": CallFrame(
+        "<|tool_calls_section_begin|><|tool_call_begin|>functions.{name}:0<|tool_call_argument_begin|>",
+        "<|tool_call_end|><|tool_calls_section_end|>",
+        "<|tool_calls_section_begin|>",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    """What a request's ``tool_choice`` asks: whether the output is parsed for calls, and the structural tag
+    (a JSON string for ``sampling_params``) when a call is forced."""
+
+    parse_calls: bool = True
+    structural_tag: str | None = None
+
+
+def _forced_tools(choice: Any, tools: Sequence[Mapping[str, Any]], model: str) -> list[Mapping[str, Any]]:
+    if choice == "required":
+        if not tools:
+            raise bad_request("tool_choice 'required' needs tools", model)
+        return list(tools)
+    name = (choice.get("function") or {}).get("name") if isinstance(choice, Mapping) else None
+    if not isinstance(name, str) or choice.get("type", "function") != "function":
+        raise bad_request(
+            f"tool_choice must be 'auto', 'none', 'required' or {{'type': 'function', 'function': {{'name': ...}}}}, "
+            f"not {choice!r}",
+            model,
+        )
+    named = [tool for tool in tools if tool["function"]["name"] == name]
+    if not named:
+        raise bad_request(f"tool_choice names {name!r}, which is not among the tools", model)
+    return named
+
+
+def resolve_tool_choice(
+    choice: Any, tools: Sequence[Mapping[str, Any]] | None, parser_name: str | None, *, drop_params: bool, model: str
+) -> ToolChoice:
+    """The constraint for ``choice``; a forced call the model family cannot be constrained to is a
+    ``BadRequestError`` (with ``drop_params``, a warning and no constraint)."""
+    if choice in (None, "auto"):
+        return ToolChoice()
+    if choice == "none":
+        return ToolChoice(parse_calls=False)
+    forced = _forced_tools(choice, tools or [], model)
+    frame = CALL_FRAMES.get(parser_name or "")
+    if frame is None:
+        reason = (
+            f"tool_choice {choice!r} needs a tool-call format SGLang can constrain to; the "
+            f"{parser_name or 'undetected'} tool-call parser has none (supported: {', '.join(sorted(CALL_FRAMES))})"
+        )
+        if not drop_params:
+            raise bad_request(reason, model)
+        logger.warning("sglang_native: ignoring %s (drop_params=True)", reason)
+        return ToolChoice()
+    tag = {
+        "type": "structural_tag",
+        "structures": [frame.structure(tool) for tool in forced],
+        "triggers": [frame.trigger],
+        "at_least_one": True,
+    }
+    return ToolChoice(structural_tag=json.dumps(tag, ensure_ascii=False))

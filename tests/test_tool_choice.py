@@ -1,0 +1,164 @@
+"""``tool_choice``: "required" and a named function force a call through SGLang's structural tag, written in the
+family's own markup, and the constrained output parses with the family's parser."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import litellm
+import pytest
+
+import sglang_native_provider
+from sglang_native_provider.demo import WEATHER_TOOL
+from sglang_native_provider.emulator import Emulator
+from sglang_native_provider.parsers import TOOL_CALL_PARSERS
+from sglang_native_provider.tool_choice import CALL_FRAMES
+
+TIME_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "description": "Current time in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        "strict": True,
+    },
+}
+QWEN_CALL = '<tool_call>\n{"name":"get_weather", "arguments":{"city": "Paris"}}\n</tool_call>'
+QWEN_BEGIN = '<tool_call>\n{"name":"get_weather", "arguments":'
+
+
+@pytest.fixture(autouse=True)
+def registered():
+    sglang_native_provider.register()
+
+
+def chat(emulator: Emulator, **kwargs):
+    kwargs.setdefault("messages", [{"role": "user", "content": "Weather in Paris?"}])
+    return litellm.acompletion(
+        model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", max_tokens=64, **kwargs
+    )
+
+
+def sent_tag(emulator: Emulator) -> dict:
+    return json.loads(emulator.requests[-1]["sampling_params"]["structural_tag"])
+
+
+@pytest.mark.parametrize("parser_name", sorted(CALL_FRAMES))
+def test_a_forced_call_in_each_familys_frame_parses_with_its_parser(parser_name):
+    frame = CALL_FRAMES[parser_name]
+    structure = frame.structure(WEATHER_TOOL)
+    assert structure["begin"].startswith(frame.trigger)
+    output = structure["begin"] + '{"city": "Paris"}' + structure["end"]
+    parsed = TOOL_CALL_PARSERS[parser_name]().parse(output, [WEATHER_TOOL])
+    assert [(call.name, json.loads(call.arguments)) for call in parsed.calls] == [("get_weather", {"city": "Paris"})]
+    assert parsed.content == ""
+
+
+async def test_required_forces_a_call_to_any_tool_after_the_reasoning(emulator):
+    emulator.script("<think>\nThe user wants weather.\n</think>\n\n" + QWEN_CALL)
+    response = await chat(emulator, tools=[WEATHER_TOOL, TIME_TOOL], tool_choice="required")
+    assert sent_tag(emulator) == {
+        "type": "structural_tag",
+        "structures": [
+            {"begin": QWEN_BEGIN, "schema": {}, "end": "}\n</tool_call>"},  # not strict: any JSON arguments
+            {
+                "begin": '<tool_call>\n{"name":"get_time", "arguments":',
+                "schema": TIME_TOOL["function"]["parameters"],
+                "end": "}\n</tool_call>",
+            },
+        ],
+        "triggers": ["<tool_call>"],
+        "at_least_one": True,
+    }
+    # Qwen3 thinks first by default: SGLang applies the grammar after </think>
+    assert emulator.requests[-1]["require_reasoning"] is True
+    message = response.choices[0].message
+    assert message.reasoning_content == "The user wants weather."
+    assert [(call.function.name, json.loads(call.function.arguments)) for call in message.tool_calls] == [
+        ("get_weather", {"city": "Paris"})
+    ]
+    assert response.choices[0].finish_reason == "tool_calls"
+
+
+async def test_a_named_function_forces_that_function_with_every_tool_still_in_the_prompt(emulator, qwen3_tokenizer):
+    emulator.script('<tool_call>\n{"name":"get_time", "arguments":{"city": "Paris"}}\n</tool_call>')
+    named = {"type": "function", "function": {"name": "get_time"}}
+    messages = [{"role": "user", "content": "Time in Paris?"}]
+    response = await chat(
+        emulator,
+        messages=messages,
+        tools=[WEATHER_TOOL, TIME_TOOL],
+        tool_choice=named,
+        reasoning_effort="none",
+        allowed_openai_params=["reasoning_effort"],
+    )
+    assert [structure["begin"] for structure in sent_tag(emulator)["structures"]] == [
+        '<tool_call>\n{"name":"get_time", "arguments":'
+    ]
+    assert "require_reasoning" not in emulator.requests[-1]  # thinking off: the prompt closed the block
+    prompt = qwen3_tokenizer.decode(emulator.requests[-1]["input_ids"])
+    assert '"name": "get_weather"' in prompt and '"name": "get_time"' in prompt
+    assert response.choices[0].message.tool_calls[0].function.name == "get_time"
+
+
+async def test_a_forced_call_streams(emulator):
+    emulator.script(QWEN_CALL)
+    stream = await chat(
+        emulator,
+        tools=[WEATHER_TOOL],
+        tool_choice="required",
+        stream=True,
+        chat_template_kwargs={"enable_thinking": False},
+    )
+    chunks = [chunk async for chunk in stream]
+    assert sent_tag(emulator)["structures"][0]["begin"] == QWEN_BEGIN
+    assert emulator.requests[-1]["stream"] is True
+    calls = [call for chunk in chunks for call in (chunk.choices[0].delta.tool_calls or [])]
+    assert calls[0].function.name == "get_weather"
+    assert json.loads("".join(call.function.arguments or "" for call in calls)) == {"city": "Paris"}
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+async def test_auto_and_none_send_no_constraint(emulator):
+    for choice in ("auto", "none", None):
+        emulator.script("Sunny.")
+        await chat(emulator, tools=[WEATHER_TOOL], tool_choice=choice)
+        assert "structural_tag" not in emulator.requests[-1]["sampling_params"]
+        assert "require_reasoning" not in emulator.requests[-1]
+
+
+async def test_a_family_without_a_frame_is_refused_or_dropped_with_a_warning(emulator, caplog):
+    emulator.script("Sunny.")
+    with caplog.at_level(logging.WARNING, logger="sglang_native_provider"):
+        await chat(
+            emulator, tools=[WEATHER_TOOL], tool_choice="required", tool_call_parser="pythonic", drop_params=True
+        )
+    assert "structural_tag" not in emulator.requests[-1]["sampling_params"]
+    assert "the pythonic tool-call parser has none" in caplog.text
+
+
+@pytest.fixture
+def llama_emulator():
+    with Emulator("llama3.1", eos_token_ids=[128009, 128008]) as emulator:  # <|eot_id|>, <|eom_id|>
+        yield emulator
+
+
+async def test_llama_forced_call_uses_the_python_tag_frame(llama_emulator, llama_tokenizer):
+    call = '{"name":"get_weather", "arguments":{"city": "Paris"}}'
+    python_tag, eom = llama_tokenizer.convert_tokens_to_ids(["<|python_tag|>", "<|eom_id|>"])
+    llama_emulator.script([python_tag, *llama_tokenizer.encode(call, add_special_tokens=False), eom])
+    response = await litellm.acompletion(
+        model="sglang_native/llama3.1",
+        api_base=llama_emulator.url,
+        tokenizer="offline:llama3.1",
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[WEATHER_TOOL],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+    )
+    sent = llama_emulator.requests[-1]
+    assert sent_tag(llama_emulator)["structures"] == [
+        {"begin": '<|python_tag|>{"name":"get_weather", "arguments":', "schema": {}, "end": "}"}
+    ]
+    assert sent["sampling_params"]["skip_special_tokens"] is False and "require_reasoning" not in sent
+    assert response.choices[0].message.tool_calls[0].function.name == "get_weather"
