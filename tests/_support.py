@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
+import litellm
 
 
 def free_port() -> int:
@@ -62,3 +63,12 @@ def litellm_proxy(config: Path, env: Mapping[str, str]) -> Iterator[tuple[str, s
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def chat(emulator, **kwargs):
+    """``litellm.acompletion`` of the Qwen3 model served by ``emulator``; asks about Paris's weather unless
+    ``messages`` is given."""
+    kwargs.setdefault("messages", [{"role": "user", "content": "Weather in Paris?"}])
+    kwargs.setdefault("tokenizer", "offline:qwen3")
+    kwargs.setdefault("model", "sglang_native/qwen3")
+    return litellm.acompletion(api_base=emulator.url, **kwargs)

@@ -8,6 +8,7 @@ import socket
 
 import litellm
 import pytest
+from _support import chat
 
 import sglang_native_provider
 from sglang_native_provider.demo import WEATHER_TOOL
@@ -21,13 +22,6 @@ SECRET = "sk-provider-secret-987"
 @pytest.fixture(autouse=True)
 def registered():
     sglang_native_provider.register()
-
-
-def chat(emulator: Emulator, **kwargs):
-    kwargs.setdefault("messages", [{"role": "user", "content": "Weather in Paris?"}])
-    kwargs.setdefault("tokenizer", "offline:qwen3")
-    kwargs.setdefault("model", "sglang_native/qwen3")
-    return litellm.acompletion(api_base=emulator.url, **kwargs)
 
 
 def expected_ids(tokenizer, messages, tools=None, **template_kwargs) -> list[int]:

@@ -8,6 +8,7 @@ import logging
 
 import litellm
 import pytest
+from _support import chat
 
 import sglang_native_provider
 from sglang_native_provider.demo import WEATHER_TOOL
@@ -31,13 +32,6 @@ QWEN_BEGIN = '<tool_call>\n{"name":"get_weather", "arguments":'
 @pytest.fixture(autouse=True)
 def registered():
     sglang_native_provider.register()
-
-
-def chat(emulator: Emulator, **kwargs):
-    kwargs.setdefault("messages", [{"role": "user", "content": "Weather in Paris?"}])
-    return litellm.acompletion(
-        model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", max_tokens=64, **kwargs
-    )
 
 
 def sent_tag(emulator: Emulator) -> dict:
