@@ -42,6 +42,11 @@ def test_sse_lines_parse_or_raise_documented_errors(line):
     assert event is None or event is DONE or isinstance(event, dict)
 
 
+def test_a_minus_infinity_logprob_decodes():
+    line = 'data: {"text": "a", "meta_info": {"output_token_logprobs": [[-Infinity, 64, null]]}}'
+    assert sse_event(line, "m")["meta_info"]["output_token_logprobs"] == [[float("-inf"), 64, None]]
+
+
 @given(st.lists(st.binary(max_size=40), max_size=8))
 def test_line_splitter_never_loses_bytes(chunks):
     splitter = _LineSplitter(cap=10_000)
