@@ -114,12 +114,13 @@ async def test_a_forced_call_streams(emulator):
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
 
-async def test_auto_and_none_send_no_constraint(emulator):
+async def test_auto_and_none_send_no_constraint_and_keep_the_tools_in_the_prompt(emulator, qwen3_tokenizer):
     for choice in ("auto", "none", None):
         emulator.script("Sunny.")
         await chat(emulator, tools=[WEATHER_TOOL], tool_choice=choice)
         assert "structural_tag" not in emulator.requests[-1]["sampling_params"]
         assert "require_reasoning" not in emulator.requests[-1]
+        assert '"name": "get_weather"' in qwen3_tokenizer.decode(emulator.requests[-1]["input_ids"])
 
 
 async def test_a_family_without_a_frame_is_refused_or_dropped_with_a_warning(emulator, caplog):
