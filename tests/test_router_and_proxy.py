@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ import yaml
 from _support import litellm_proxy
 
 import sglang_native_provider
+from sglang_native_provider.demo import WEATHER_TOOL
 from sglang_native_provider.emulator import Emulator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -72,6 +74,24 @@ def test_proxy_returns_bad_requests_as_400(proxy):
     client = openai.OpenAI(base_url=f"{base}/v1", api_key=master_key, max_retries=0)
     with pytest.raises(openai.BadRequestError, match="unknown role"):
         client.chat.completions.create(model="qwen3", messages=[{"role": "wizard", "content": "hi"}])
+
+
+def test_proxy_forces_a_named_tool_call(proxy, proxy_emulator):
+    base, master_key = proxy
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=master_key)
+    proxy_emulator.script('<tool_call>\n{"name":"get_weather", "arguments":{"city": "Paris"}}\n</tool_call>')
+    response = client.chat.completions.create(
+        model="qwen3",
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[WEATHER_TOOL],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+    )
+    tag = json.loads(proxy_emulator.requests[-1]["sampling_params"]["structural_tag"])
+    assert [structure["begin"] for structure in tag["structures"]] == [
+        '<tool_call>\n{"name":"get_weather", "arguments":'
+    ]
+    (call,) = response.choices[0].message.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", {"city": "Paris"})
 
 
 async def test_router_streams(emulator, monkeypatch):
