@@ -7,6 +7,7 @@ Shapes come from SGLang 0.5.23: ``srt/managers/tokenizer_manager.py`` (``_handle
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -327,3 +328,20 @@ async def test_prompt_longer_than_context(qwen3_tokenizer):
         response = await http.post("/generate", json={"input_ids": [1] * 10, "sampling_params": {"max_new_tokens": 8}})
         assert response.status_code == 400
         assert "exceeds the model's maximum context length of 16 tokens" in response.json()["error"]["message"]
+
+
+async def test_a_structural_tag_forcing_a_call_is_what_the_unscripted_model_writes(client):
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}, "unit": {"enum": ["C", "F"]}},
+        "required": ["city", "unit"],
+    }
+    structures = [{"begin": '<tool_call>\n{"name":"f", "arguments":', "schema": schema, "end": "}\n</tool_call>"}]
+    tag = {"type": "structural_tag", "structures": structures, "triggers": ["<tool_call>"], "at_least_one": True}
+    _, forced = await generate(client, text="x", sampling_params={"structural_tag": json.dumps(tag)})
+    assert forced["text"] == '<tool_call>\n{"name":"f", "arguments":{"city": "", "unit": "C"}}\n</tool_call>'
+    # A tag that does not force a call leaves free text as it was.
+    free = {**tag, "at_least_one": False}
+    _, unforced = await generate(client, text="x", sampling_params={"structural_tag": json.dumps(free)})
+    _, plain = await generate(client, text="x")
+    assert unforced["text"] == plain["text"] != forced["text"]

@@ -157,3 +157,19 @@ async def test_llama_forced_call_uses_the_python_tag_frame(llama_emulator, llama
     ]
     assert sent["sampling_params"]["skip_special_tokens"] is False and "require_reasoning" not in sent
     assert response.choices[0].message.tool_calls[0].function.name == "get_weather"
+
+
+async def test_unscripted_the_emulator_writes_the_call_the_structural_tag_forces(emulator):
+    response = await chat(
+        emulator,
+        tools=[TIME_TOOL, WEATHER_TOOL],
+        tool_choice="required",
+        reasoning_effort="none",
+        allowed_openai_params=["reasoning_effort"],
+    )
+    (call,) = response.choices[0].message.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == ("get_time", {"city": ""})  # strict schema
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    response = await chat(emulator, tools=[TIME_TOOL, WEATHER_TOOL], tool_choice=named)
+    (call,) = response.choices[0].message.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", {})  # any arguments

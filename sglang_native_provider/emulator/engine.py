@@ -130,7 +130,11 @@ class Engine:
             max_new_tokens = self.context_length - prompt_len
         context = FakeModel.context_id(job.prompt_ids, job.sample_index)
         tokens = self.model.completion(
-            job.prompt_ids, sample_index=job.sample_index, seed=sampling.sampling_seed, greedy=sampling.greedy
+            job.prompt_ids,
+            sample_index=job.sample_index,
+            seed=sampling.sampling_seed,
+            greedy=sampling.greedy,
+            forced=sampling.forced_call,
         )
         stop_ids = sampling.stop_token_ids | self.model.eos_token_ids
         if job.return_logprob:

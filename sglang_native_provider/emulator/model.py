@@ -131,12 +131,15 @@ class FakeModel:
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
-    def completion(self, prompt_ids: Sequence[int], *, sample_index: int, seed: int | None, greedy: bool):
+    def completion(
+        self, prompt_ids: Sequence[int], *, sample_index: int, seed: int | None, greedy: bool, forced: str | None = None
+    ):
         """An endless token stream for one sampled sequence: the completion, EOS, then more text.
 
+        The completion is the next scripted one, else ``forced`` (a call a grammar forces), else seeded text.
         What follows the first EOS is only reached with ``ignore_eos``.
         """
-        scripted = self._next_scripted()
+        scripted = self._next_scripted() or (ScriptedCompletion(text=forced) if forced is not None else None)
         rng = random.Random(self._context_seed(prompt_ids, sample_index, seed, greedy))
         return self._stream(scripted, rng)
 

@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from .grammar import forced_call_text
+
 __all__ = ["GenerateError", "Job", "Sampling", "plan_jobs"]
 
 _SAMPLING_EPS = 1e-6
@@ -46,6 +48,8 @@ class Sampling:
     no_stop_trim: bool
     sampling_seed: int | None
     n: int
+    forced_call: str | None = None
+    """The call a structural tag forces (see grammar.py)."""
 
     @property
     def greedy(self) -> bool:
@@ -145,6 +149,7 @@ def _sampling(params: dict[str, Any], vocab_size: int) -> Sampling:
         no_stop_trim=bool(_or_default(params, "no_stop_trim", False)),
         sampling_seed=seed,
         n=int(_or_default(params, "n", 1)),
+        forced_call=forced_call_text(params.get("structural_tag")),
     )
 
 
