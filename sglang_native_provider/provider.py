@@ -32,7 +32,7 @@ from .response import ResponseContext, build_model_response
 from .sampling import SamplingRequest, build_sampling_request
 from .streaming import StreamAssembler
 from .templating import normalize_messages, normalize_tools, resolve_chat_template, tokenizers
-from .tool_choice import ToolChoice, resolve_tool_choice
+from .tool_choice import resolve_tool_choice
 
 __all__ = ["SGLangNativeProvider", "handler", "register"]
 
@@ -84,30 +84,22 @@ def _request_fields(config: DeploymentConfig, model: str, prompt: Prompt, digest
     return fields
 
 
-def _prompt_tail(tokenizer, prompt_ids: list[int]) -> str:
-    return tokenizer.decode(prompt_ids[-8:]).rstrip()
+@dataclasses.dataclass(frozen=True)
+class _ReasoningStart:
+    """How the output can start, for a tag-delimited reasoning parser: inside the block the prompt opened
+    (QwQ/R1-style templates end with the opening tag), and whether it may start with reasoning at all (not
+    when the prompt closed the block: Qwen3 with thinking off, DeepSeek-V3.1 without thinking)."""
 
+    opened: bool = False
+    may_reason: bool = False
 
-def _reasoning_opened(tokenizer, prompt_ids: list[int]) -> bool:
-    """Whether the prompt ends inside an open reasoning block (QwQ/R1-style templates)."""
-    return _prompt_tail(tokenizer, prompt_ids).endswith("<think>")
-
-
-def _may_reason_first(tokenizer, prompt_ids: list[int], reasoning_parser: Any) -> bool:
-    """Whether the output may start with a reasoning block: a tag-delimited reasoning parser is set and the
-    prompt did not already close the block (Qwen3 with thinking off, DeepSeek-V3.1 without thinking)."""
-    close_tag = getattr(reasoning_parser, "close_tag", None)
-    return close_tag is not None and not _prompt_tail(tokenizer, prompt_ids).endswith(close_tag)
-
-
-def _force_tool_call(sampling: SamplingRequest, choice: ToolChoice, model: str) -> None:
-    grammars = [key for key in ("json_schema", "regex", "ebnf", "structural_tag") if sampling.sampling_params.get(key)]
-    if grammars:
-        raise bad_request(
-            f"a forced tool call (tool_choice) cannot be combined with {grammars[0]} (response_format or extra_body)",
-            model,
-        )
-    sampling.sampling_params["structural_tag"] = choice.structural_tag
+    @classmethod
+    def of(cls, tokenizer, prompt_ids: list[int], reasoning_parser: Any) -> _ReasoningStart:
+        open_tag, close_tag = (getattr(reasoning_parser, name, None) for name in ("open_tag", "close_tag"))
+        if open_tag is None or close_tag is None:
+            return cls()
+        tail = tokenizer.decode(prompt_ids[-8:]).rstrip()
+        return cls(opened=tail.endswith(open_tag), may_reason=not tail.endswith(close_tag))
 
 
 def _parser(kind: str, name: str | None, registry: dict[str, type], model: str):
@@ -219,8 +211,7 @@ class SGLangNativeProvider(CustomLLM):
         tool_choice = resolve_tool_choice(
             requested_tool_choice, tools, tool_parser_name, drop_params=drop_params, model=model
         )
-        if tool_choice.structural_tag is not None:
-            _force_tool_call(sampling, tool_choice, model)
+        tool_choice.constrain(sampling.sampling_params, model)
         normalized = normalize_messages(messages, model)
         prompt = build_prompt(
             tokenizer,
@@ -238,6 +229,7 @@ class SGLangNativeProvider(CustomLLM):
         reasoning_parser = _parser("reasoning_parser", reasoning_parser_name, REASONING_PARSERS, model)
         _keep_special_markers(sampling, tokenizer, tool_parser, reasoning_parser)
         digest = conversation_digest(normalized, tools, template_kwargs)
+        reasoning_start = _ReasoningStart.of(tokenizer, prompt.ids, reasoning_parser)
         context = ResponseContext(
             model=model,
             prompt_ids=prompt.ids,
@@ -245,13 +237,13 @@ class SGLangNativeProvider(CustomLLM):
             tools=tools if tool_choice.parse_calls else None,
             tool_parser=tool_parser,
             reasoning_parser=reasoning_parser,
-            reasoning_opened=_reasoning_opened(tokenizer, prompt.ids),
+            reasoning_opened=reasoning_start.opened,
             logprobs=sampling.logprobs,
             top_logprobs=sampling.top_logprobs,
             request_fields=_request_fields(config, model, prompt, digest),
         )
-        forced = tool_choice.structural_tag is not None
-        require_reasoning = forced and _may_reason_first(tokenizer, prompt.ids, reasoning_parser)
+        # A forced call's grammar waits for the end of reasoning when the output may start with it.
+        require_reasoning = tool_choice.structural_tag is not None and reasoning_start.may_reason
         return _Call(
             config=config, sampling=sampling, prompt=prompt, context=context, require_reasoning=require_reasoning
         )

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .emulator.contract import GRAMMAR_FIELDS
 from .errors import bad_request
 
 __all__ = ["CALL_FRAMES", "CallFrame", "ToolChoice", "resolve_tool_choice"]
@@ -69,6 +70,20 @@ class ToolChoice:
 
     parse_calls: bool = True
     structural_tag: str | None = None
+
+    def constrain(self, sampling_params: dict[str, Any], model: str) -> None:
+        """Put a forced call's structural tag into ``sampling_params``; a grammar already there (from
+        ``response_format`` or SGLang's own keys) is a ``BadRequestError``, as SGLang admits only one."""
+        if self.structural_tag is None:
+            return
+        grammars = [key for key in GRAMMAR_FIELDS if sampling_params.get(key)]
+        if grammars:
+            raise bad_request(
+                f"a forced tool call (tool_choice) cannot be combined with {grammars[0]} (response_format or "
+                "extra_body)",
+                model,
+            )
+        sampling_params["structural_tag"] = self.structural_tag
 
 
 def _forced_tools(choice: Any, tools: Sequence[Mapping[str, Any]], model: str) -> list[Mapping[str, Any]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["SAMPLING_PARAM_FIELDS", "ContractError", "check_generate_request"]
+__all__ = ["GRAMMAR_FIELDS", "SAMPLING_PARAM_FIELDS", "ContractError", "check_generate_request"]
 
 
 class ContractError(ValueError):
@@ -206,6 +206,8 @@ _SAMPLING_PARAMS_FIELDS: dict[str, Check] = {
 }
 
 SAMPLING_PARAM_FIELDS: tuple[str, ...] = tuple(_SAMPLING_PARAMS_FIELDS)
+GRAMMAR_FIELDS = ("json_schema", "regex", "ebnf", "structural_tag")
+"""The sampling parameters that constrain decoding to a grammar; SGLang admits at most one."""
 """Every ``sampling_params`` key SGLang accepts; any other key is a 400."""
 
 _SAMPLING_PARAMS = _struct("SamplingParams", _SAMPLING_PARAMS_FIELDS, deny_unknown=True)

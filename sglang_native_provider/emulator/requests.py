@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from .contract import GRAMMAR_FIELDS
 from .grammar import forced_call_text
 
 __all__ = ["GenerateError", "Job", "Sampling", "plan_jobs"]
@@ -126,7 +127,7 @@ def _sampling(params: dict[str, Any], vocab_size: int) -> Sampling:
     seed = params.get("sampling_seed")
     if seed is not None and not -(2**63) <= seed <= 2**63 - 1:
         raise GenerateError(f"sampling_seed must be in [-2**63, 2**63 - 1], got {seed}.")
-    grammars = [params.get(key) or None for key in ("json_schema", "regex", "ebnf", "structural_tag")]
+    grammars = [params.get(key) or None for key in GRAMMAR_FIELDS]
     if sum(grammar is not None for grammar in grammars) > 1:
         raise GenerateError("Only one of json_schema, regex, ebnf, or structural_tag can be set.")
 
