@@ -10,8 +10,6 @@ from pathlib import Path
 
 # transformers warns at import that PyTorch is missing; this package only needs its tokenizers.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-# LiteLLM would fetch its model cost map from the network; the copy it ships is enough here.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 def _emulate(args: argparse.Namespace) -> int:
