@@ -1,0 +1,98 @@
+"""Apertus 2509 (``apertus2509``, Swiss AI): tool calls and reasoning.
+
+Tool calls are a JSON list of single-key objects, the key the function's name::
+
+    <|tools_prefix|>[{"get_weather": {"city": "Paris"}}, {"get_time": {"zone": "CET"}}]<|tools_suffix|>
+
+Reasoning sits in ``<|inner_prefix|>…<|inner_suffix|>`` blocks, possibly several, and the model may call a
+tool from inside one: such a call is content (for the tool-call parser), the text around it reasoning.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .base import (
+    ParsedReasoning,
+    ReasoningParser,
+    ReasoningStream,
+    SplitReasoningStream,
+    ToolCall,
+    marker_prefix_length,
+)
+from .split import BlockToolCallParser, Tools
+
+__all__ = ["ApertusReasoningParser", "ApertusToolCallParser"]
+
+TOOLS_OPEN, TOOLS_CLOSE = "<|tools_prefix|>", "<|tools_suffix|>"
+
+
+class ApertusToolCallParser(BlockToolCallParser):
+    names = ("apertus2509",)
+    open, close = TOOLS_OPEN, TOOLS_CLOSE
+
+    def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
+        try:
+            items = json.loads(payload)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(items, list) or not items:
+            return None
+        calls = []
+        for item in items:
+            if not isinstance(item, dict) or len(item) != 1:
+                return None
+            ((name, arguments),) = item.items()
+            if not isinstance(arguments, dict) or not name:
+                return None
+            calls.append(ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False)))
+        return calls
+
+
+class ApertusReasoningParser(ReasoningParser):
+    names = ("apertus2509",)
+    open_tag, close_tag = "<|inner_prefix|>", "<|inner_suffix|>"
+    markers = (open_tag, close_tag)
+
+    def split(self, text: str, *, opened: bool, final: bool) -> tuple[str | None, str]:
+        """(reasoning, content): every inner block's text is reasoning, calls inside them and the rest content."""
+        reasoning: list[str] = []
+        content: list[str] = []
+        inside, seen, position = opened, opened, 0
+        while True:
+            if not inside:
+                start = text.find(self.open_tag, position)
+                if start == -1:
+                    tail = text[position:]
+                    content.append(tail if final else tail[: len(tail) - marker_prefix_length(tail, self.open_tag)])
+                    break
+                content.append(text[position:start])
+                position, inside, seen = start + len(self.open_tag), True, True
+                continue
+            end, call = text.find(self.close_tag, position), text.find(TOOLS_OPEN, position)
+            if call != -1 and (end == -1 or call < end):
+                reasoning.append(text[position:call])
+                call_end = text.find(TOOLS_CLOSE, call)
+                if call_end == -1:
+                    tail = text[call:]
+                    content.append(tail if final else tail[: len(tail) - marker_prefix_length(tail, TOOLS_CLOSE)])
+                    break
+                content.append(text[call : call_end + len(TOOLS_CLOSE)])
+                position = call_end + len(TOOLS_CLOSE)
+                continue
+            if end == -1:
+                tail = text[position:]
+                if not final:
+                    tail = tail[: len(tail) - max(marker_prefix_length(tail, m) for m in (self.close_tag, TOOLS_OPEN))]
+                reasoning.append(tail)
+                break
+            reasoning.append(text[position:end])
+            position, inside = end + len(self.close_tag), False
+        return ("".join(reasoning) if seen else None), "".join(content)
+
+    def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
+        reasoning, content = self.split(text, opened=opened, final=True)
+        return ParsedReasoning(reasoning=reasoning, content=content)
+
+    def stream(self, *, opened: bool = False) -> ReasoningStream:
+        return SplitReasoningStream(lambda text, final: self.split(text, opened=opened, final=final))

@@ -1,0 +1,67 @@
+"""dots tool calls (``dots``, rednote dots.llm): XML invokes inside ``<dots_function_call>`` blocks.
+
+Format (dots chat template)::
+
+    <dots_function_call>
+    <invoke name="get_weather">
+    <parameter name="city">Paris</parameter>
+    </invoke>
+    </dots_function_call>
+
+One block may hold several invokes; a JSON object ``{"name": ..., "arguments": {...}}`` in the block is
+accepted too. Parameter values are stripped text, typed with the tool's schema.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .base import ToolCall
+from .json_calls import json_call
+from .split import BlockToolCallParser, Tools
+from .typed import typed_arguments
+
+__all__ = ["DotsToolCallParser"]
+
+_INVOKE = re.compile(r"\s*<invoke\s+name\s*=\s*([^>]+)>(.*?)</invoke>\s*", re.DOTALL)
+_PARAMETER = re.compile(r"\s*<parameter\s+name\s*=\s*([^>]+)>(.*?)</parameter>\s*", re.DOTALL)
+
+
+def _name(attribute: str) -> str:
+    value = attribute.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _consecutive(pattern: re.Pattern[str], text: str) -> list[re.Match[str]] | None:
+    matches, position = [], 0
+    for match in pattern.finditer(text):
+        if match.start() != position:
+            return None
+        matches.append(match)
+        position = match.end()
+    return matches if position == len(text) else None
+
+
+class DotsToolCallParser(BlockToolCallParser):
+    names = ("dots",)
+    open, close = "<dots_function_call>", "</dots_function_call>"
+    extra_markers = ("<invoke", "</invoke>", "<parameter", "</parameter>")
+
+    def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
+        if not payload.lstrip().startswith("<invoke"):
+            call = json_call(payload.strip())
+            return None if call is None else [call]
+        invokes = _consecutive(_INVOKE, payload)
+        if not invokes:
+            return None
+        calls = []
+        for invoke in invokes:
+            name = _name(invoke.group(1))
+            parameters = _consecutive(_PARAMETER, invoke.group(2)) if invoke.group(2).strip() else []
+            if not name or parameters is None:
+                return None
+            pairs = [(_name(match.group(1)), match.group(2).strip()) for match in parameters]
+            calls.append(ToolCall(name=name, arguments=typed_arguments(name, pairs, tools)))
+        return calls

@@ -1,0 +1,28 @@
+"""InternLM2 / Intern-S1 tool calls (``interns1``): one JSON object per action block.
+
+Format (Intern-S1 chat template)::
+
+    Let me check.<|action_start|> <|plugin|>
+    {"name": "get_weather", "parameters": {"city": "Paris"}}<|action_end|>
+
+The object names the function and carries ``parameters`` (or ``arguments``); several blocks may follow each
+other.
+"""
+
+from __future__ import annotations
+
+from .base import ToolCall
+from .json_calls import json_call
+from .split import BlockToolCallParser, Tools
+
+__all__ = ["InternLMToolCallParser"]
+
+
+class InternLMToolCallParser(BlockToolCallParser):
+    names = ("interns1",)
+    open, close = "<|action_start|> <|plugin|>", "<|action_end|>"
+    extra_markers = ("<|action_start|>", "<|plugin|>")
+
+    def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
+        call = json_call(payload.strip())
+        return None if call is None else [call]

@@ -1,0 +1,400 @@
+"""The remaining SGLang 0.5.23 tool-call and reasoning formats, on inputs written from each SGLang detector's
+docstring and unit tests: calls and content, malformed and truncated markup (never a crash, never an invented
+call), and streaming equal to one-shot parsing at every split."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from sglang_native_provider.parsers import REASONING_PARSERS, TOOL_CALL_PARSERS
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "days": {"type": "integer"}, "metric": {"type": "boolean"}},
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {"name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}}},
+    },
+]
+PARIS = ("get_weather", {"city": "Paris", "days": 3, "metric": True})
+TOKYO = ("get_time", {"zone": "Asia/Tokyo"})
+
+
+@dataclass(frozen=True)
+class Case:
+    parser: str
+    text: str
+    content: str
+    calls: tuple = ()
+
+    def __str__(self) -> str:
+        return self.parser
+
+
+GLM_PARIS = (
+    "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n"
+    "<arg_key>days</arg_key>\n<arg_value>3</arg_value>\n<arg_key>metric</arg_key>\n<arg_value>true</arg_value>\n"
+    "</tool_call>"
+)
+GLM_TOKYO = "<tool_call>get_time\n<arg_key>zone</arg_key>\n<arg_value>Asia/Tokyo</arg_value>\n</tool_call>"
+CODER_PARIS = (
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n3\n</parameter>\n"
+    "<parameter=metric>\ntrue\n</parameter>\n</function>\n</tool_call>"
+)
+HERMES_PARIS = (
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "days": 3, "metric": true}}\n</tool_call>'
+)
+HERMES_TOKYO = '<tool_call>\n{"name": "get_time", "arguments": {"zone": "Asia/Tokyo"}}\n</tool_call>'
+ZONE = "<arg_key>zone</arg_key><arg_value>Asia/Tokyo</arg_value>"
+ACTION = "<|action_start|> <|plugin|>\n"
+LFM = "<|tool_call_start|>{}<|tool_call_end|>"
+HUNYUAN_PARIS = (
+    "<tool_call>get_weather<tool_sep>\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n"
+    "<arg_key>days</arg_key>\n<arg_value>3</arg_value>\n<arg_key>metric</arg_key>\n<arg_value>true</arg_value>\n"
+    "</tool_call>"
+)
+GCML_PARIS = (
+    '<｜GCML｜invoke name="get_weather">\n<｜GCML｜parameter name="city" string="true">Paris</｜GCML｜parameter>\n'
+    '<｜GCML｜parameter name="days" string="false">3</｜GCML｜parameter>\n'
+    '<｜GCML｜parameter name="metric" string="false">true</｜GCML｜parameter>\n</｜GCML｜invoke>'
+)
+GCML_TOKYO = (
+    '<｜GCML｜invoke name="get_time"><｜GCML｜parameter name="zone" string="true">Asia/Tokyo</｜GCML｜parameter>'
+    "</｜GCML｜invoke>"
+)
+DOTS_PARIS = (
+    '<invoke name="get_weather">\n<parameter name="city">Paris</parameter>\n<parameter name="days">3</parameter>\n'
+    '<parameter name="metric">true</parameter>\n</invoke>'
+)
+
+TOOL_CASES = [
+    # Trinity: Hermes calls, also from inside a think block (its tags are dropped).
+    Case("trinity", "Checking. " + HERMES_PARIS, "Checking.", (PARIS,)),
+    Case("trinity", "<think>Need the weather.</think>" + HERMES_PARIS, "Need the weather.", (PARIS,)),
+    Case("trinity", "<think>" + HERMES_PARIS + "</think>", "", (PARIS,)),
+    Case("mimo", "Let me look. " + CODER_PARIS, "Let me look.", (PARIS,)),
+    Case("poolside_v1", GLM_PARIS + "\n" + GLM_TOKYO, "", (PARIS, TOKYO)),
+    Case("spark25", "Sure.\n" + GLM_PARIS, "Sure.", (PARIS,)),
+    Case(
+        "ling3",
+        "<tool_call>get_time\\n<arg_key>zone</arg_key><arg_value>Asia/Tokyo</arg_value></tool_call>",
+        "",
+        (TOKYO,),
+    ),
+    Case(
+        "ling3", "<tool_call>get_time<arg_key>zone</arg_key><arg_value>Asia/Tokyo</arg_value></tool_call>", "", (TOKYO,)
+    ),
+    Case("ling3", "<tool_call>get_time</tool_call>", "", (("get_time", {}),)),
+    # SGLang's iquest_q1 test: string values verbatim (spaces and newline kept), others typed.
+    Case(
+        "iquest_q1",
+        'Running now. <iquest_tool_call>get_weather\n<arg_key>city</arg_key><arg_value>  "123"\n</arg_value>'
+        "<arg_key>days</arg_key> <arg_value>42</arg_value>\n</iquest_tool_call>",
+        "Running now.",
+        (("get_weather", {"city": '  "123"\n', "days": 42}),),
+    ),
+    Case("iquest_q1", "<iquest_tool_call>get_time</iquest_tool_call>", "", (("get_time", {}),)),
+    Case(
+        "interns1",
+        "Let me check." + ACTION + '{"name": "get_weather", "parameters": {"city": "Paris", "days": 3, "metric": true}}'
+        "<|action_end|>" + ACTION + '{"name": "get_time", "arguments": {"zone": "Asia/Tokyo"}}<|action_end|>',
+        "Let me check.",
+        (PARIS, TOKYO),
+    ),
+    Case("lfm2", LFM.format('[get_weather(city="Paris", days=3, metric=True)]'), "", (PARIS,)),
+    Case(
+        "lfm2",
+        "Sure! " + LFM.format('[get_weather(city="Paris", days=3, metric=True), get_time(zone="Asia/Tokyo")]'),
+        "Sure!",
+        (PARIS, TOKYO),
+    ),
+    Case("lfm2", LFM.format(json.dumps([{"name": "get_time", "arguments": {"zone": "Asia/Tokyo"}}])), "", (TOKYO,)),
+    Case(
+        "minicpm5",
+        'Intro before.\n<function name="get_weather"><param name="city">上海</param><param name="days">3</param>'
+        "</function>\nOutro after.",
+        "Intro before.\n\nOutro after.",
+        (("get_weather", {"city": "上海", "days": 3}),),
+    ),
+    Case(
+        "minicpm5",
+        '<function name="get_weather"><param name="city"><![CDATA[北\n京]]></param></function>'
+        '<function name="get_time"><param name="zone">A &amp; B</param></function>',
+        "",
+        (("get_weather", {"city": "北\n京"}), ("get_time", {"zone": "A & B"})),
+    ),
+    Case("minicpm5", '<function name="get_time"></function>', "", (("get_time", {}),)),
+    Case("dots", "<dots_function_call>\n" + DOTS_PARIS + "\n</dots_function_call>", "", (PARIS,)),
+    Case(
+        "dots",
+        "On it.\n<dots_function_call>\n" + DOTS_PARIS + '\n<invoke name="get_time">\n<parameter name="zone">Asia/Tokyo'
+        "</parameter>\n</invoke>\n</dots_function_call>",
+        "On it.",
+        (PARIS, TOKYO),
+    ),
+    Case(
+        "dots",
+        '<dots_function_call>{"name": "get_time", "arguments": {"zone": "Asia/Tokyo"}}</dots_function_call>',
+        "",
+        (TOKYO,),
+    ),
+    Case("hunyuan", "Checking.<tool_calls>\n" + HUNYUAN_PARIS + "\n</tool_calls>", "Checking.", (PARIS,)),
+    Case(
+        "hunyuan",
+        "<tool_calls><tool_call>get_time<tool_sep></tool_call>"
+        "<tool_call>get_time<arg_key>zone</arg_key><arg_value>Asia/Tokyo</arg_value></tool_call></tool_calls>",
+        "",
+        (("get_time", {}), TOKYO),
+    ),
+    Case(
+        "gigachat3",
+        'Checking.<|message_sep|>function call<|role_sep|>\n{"name": "get_time", "arguments": {"zone": "Asia/Tokyo"}}',
+        "Checking.",
+        (TOKYO,),
+    ),
+    Case("gigachat3", '<|function_call|>{"name": "get_time", "arguments": {"zone": "Asia/Tokyo"}}</s>', "", (TOKYO,)),
+    Case("gigachat3", "Just an answer.<|message_sep|>", "Just an answer.<|message_sep|>"),
+    Case(
+        "gigachat35",
+        "Looking.\n<｜GCML｜tool_calls>" + GCML_PARIS + "\n" + GCML_TOKYO + "</｜GCML｜tool_calls>",
+        "Looking.",
+        (PARIS, TOKYO),
+    ),
+    Case(
+        "apertus2509",
+        'Sure. <|tools_prefix|>[{"get_weather": {"city": "Paris", "days": 3, "metric": true}}, '
+        '{"get_time": {"zone": "Asia/Tokyo"}}]<|tools_suffix|>',
+        "Sure.",
+        (PARIS, TOKYO),
+    ),
+    Case(
+        "cohere_command4",
+        '<|START_ACTION|>[\n    {"tool_call_id": "0", "tool_name": "get_weather", "parameters": '
+        '{"city": "Paris", "days": 3, "metric": true}},\n    {"tool_call_id": "1", "tool_name": "get_time", '
+        '"parameters": {"zone": "Asia/Tokyo"}}\n]<|END_ACTION|>',
+        "",
+        (PARIS, TOKYO),
+    ),
+]
+
+# Markup that must stay content: no call may be invented from it.
+MALFORMED = [
+    ("trinity", '<tool_call>{"name": "get_time", "arguments": [1]}</tool_call>'),
+    ("mimo", "<tool_call>\n<function=get_time>\nzone=Asia/Tokyo\n</function>\n</tool_call>"),
+    ("poolside_v1", "<tool_call>get_time\n<arg_key>zone</arg_key>\n</tool_call>"),
+    ("spark25", "<tool_call>\n</tool_call>"),
+    ("ling3", "<tool_call>get time now\nplease</tool_call>"),
+    ("iquest_q1", "<iquest_tool_call>get_time<arg_key>zone</arg_key><arg_value>1</iquest_tool_call>"),
+    ("interns1", ACTION + '{"name": "get_time", "parameters": {"zone": }<|action_end|>'),
+    ("lfm2", LFM.format("[get_time(zone=os.system('x'))]")),
+    ("lfm2", LFM.format('[{"arguments": {"zone": "CET"}}]')),
+    ("minicpm5", '<function name="get_weather"><param>北京</param><param name="days">3</param></function>'),
+    ("minicpm5", '<function name="get_weather"><param name="city">A</param><param name="city">B</param></function>'),
+    ("minicpm5", '<function name="get_weather"><param name="City">北京</param></function>'),
+    ("dots", '<dots_function_call><invoke name="get_time">zone</invoke></dots_function_call>'),
+    ("dots", "<dots_function_call>[1, 2]</dots_function_call>"),
+    ("hunyuan", "<tool_calls><tool_call>get_time<tool_sep><arg_key>zone</arg_key></tool_call></tool_calls>"),
+    ("gigachat3", '<|function_call|>{"name": "get_time", "arguments": "zone"}'),
+    ("gigachat35", '<｜GCML｜tool_calls><｜GCML｜invoke name="get_time">zone</｜GCML｜invoke></｜GCML｜tool_calls>'),
+    ("apertus2509", '<|tools_prefix|>[{"get_time": {"zone": "CET"}, "extra": {}}]<|tools_suffix|>'),
+    ("apertus2509", '<|tools_prefix|>[{"get_time": "CET"}]<|tools_suffix|>'),
+    ("cohere_command4", '<|START_ACTION|>[{"tool_call_id": "0", "parameters": {}}]<|END_ACTION|>'),
+]
+
+
+def _calls(calls) -> list[tuple[str, dict]]:
+    return [(call.name, json.loads(call.arguments)) for call in calls]
+
+
+def one_shot(parser: str, text: str):
+    result = TOOL_CALL_PARSERS[parser]().parse(text, TOOLS)
+    return result.content, [(call.name, call.arguments) for call in result.calls]
+
+
+def streamed(parser: str, pieces: list[str]):
+    stream = TOOL_CALL_PARSERS[parser]().stream(TOOLS)
+    content, calls = "", []
+    for piece in pieces:
+        more, new = stream.feed(piece)
+        content, calls = content + more, calls + new
+    more, new = stream.finish()
+    return content + more, [(call.name, call.arguments) for call in calls + new]
+
+
+@pytest.mark.parametrize("case", TOOL_CASES, ids=str)
+def test_calls_and_content(case):
+    result = TOOL_CALL_PARSERS[case.parser]().parse(case.text, TOOLS)
+    assert result.content == case.content
+    assert _calls(result.calls) == list(case.calls)
+
+
+@pytest.mark.parametrize("case", TOOL_CASES, ids=str)
+def test_streaming_at_every_split_equals_one_shot(case):
+    expected = one_shot(case.parser, case.text)
+    assert streamed(case.parser, list(case.text)) == expected
+    for cut in range(len(case.text) + 1):
+        assert streamed(case.parser, [case.text[:cut], case.text[cut:]]) == expected
+
+
+def _kept(parser: str, text: str) -> str:
+    """The text with no call taken out, as the parser keeps it: content plus markup reported unparsed."""
+    result = TOOL_CALL_PARSERS[parser]().parse(text, TOOLS)
+    assert result.calls == []
+    unparsed = getattr(result, "metadata", {}).get("unparsed_tool_markup", [])
+    return "".join((result.content + "".join(unparsed)).split())
+
+
+def _without_think_tags(parser: str, text: str) -> str:
+    return text.replace("<think>", "").replace("</think>", "") if parser == "trinity" else text
+
+
+@pytest.mark.parametrize("case", TOOL_CASES, ids=str)
+def test_truncated_output_never_invents_a_call(case):
+    """Every prefix parses; its calls are complete calls of the whole output, in order; with no call, no text
+    is lost (it is content, or markup reported as unparsed)."""
+    whole = _calls(TOOL_CALL_PARSERS[case.parser]().parse(case.text, TOOLS).calls)
+    for cut in range(len(case.text)):
+        prefix = case.text[:cut]
+        calls = _calls(TOOL_CALL_PARSERS[case.parser]().parse(prefix, TOOLS).calls)
+        assert calls == whole[: len(calls)]
+        if not calls:
+            assert _kept(case.parser, prefix) == "".join(_without_think_tags(case.parser, prefix).split())
+
+
+@pytest.mark.parametrize(("parser", "text"), MALFORMED, ids=[parser for parser, _ in MALFORMED])
+def test_malformed_markup_is_never_a_call(parser, text):
+    assert _kept(parser, text) == "".join(text.split())
+    assert streamed(parser, list(text)) == one_shot(parser, text)
+    assert one_shot(parser, text)[1] == []
+
+
+@pytest.mark.parametrize(
+    ("parser", "text"),
+    [
+        ("minicpm5", "Use the <function keyword, or <functions>, to define one."),
+        ("minicpm5", "a <function"),
+        ("gigachat3", "No call here: function call"),
+    ],
+)
+def test_marker_like_prose_is_content(parser, text):
+    assert one_shot(parser, text) == (text, [])
+    assert streamed(parser, list(text)) == (text, [])
+
+
+def test_a_call_to_an_undeclared_parameter_is_typed_as_text():
+    text = '<function name="get_time"><param name="zone">3</param></function>'
+    assert _calls(TOOL_CALL_PARSERS["minicpm5"]().parse(text, None).calls) == [("get_time", {"zone": "3"})]
+
+
+@dataclass(frozen=True)
+class ReasoningCase:
+    parser: str
+    text: str
+    reasoning: str | None
+    content: str
+    opened: bool = False
+
+    def __str__(self) -> str:
+        return self.parser
+
+
+REASONING_CASES = [
+    ReasoningCase("dots", "<think>step one</think>answer", "step one", "answer"),
+    ReasoningCase("mimo", "plain answer", None, "plain answer"),
+    ReasoningCase("interns1", "still thinking", "still thinking", "", opened=True),
+    # Qwen3.5-style: the call opens before the block is closed; the call is content for the tool parser.
+    ReasoningCase("poolside_v1", "<think>I need the weather\n" + GLM_PARIS, "I need the weather", GLM_PARIS),
+    ReasoningCase("ling3", "weighing it</think>\n" + GLM_TOKYO, "weighing it", GLM_TOKYO, opened=True),
+    ReasoningCase("granite_thinking_parser", "<think>hmm\n</think>\n\nThe answer.", "hmm", "The answer."),
+    ReasoningCase("hunyuan", "<think>plan</think>\nanswer", "plan", "answer"),
+    ReasoningCase(
+        "hunyuan",
+        "<think>plan\n<tool_calls><tool_call>get_time<tool_sep></tool_call></tool_calls>",
+        "plan",
+        "<tool_calls><tool_call>get_time<tool_sep></tool_call></tool_calls>",
+    ),
+    # Opened by the template whatever the prompt says (DeepSeek-R1 style), an echoed tag dropped.
+    ReasoningCase("gigachat35", "thinking</think>answer", "thinking", "answer"),
+    ReasoningCase("iquest_q1", "<think>thinking</think>answer", "thinking", "answer"),
+    ReasoningCase("iquest_q1", "cut off while thinking", "cut off while thinking", ""),
+    ReasoningCase("k2_horizon", "deep thought</ifm|think>answer", "deep thought", "answer"),
+    ReasoningCase("k2_horizon", "quick thought</ifm|think_fast>answer", "quick thought", "answer"),
+    ReasoningCase("k2_horizon", "plan<ifm|tool_call>x</ifm|tool_call>", "plan", "<ifm|tool_call>x</ifm|tool_call>"),
+    ReasoningCase("apertus2509", "<|inner_prefix|>Let me think.<|inner_suffix|>Paris.", "Let me think.", "Paris."),
+    ReasoningCase(
+        "apertus2509",
+        '<|inner_prefix|>first<|tools_prefix|>[{"get_time": {}}]<|tools_suffix|>second<|inner_suffix|>done'
+        "<|inner_prefix|>third<|inner_suffix|>",
+        "firstsecondthird",
+        '<|tools_prefix|>[{"get_time": {}}]<|tools_suffix|>done',
+    ),
+    ReasoningCase("apertus2509", "no reasoning here", None, "no reasoning here"),
+    # Cohere's template opens the thinking block; the text block's markers are dropped.
+    ReasoningCase(
+        "cohere_command4", "thinking<|END_THINKING|><|START_TEXT|>The answer.<|END_TEXT|>", "thinking", "The answer."
+    ),
+    ReasoningCase("cohere_command4", "<|START_TEXT|>No thinking.<|END_TEXT|>", None, "No thinking."),
+    ReasoningCase(
+        "cohere_command4",
+        "plan<|END_THINKING|><|START_ACTION|>[]<|END_ACTION|>",
+        "plan",
+        "<|START_ACTION|>[]<|END_ACTION|>",
+    ),
+    ReasoningCase("cohere_command4", "<|START_THINKING|>cut off", "cut off", ""),
+]
+
+
+def reasoning_one_shot(case: ReasoningCase):
+    parsed = REASONING_PARSERS[case.parser]().parse(case.text, opened=case.opened)
+    return parsed.reasoning or "", parsed.content
+
+
+def reasoning_streamed(case: ReasoningCase, pieces: list[str]):
+    stream = REASONING_PARSERS[case.parser]().stream(opened=case.opened)
+    reasoning, content = "", ""
+    for piece in [*pieces, None]:
+        more_reasoning, more_content = stream.finish() if piece is None else stream.feed(piece)
+        reasoning, content = reasoning + more_reasoning, content + more_content
+    return reasoning, content
+
+
+@pytest.mark.parametrize("case", REASONING_CASES, ids=str)
+def test_reasoning_and_content(case):
+    parsed = REASONING_PARSERS[case.parser]().parse(case.text, opened=case.opened)
+    assert (parsed.reasoning, parsed.content) == (case.reasoning, case.content)
+
+
+@pytest.mark.parametrize("case", REASONING_CASES, ids=str)
+def test_reasoning_streaming_at_every_split_equals_one_shot(case):
+    expected = reasoning_one_shot(case)
+    assert reasoning_streamed(case, list(case.text)) == expected
+    for cut in range(len(case.text) + 1):
+        assert reasoning_streamed(case, [case.text[:cut], case.text[cut:]]) == expected
+
+
+@pytest.mark.parametrize("case", REASONING_CASES, ids=str)
+def test_reasoning_prefixes_parse(case):
+    """A cut-off output parses into reasoning and content that the whole output extends."""
+    whole_reasoning, whole_content = reasoning_one_shot(case)
+    for cut in range(len(case.text)):
+        stream = REASONING_PARSERS[case.parser]().stream(opened=case.opened)
+        reasoning, content = stream.feed(case.text[:cut])
+        assert whole_reasoning.startswith(reasoning) and whole_content.startswith(content)
+
+
+def test_reasoning_tags_are_markers_for_special_token_handling():
+    assert "<|inner_suffix|>" in REASONING_PARSERS["apertus2509"]().markers
+    assert "<|END_THINKING|>" in REASONING_PARSERS["cohere_command4"]().markers
+    assert "</ifm|think_fast>" in REASONING_PARSERS["k2_horizon"]().markers
+    assert "<tool_calls>" in REASONING_PARSERS["hunyuan"]().markers
