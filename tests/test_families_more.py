@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from sglang_native_provider.parsers import REASONING_PARSERS, TOOL_CALL_PARSERS
+from sglang_native_provider.parsers.inkling import CONTROL_TOKENS as INKLING_CONTROL_TOKENS
 
 TOOLS = [
     {
@@ -76,6 +77,17 @@ GCML_TOKYO = (
 DOTS_PARIS = (
     '<invoke name="get_weather">\n<parameter name="city">Paris</parameter>\n<parameter name="days">3</parameter>\n'
     '<parameter name="metric">true</parameter>\n</invoke>'
+)
+
+DROPPED_TAGS = {
+    "trinity": ("<think>", "</think>"),
+    "k2_horizon": ("<ifm|tool_calls>", "</ifm|tool_calls>"),
+    "inkling": INKLING_CONTROL_TOKENS,
+}
+INKLING_THINK = "<|message_model|><|content_thinking|>Need the weather.<|end_message|>"
+INKLING_CALL = (
+    '<|message_model|>get_weather<|content_invoke_tool_json|>{"name": "get_weather", "args": '
+    '{"city": "Paris", "days": 3, "metric": true}}<|end_message|>'
 )
 
 TOOL_CASES = [
@@ -179,6 +191,25 @@ TOOL_CASES = [
         (PARIS, TOKYO),
     ),
     Case(
+        "k2_horizon",
+        "<ifm|tool_calls>\n<ifm|tool_call>get_weather\n<ifm|arg_key>city</ifm|arg_key>\n"
+        "<ifm|arg_type>string</ifm|arg_type>\n<ifm|arg_value>  Boston  </ifm|arg_value>\n"
+        "<ifm|arg_key>days</ifm|arg_key>\n<ifm|arg_type>integer</ifm|arg_type>\n<ifm|arg_value>3</ifm|arg_value>\n"
+        "</ifm|tool_call>\n<ifm|tool_call>"
+        '{"name":"get_time","arguments":{"zone":"Asia/Tokyo"}}</ifm|tool_call>\n</ifm|tool_calls>',
+        "",
+        (("get_weather", {"city": "  Boston  ", "days": 3}), TOKYO),
+    ),
+    Case(
+        "k2_horizon",
+        "Sure.<ifm|tool_call>get_time<ifm|arg_key>zone</ifm|arg_key><ifm|arg_value>Asia/Tokyo</ifm|arg_value>"
+        "</ifm|tool_call>",
+        "Sure.",
+        (TOKYO,),
+    ),
+    Case("inkling", INKLING_CALL + "It is sunny.", "It is sunny.", (PARIS,)),
+    Case("inkling", INKLING_THINK + INKLING_CALL, "Need the weather.", (PARIS,)),
+    Case(
         "cohere_command4",
         '<|START_ACTION|>[\n    {"tool_call_id": "0", "tool_name": "get_weather", "parameters": '
         '{"city": "Paris", "days": 3, "metric": true}},\n    {"tool_call_id": "1", "tool_name": "get_time", '
@@ -210,6 +241,10 @@ MALFORMED = [
     ("apertus2509", '<|tools_prefix|>[{"get_time": {"zone": "CET"}, "extra": {}}]<|tools_suffix|>'),
     ("apertus2509", '<|tools_prefix|>[{"get_time": "CET"}]<|tools_suffix|>'),
     ("cohere_command4", '<|START_ACTION|>[{"tool_call_id": "0", "parameters": {}}]<|END_ACTION|>'),
+    ("k2_horizon", "prefix<ifm|tool_call>get_weather<ifm|arg_key>city</ifm|arg_key></ifm|tool_call>suffix"),
+    ("k2_horizon", '<ifm|tool_call>{"name":123,"arguments":{}}</ifm|tool_call>'),
+    ("inkling", '<|message_model|>f<|content_invoke_tool_json|>{"name": "f", "args": {"x": NaN}}<|end_message|>'),
+    ("inkling", '<|message_model|>f<|content_invoke_tool_json|>{"name": "f", "args": []}<|end_message|>'),
 ]
 
 
@@ -247,16 +282,22 @@ def test_streaming_at_every_split_equals_one_shot(case):
         assert streamed(case.parser, [case.text[:cut], case.text[cut:]]) == expected
 
 
-def _kept(parser: str, text: str) -> str:
-    """The text with no call taken out, as the parser keeps it: content plus markup reported unparsed."""
+def _visible(parser: str, text: str) -> str:
+    """``text`` less the markup the parser always drops from content, whitespace ignored."""
+    for tag in DROPPED_TAGS.get(parser, ()):
+        text = text.replace(tag, "")
+    return "".join(text.split())
+
+
+def assert_nothing_lost(parser: str, text: str) -> None:
+    """No call is taken from ``text``, and none of it is lost: the content is the text less the markup reported
+    as unparsed (when the parser reports it) and the tags the parser always drops."""
     result = TOOL_CALL_PARSERS[parser]().parse(text, TOOLS)
     assert result.calls == []
-    unparsed = getattr(result, "metadata", {}).get("unparsed_tool_markup", [])
-    return "".join((result.content + "".join(unparsed)).split())
-
-
-def _without_think_tags(parser: str, text: str) -> str:
-    return text.replace("<think>", "").replace("</think>", "") if parser == "trinity" else text
+    for piece in getattr(result, "metadata", {}).get("unparsed_tool_markup", []):
+        assert piece in text
+        text = text.replace(piece, "", 1)
+    assert _visible(parser, result.content) == _visible(parser, text)
 
 
 @pytest.mark.parametrize("case", TOOL_CASES, ids=str)
@@ -269,12 +310,12 @@ def test_truncated_output_never_invents_a_call(case):
         calls = _calls(TOOL_CALL_PARSERS[case.parser]().parse(prefix, TOOLS).calls)
         assert calls == whole[: len(calls)]
         if not calls:
-            assert _kept(case.parser, prefix) == "".join(_without_think_tags(case.parser, prefix).split())
+            assert_nothing_lost(case.parser, prefix)
 
 
 @pytest.mark.parametrize(("parser", "text"), MALFORMED, ids=[parser for parser, _ in MALFORMED])
 def test_malformed_markup_is_never_a_call(parser, text):
-    assert _kept(parser, text) == "".join(text.split())
+    assert_nothing_lost(parser, text)
     assert streamed(parser, list(text)) == one_shot(parser, text)
     assert one_shot(parser, text)[1] == []
 
@@ -330,7 +371,23 @@ REASONING_CASES = [
     ReasoningCase("iquest_q1", "cut off while thinking", "cut off while thinking", ""),
     ReasoningCase("k2_horizon", "deep thought</ifm|think>answer", "deep thought", "answer"),
     ReasoningCase("k2_horizon", "quick thought</ifm|think_fast>answer", "quick thought", "answer"),
-    ReasoningCase("k2_horizon", "plan<ifm|tool_call>x</ifm|tool_call>", "plan", "<ifm|tool_call>x</ifm|tool_call>"),
+    ReasoningCase("k2_horizon", "plan\n<ifm|tool_call>x</ifm|tool_call>", "plan", "<ifm|tool_call>x</ifm|tool_call>"),
+    # SGLang's K2-v3 test: a call mentioned inside the reasoning is reasoning.
+    ReasoningCase(
+        "k2_horizon",
+        "<ifm|think_fast>Consider <ifm|tool_call>get_time</ifm|tool_call> as text.</ifm|think_fast>\nThe answer.",
+        "Consider <ifm|tool_call>get_time</ifm|tool_call> as text.",
+        "The answer.",
+    ),
+    ReasoningCase(
+        "inkling",
+        INKLING_THINK + INKLING_CALL + "<|message_model|><|content_text|>It is sunny.<|end_message|>"
+        "<|content_model_end_sampling|>",
+        "Need the weather.",
+        INKLING_CALL + "It is sunny.",
+    ),
+    ReasoningCase("inkling", "plain text, no control tokens", None, "plain text, no control tokens"),
+    ReasoningCase("inkling", INKLING_THINK[:-15] + "cut", "Need the weather.cut", ""),
     ReasoningCase("apertus2509", "<|inner_prefix|>Let me think.<|inner_suffix|>Paris.", "Let me think.", "Paris."),
     ReasoningCase(
         "apertus2509",

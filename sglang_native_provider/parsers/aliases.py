@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from .base import ToolCall, marker_prefix_length
+from .base import ParsedToolCalls, ToolCall, marker_prefix_length
 from .glm45 import Glm45ToolCallParser
 from .hermes import HermesToolCallParser
 from .qwen3_coder import Qwen3CoderToolCallParser
@@ -32,7 +32,7 @@ _THINK_TAGS = ("<think>", "</think>")
 class TrinityToolCallParser(HermesToolCallParser):
     names = ("trinity",)
 
-    def split(self, text: str, tools: Tools, *, final: bool) -> tuple[str, list[ToolCall]]:
+    def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
         if not final:  # a think tag half-written must not reach the content before it is dropped
             text = text[: len(text) - max(marker_prefix_length(text, tag) for tag in _THINK_TAGS)]
         for tag in _THINK_TAGS:

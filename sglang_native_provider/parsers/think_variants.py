@@ -6,6 +6,7 @@ is a class attribute of one subclass of :class:`ThinkReasoningParser`:
 - ``tool_start``: a tool-call marker that also ends an unclosed block (the model went straight to a call).
   Whichever of the closing tag and the marker comes first ends the block, so that a prefix of the output
   always splits the way the whole output does; the marker stays in the content for the tool-call parser.
+  With ``tool_start_at_line_start`` only a marker that begins a line counts (a mention mid-sentence does not).
 - ``starts_opened``: the output starts inside the block whatever the prompt says (DeepSeek-R1-style
   templates that open it for the model; an echoed opening tag is dropped).
 - ``open_tags`` / ``close_tags``: more than one spelling (K2 Horizon's effort levels).
@@ -36,6 +37,7 @@ def _first(text: str, markers: tuple[str, ...]) -> tuple[int, str] | None:
 
 class _ThinkVariant(ThinkReasoningParser):
     tool_start: ClassVar[str | None] = None
+    tool_start_at_line_start: ClassVar[bool] = False
     starts_opened: ClassVar[bool] = False
     open_tags: ClassVar[tuple[str, ...]] = ()
     close_tags: ClassVar[tuple[str, ...]] = ()
@@ -59,16 +61,26 @@ class _ThinkVariant(ThinkReasoningParser):
             body = text
         else:
             return None, text
-        ends = (*closes, self.tool_start) if self.tool_start else closes
-        end = _first(body, ends)
-        if end is not None:
-            index, marker = end
-            if marker == self.tool_start:
-                return body[:index].strip("\n"), body[index:]
+        close = _first(body, closes)
+        call = self._tool_start_index(body)
+        if call != -1 and (close is None or call < close[0]):
+            return body[:call].strip("\n"), body[call:]
+        if close is not None:
+            index, marker = close
             return body[:index].strip("\n"), body[index + len(marker) :].lstrip("\n")
         if not final:
+            ends = (*closes, self.tool_start) if self.tool_start else closes
             body = body[: len(body) - max(marker_prefix_length(body, marker) for marker in ends)]
         return body.strip("\n"), ""
+
+    def _tool_start_index(self, body: str) -> int:
+        """Where the first tool-call marker that ends the block starts (-1: none)."""
+        if not self.tool_start:
+            return -1
+        index = body.find(self.tool_start)
+        while index > 0 and self.tool_start_at_line_start and body[index - 1] != "\n":
+            index = body.find(self.tool_start, index + 1)
+        return index
 
     def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
         reasoning, content = self.split(text, opened=opened, final=True)
@@ -102,11 +114,13 @@ class OpenedThinkReasoningParser(_ThinkVariant):
 
 class K2HorizonReasoningParser(_ThinkVariant):
     """K2 Horizon (K2-v3): the template opens ``<ifm|think>`` (or its ``_fast``/``_faster`` effort forms),
-    the output reasons up to the matching close tag; a tool call (``<ifm|tool_call``…) also ends it."""
+    the output reasons up to the matching close tag; a tool call (``<ifm|tool_call``…) beginning a line also
+    ends it (K2 Horizon mentions calls inside its reasoning)."""
 
     names = ("k2_horizon",)
     open_tag, close_tag = "<ifm|think>", "</ifm|think>"
     open_tags = ("<ifm|think>", "<ifm|think_fast>", "<ifm|think_faster>")
     close_tags = ("</ifm|think>", "</ifm|think_fast>", "</ifm|think_faster>")
     tool_start = "<ifm|tool_call"
+    tool_start_at_line_start = True
     starts_opened = True
