@@ -1,0 +1,49 @@
+"""The OpenAI Agents SDK over LitellmModel: it keeps the conversation as Responses items and converts them back
+to chat messages on each turn (text + tool calls, results as tool messages), without our metadata."""
+
+from __future__ import annotations
+
+import pytest
+from _frameworks import (
+    MODEL,
+    TOKENIZER,
+    after_blank_line,
+    assert_exact_session,
+    assert_rerender_differs,
+    tool_messages_sent,
+)
+
+agents = pytest.importorskip("agents", reason="pip install -c constraints.txt -e '.[agents]'")
+litellm_model = pytest.importorskip("agents.extensions.models.litellm_model")
+
+SCRIPT = [after_blank_line("I will look it up.", "get_weather", city="Paris"), "It is sunny in Paris."]
+
+
+@agents.function_tool
+def get_weather(city: str) -> str:
+    """Current weather for a city."""
+    return f"sunny in {city}"
+
+
+async def test_litellm_model_continues_on_the_exact_tokens(emulator, spy, session_id):
+    emulator.script(*SCRIPT)
+    agent = agents.Agent(
+        name="weather",
+        instructions="Answer with the weather.",
+        tools=[get_weather],
+        model=litellm_model.LitellmModel(MODEL, base_url=emulator.url),
+        # ModelSettings.metadata becomes litellm's metadata; extra_args are passed to litellm as they are
+        model_settings=agents.ModelSettings(metadata={"session_id": session_id}, extra_args={"tokenizer": TOKENIZER}),
+    )
+    result = await agents.Runner.run(
+        agent, "Weather in Paris?", max_turns=3, run_config=agents.RunConfig(tracing_disabled=True)
+    )
+
+    assert result.final_output == "It is sunny in Paris."
+    assert [call.kwargs["metadata"] for call in spy.calls] == [{"session_id": session_id}] * 2
+    first_call = spy.calls[0].response.choices[0].message.tool_calls[0]
+    assert [message["tool_call_id"] for message in tool_messages_sent(spy.calls[1])] == [first_call.id]
+    assert_exact_session(emulator, session_id, SCRIPT)
+    assert_rerender_differs(spy.calls[1])
+    assert spy.continuations()[1] == "ledger"
+    assert spy.warnings() == [None, None]
