@@ -66,8 +66,12 @@ def test_react_v2_with_native_tool_calls_continues_on_the_exact_tokens(
         ["get_weather", "submit"]
     ] * 2
     assert tool_messages_sent(spy.calls[1]) == [
-        {"role": "tool", "tool_call_id": spy.calls[0].response.choices[0].message.tool_calls[0].id,
-         "name": "get_weather", "content": "sunny in Paris"}
+        {
+            "role": "tool",
+            "tool_call_id": spy.calls[0].response.choices[0].message.tool_calls[0].id,
+            "name": "get_weather",
+            "content": "sunny in Paris",
+        }
     ]
     assert_exact_session(emulator, session_id, texts)
     assert_rerender_differs(spy.calls[1])
