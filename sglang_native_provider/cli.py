@@ -70,6 +70,48 @@ def _chat(args: argparse.Namespace) -> int:
     )
 
 
+def _store(args: argparse.Namespace):
+    from .sessions import open_store
+
+    return open_store(args.store or os.environ.get("SGLANG_NATIVE_SESSION_STORE") or "memory")
+
+
+def _sessions_list(args: argparse.Namespace) -> int:
+    for session_id in _store(args).sessions():
+        print(session_id)
+    return 0
+
+
+def _sessions_export(args: argparse.Namespace) -> int:
+    from .sessions import StoreError, UnknownSessionError
+    from .trajectory import Trajectory
+
+    try:
+        trajectories = Trajectory.from_session(args.session, store=_store(args))
+    except (UnknownSessionError, StoreError, ValueError) as exc:
+        print(f"sglang-native sessions export: {exc}", file=sys.stderr)
+        return 2
+    with open(args.out, "w", encoding="utf-8") as out:
+        for trajectory in trajectories:
+            trajectory.write_jsonl(out)
+    print(f"{len(trajectories)} trajectories of session {args.session!r} written to {args.out}")
+    return 0
+
+
+def _add_sessions(commands) -> None:
+    sessions = commands.add_parser("sessions", help="list the session ledger's sessions, export their trajectories")
+    store_help = "memory, sqlite:///PATH or redis://HOST:PORT/DB (default: $SGLANG_NATIVE_SESSION_STORE)"
+    actions = sessions.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="print the ids of the sessions in the store")
+    listing.add_argument("--store", help=store_help)
+    listing.set_defaults(handler=_sessions_list)
+    export = actions.add_parser("export", help="write a session's trajectories as JSONL (one line per branch)")
+    export.add_argument("session")
+    export.add_argument("--out", required=True, type=Path, help="the JSONL file to write")
+    export.add_argument("--store", help=store_help)
+    export.set_defaults(handler=_sessions_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sglang-native", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--tokenizer", help="tokenizer directory or hub id (default: the model name)")
     chat.add_argument("--api-key", help="the server's API key (default: $SGLANG_API_KEY)")
     chat.set_defaults(handler=_chat)
+    _add_sessions(commands)
     return parser
 
 

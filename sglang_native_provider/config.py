@@ -37,6 +37,14 @@ class DeploymentConfig(BaseModel):
     reasoning_parser: str | None = None
     trust_remote_code: bool = False
     timeout: float = Field(default=600.0, gt=0)
+    """Seconds: the deadline for a whole non-streamed request (connecting, sending, the whole answer)."""
+    stream_first_event_timeout: float | None = Field(default=None, gt=0)
+    """Seconds from sending a streamed request to its first event (default: ``timeout``)."""
+    stream_idle_timeout: float = Field(default=120.0, gt=0)
+    """The longest a stream may go without an event (``: ping`` comments and partial lines do not count)."""
+    stream_abandon_timeout: float = Field(default=60.0, ge=0)
+    """A stream its caller has not asked for the next chunk of for this long is closed, which stops the
+    generation on the server (0: never)."""
     default_sampling_params: dict[str, Any] = Field(default_factory=dict)
     """SGLang ``sampling_params`` applied under every request's own."""
     continuation: Literal["exact", "rerender"] = "exact"
@@ -53,6 +61,14 @@ class DeploymentConfig(BaseModel):
     """The most an untrusted server may send: a response body, or one line of a stream."""
     incremental_streaming_output: bool = False
     """Whether the server runs with ``--incremental-streaming-output`` (stream events carry deltas)."""
+    session_store: str = Field(default_factory=lambda: os.environ.get("SGLANG_NATIVE_SESSION_STORE", "memory"))
+    """Where the session ledger keeps turns: ``memory``, ``sqlite:///path.db`` or ``redis://host:port/db``."""
+    routing_key: str | None = None
+    """Sent as ``/generate``'s ``routing_key`` and the ``X-SMG-Routing-Key`` header that SGLang's router reads,
+    so related requests reach the worker holding their prefix; defaults to the request's session id."""
+    session_store_errors: Literal["fail", "rerender"] = "fail"
+    """An unreachable session store fails the request (``APIConnectionError`` naming the store), or is
+    logged and the request goes on without the ledger (re-rendering what it cannot continue)."""
 
     @field_validator("api_base")
     @classmethod
@@ -85,9 +101,10 @@ class DeploymentConfig(BaseModel):
         return self.tokenizer or model
 
     def headers(self) -> dict[str, str]:
-        if self.api_key is None:
-            return {}
-        return {"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
+        headers = {"X-SMG-Routing-Key": self.routing_key} if self.routing_key else {}
+        if self.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
+        return headers
 
 
 SETTING_NAMES = frozenset(DeploymentConfig.model_fields)

@@ -24,9 +24,20 @@ from typing import Any
 
 from .templating import encode_text, render_prompt, render_text, token_pattern
 
-__all__ = ["Prompt", "build_prompt", "conversation_digest", "message_digest"]
+__all__ = ["PreviousTurn", "Prompt", "build_prompt", "conversation_digest", "message_digest", "previous_turn"]
 
 RERENDER = "rerender"
+
+
+@dataclass(frozen=True)
+class PreviousTurn:
+    """The token metadata of the assistant message the new prompt continues."""
+
+    index: int
+    """The message's position in ``messages``."""
+    fields: dict[str, Any]
+    source: str
+    """``message`` (the metadata came back on the message) or ``ledger`` (found in the session ledger)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,8 @@ class Prompt:
     ids: list[int]
     drift: dict[str, Any] | None = None
     warning: str | None = None
+    continued: bool = False
+    """Whether ``ids`` continue the previous turn's exact tokens."""
 
 
 def _digest(value: Any) -> str:
@@ -60,6 +73,19 @@ def _incoming_digest(message: Mapping[str, Any]) -> str:
         calls.append((function.get("name"), function.get("arguments")))
     content = message.get("content")
     return message_digest(content if isinstance(content, str) else None, message.get("reasoning_content"), calls)
+
+
+def last_assistant(messages: Sequence[Mapping[str, Any]]) -> int | None:
+    """The index of the last assistant message that new messages follow (not a final one being continued)."""
+    last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "assistant"), None)
+    return last if last is not None and last < len(messages) - 1 else None
+
+
+def previous_turn(raw_messages: Sequence[Any], messages: Sequence[Mapping[str, Any]]) -> PreviousTurn | None:
+    """The last assistant message's token metadata, when it came back on the message."""
+    index = last_assistant(messages)
+    fields = _metadata(raw_messages[index]) if index is not None else None
+    return PreviousTurn(index, fields, "message") if fields is not None else None
 
 
 def _metadata(message: Any) -> dict[str, Any] | None:
@@ -97,21 +123,25 @@ def _nth(text: str, needle: str, count: int) -> int:
 def _untrusted(
     raw_messages: Sequence[Any],
     messages: list[dict[str, Any]],
-    index: int,
-    fields: dict[str, Any],
+    previous: PreviousTurn,
     render: dict[str, Any],
     tokenizer_source: str,
 ) -> str | None:
-    """Why the metadata on ``messages[index]`` cannot be continued from, or None if it can."""
+    """Why the metadata of ``messages[index]`` cannot be continued from, or None if it can. The ledger
+    matched its turns itself (tolerating re-serialized arguments and dropped reasoning), so only metadata that
+    came back on a message is checked against the history and the message's digests."""
+    fields = previous.fields
+    index = previous.index
     if fields.get("tokenizer") != tokenizer_source:
         return f"messages[{index}] was produced with tokenizer {fields.get('tokenizer')!r}, not {tokenizer_source!r}"
-    expected = conversation_digest(messages[:index], render["tools"], render["chat_template_kwargs"])
-    if fields.get("conversation_digest") != expected:
-        return f"the conversation before messages[{index}] changed since that turn was generated"
-    message = raw_messages[index]
-    message = message if isinstance(message, Mapping) else message.model_dump()
-    if fields.get("message_digest") != _incoming_digest(message):
-        return f"messages[{index}] was edited after it was generated"
+    if previous.source == "message":
+        expected = conversation_digest(messages[:index], render["tools"], render["chat_template_kwargs"])
+        if fields.get("conversation_digest") != expected:
+            return f"the conversation before messages[{index}] changed since that turn was generated"
+        message = raw_messages[index]
+        message = message if isinstance(message, Mapping) else message.model_dump()
+        if fields.get("message_digest") != _incoming_digest(message):
+            return f"messages[{index}] was edited after it was generated"
     finish = fields.get("sglang_finish_reason") or {}
     if finish.get("type") != "stop":
         return f"messages[{index}] was cut off ({finish.get('type')!r} finish), so its turn never ended"
@@ -227,6 +257,7 @@ def build_prompt(
     tokenizer,
     raw_messages: Sequence[Any],
     messages: list[dict[str, Any]],
+    previous: PreviousTurn | None,
     *,
     tools: list[dict[str, Any]] | None,
     chat_template: str | None,
@@ -235,17 +266,16 @@ def build_prompt(
     mode: str,
     drift_check: str,
     model: str,
+    unmatched: str | None = None,
 ) -> Prompt:
-    """The prompt ids for ``messages``: exact continuation when the last assistant turn carries our metadata.
+    """The prompt ids for ``messages``: exact continuation when the last assistant turn's metadata is known
+    (``previous``: from the message or the session ledger); otherwise a fresh rendering, with ``unmatched``
+    as the warning when an earlier assistant turn could not be continued.
 
     The new messages are rendered in a bounded context and the default drift check compares only that
     context, so continuing costs the same at every turn; ``drift_check="full"`` re-renders everything.
     """
     render = {"tools": tools, "chat_template": chat_template, "chat_template_kwargs": chat_template_kwargs}
-    last = next((i for i in range(len(raw_messages) - 1, -1, -1) if messages[i]["role"] == "assistant"), None)
-    fields = _metadata(raw_messages[last]) if last is not None and last < len(messages) - 1 else None
-    if fields is None:
-        return Prompt(ids=render_prompt(tokenizer, messages, model=model, **render))
 
     def rerendered(reason: str) -> Prompt:
         return Prompt(
@@ -253,7 +283,12 @@ def build_prompt(
             warning=f"re-rendered the conversation: {reason}",
         )
 
-    reason = _untrusted(raw_messages, messages, last, fields, render, tokenizer_source)
+    if previous is None:
+        if unmatched is not None:
+            return rerendered(unmatched)
+        return Prompt(ids=render_prompt(tokenizer, messages, model=model, **render))
+    last, fields = previous.index, previous.fields
+    reason = _untrusted(raw_messages, messages, previous, render, tokenizer_source)
     if reason is not None:
         return rerendered(reason)
     window = _bounded(messages, last)
@@ -263,17 +298,19 @@ def build_prompt(
     turn = _exact_turn(tokenizer, fields, new.end_id)
     continued = [*turn, *new.ids]
     if drift_check == "off" and mode != RERENDER:
-        return Prompt(ids=continued)
+        return Prompt(ids=continued, continued=True)
     if drift_check == "incremental" and mode != RERENDER:
         tail = continued[len(fields["prompt_token_ids"]) :]
         position = _window_drift(tokenizer, window, new, fields["prompt_token_ids"], tail, render)
         if not isinstance(position, str):
-            return Prompt(ids=continued, drift=_drift_report(position, fields.get("template_drift")))
+            return Prompt(ids=continued, drift=_drift_report(position, fields.get("template_drift")), continued=True)
     checked = _full_drift(tokenizer, messages, last, turn, new, render, model)
     if isinstance(checked, str):
         return rerendered(checked)
     continued, rendered, position = checked
-    return Prompt(ids=rendered if mode == RERENDER else continued, drift=_drift_report(position, None))
+    if mode == RERENDER:
+        return Prompt(ids=rendered, drift=_drift_report(position, None))
+    return Prompt(ids=continued, drift=_drift_report(position, None), continued=True)
 
 
 def _drift_report(position: int | None, previous: Any) -> dict[str, Any]:

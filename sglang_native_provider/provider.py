@@ -9,8 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -20,16 +19,19 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from .client import GenerateClient
 from .config import PROVIDER, SETTING_NAMES, DeploymentConfig, load_config
-from .continuation import Prompt, build_prompt, conversation_digest
-from .errors import bad_request
+from .continuation import PreviousTurn, Prompt, build_prompt, conversation_digest, last_assistant, previous_turn
+from .errors import bad_request, connection_error
+from .ledger import Ledger, history_key, session_id_of
 from .parsers import (
     REASONING_PARSERS,
     TOOL_CALL_PARSERS,
     detect_reasoning_parser,
     detect_tool_call_parser,
 )
-from .response import ResponseContext, build_model_response
+from .request import PreparedCall, SessionTurn
+from .response import ResponseContext
 from .sampling import SamplingRequest, build_sampling_request
+from .sessions import StoreError, open_store
 from .streaming import StreamAssembler
 from .templating import normalize_messages, normalize_tools, resolve_chat_template, tokenizers
 from .tool_choice import resolve_tool_choice
@@ -39,49 +41,27 @@ __all__ = ["SGLangNativeProvider", "handler", "register"]
 logger = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass
-class _Call:
-    """Everything one completion needs, prepared before any network I/O."""
-
-    config: DeploymentConfig
-    sampling: SamplingRequest
-    prompt: Prompt
-    context: ResponseContext
-    require_reasoning: bool = False
-    """A forced tool call's grammar starts after the reasoning block (SGLang's reasoning-aware grammar)."""
-    rid: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
-
-    @property
-    def model(self) -> str:
-        return self.context.model
-
-    def body(self, *, stream: bool = False) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "rid": self.rid,
-            "stream": stream,
-            "input_ids": self.prompt.ids,
-            "sampling_params": self.sampling.sampling_params,
-            "return_logprob": True,
-        }
-        if self.sampling.top_logprobs:
-            body["top_logprobs_num"] = self.sampling.top_logprobs
-        if self.require_reasoning:
-            body["require_reasoning"] = True
-        return body
-
-    def response(self, model_response: ModelResponse, outputs) -> ModelResponse:
-        return build_model_response(model_response, outputs, self.context)
-
-
-def _request_fields(config: DeploymentConfig, model: str, prompt: Prompt, digest: str) -> dict[str, Any]:
-    """The metadata every choice of this request carries (see continuation.py)."""
+def _request_fields(
+    config: DeploymentConfig, model: str, prompt: Prompt, digest: str, *, logged: bool
+) -> dict[str, Any]:
+    """The metadata every choice of this request carries (see continuation.py); a fallback from exact
+    continuation is logged as a warning when ``logged`` (not for histories that never carried tokens)."""
     fields: dict[str, Any] = {"tokenizer": config.tokenizer_source(model), "conversation_digest": digest}
     if prompt.drift is not None:
         fields["template_drift"] = prompt.drift
     if prompt.warning is not None:
         fields["continuation_warning"] = prompt.warning
-        logger.warning("sglang_native: %s", prompt.warning)
+        (logger.warning if logged else logger.debug)("sglang_native: %s", prompt.warning)
     return fields
+
+
+def _check_vocabulary(prompt_ids: list[int], tokenizer, model: str) -> None:
+    """Refuse ids the tokenizer does not have (a mismatched tokenizer or forged metadata): a real SGLang
+    server's scheduler dies on an input id beyond its embedding."""
+    size = len(tokenizer)
+    if prompt_ids and (max(prompt_ids) >= size or min(prompt_ids) < 0):
+        bad = next(token for token in prompt_ids if not 0 <= token < size)
+        raise bad_request(f"prompt token id {bad} is outside the tokenizer's vocabulary (size {size})", model)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +78,9 @@ class _ReasoningStart:
         open_tag, close_tag = (getattr(reasoning_parser, name, None) for name in ("open_tag", "close_tag"))
         if open_tag is None or close_tag is None:
             return cls()
-        tail = tokenizer.decode(prompt_ids[-8:]).rstrip()
+        # Enough tokens for either tag whatever the tokenizer (a tag that is no special token may take one each
+        # character: Kimi K3's ``<|open|>think<|sep|>``), plus whitespace after it.
+        tail = tokenizer.decode(prompt_ids[-(len(open_tag) + len(close_tag) + 8) :]).rstrip()
         return cls(opened=tail.endswith(open_tag), may_reason=not tail.endswith(close_tag))
 
 
@@ -160,6 +142,113 @@ def _drop_params(litellm_params: dict[str, Any] | None) -> bool:
     return bool((litellm_params or {}).get("drop_params") or litellm.drop_params)
 
 
+def _deployment(
+    model: str, params: dict[str, Any], api_base: str | None, api_key: str | None, timeout: Any
+) -> DeploymentConfig:
+    """The deployment's settings: those mixed into ``params`` (taken out of it) and LiteLLM's own arguments."""
+    settings = {name: params.pop(name) for name in list(params) if name in SETTING_NAMES}
+    settings.update(
+        {
+            key: value
+            for key, value in (("api_base", api_base), ("api_key", api_key), ("timeout", _timeout_seconds(timeout)))
+            if value is not None
+        }
+    )
+    return load_config(model, settings)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Conversation:
+    """The normalized messages, and the token metadata of the assistant turn they continue (if known)."""
+
+    raw: list[Any]
+    messages: list[dict[str, Any]]
+    previous: PreviousTurn | None
+    unmatched: str | None
+    """Why an earlier assistant turn could not be continued (reported as ``continuation_warning``)."""
+    session: _Session | None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Session:
+    session_id: str
+    ledger: Ledger
+
+
+def _session(config: DeploymentConfig, litellm_params: Mapping[str, Any] | None, headers: Any, model: str):
+    """The session the request names and its ledger, or None."""
+    session_id = session_id_of(litellm_params, headers if isinstance(headers, Mapping) else None)
+    if session_id is None:
+        return None
+    try:
+        return _Session(session_id, Ledger(open_store(config.session_store)))
+    except ValueError as exc:
+        raise bad_request(f"Invalid {PROVIDER} setting session_store for model {model!r}: {exc}", model) from None
+    except StoreError as exc:
+        return _store_failure(config, exc, model)
+
+
+def _store_failure(config: DeploymentConfig, exc: StoreError, model: str) -> None:
+    """An unreachable store fails the request (APIConnectionError naming it), or, with
+    ``session_store_errors="rerender"``, is logged and the request goes on without the ledger."""
+    if config.session_store_errors == "fail":
+        raise connection_error(f"{exc} (set session_store_errors='rerender' to go on without it)", model) from None
+    logger.warning("sglang_native: %s; continuing without the session ledger", exc)
+    return None
+
+
+def _conversation(
+    raw_messages: list[Any],
+    session: _Session | None,
+    render_inputs: tuple[Any, Mapping[str, Any]],
+    config: DeploymentConfig,
+    model: str,
+) -> _Conversation:
+    """Normalize the messages once and find the metadata of the turn they continue: on the message, else
+    in the session ledger."""
+    messages = normalize_messages(raw_messages, model)
+    previous = previous_turn(raw_messages, messages)
+    index = last_assistant(messages)
+    if previous is not None or index is None:
+        return _Conversation(raw_messages, messages, previous, None, session)
+    if session is None:
+        reason = (
+            f"messages[{index}] carries no {PROVIDER} token metadata and the request names no session "
+            "(metadata={'session_id': ...}) to find it in"
+        )
+        return _Conversation(raw_messages, messages, None, reason, None)
+    try:
+        fields = session.ledger.find(session.session_id, messages, index, *render_inputs)
+    except StoreError as exc:
+        return _Conversation(raw_messages, messages, None, None, _store_failure(config, exc, model))
+    if fields is None:
+        reason = f"no turn of session {session.session_id!r} wrote messages[{index}] (it was rewritten or edited)"
+        return _Conversation(raw_messages, messages, None, reason, session)
+    return _Conversation(raw_messages, messages, PreviousTurn(index, fields, "ledger"), None, session)
+
+
+def _session_turn(
+    conversation: _Conversation, prompt: Prompt, render_inputs: tuple[Any, Mapping[str, Any]], config, model: str
+) -> SessionTurn | None:
+    session = conversation.session
+    if session is None:
+        return None
+    previous = conversation.previous
+    try:
+        recording = session.ledger.recording(
+            session.session_id,
+            history_key(conversation.messages, *render_inputs),
+            prompt.ids,
+            continued_from=previous.fields if previous is not None else None,
+            source=previous.source if previous is not None else None,
+            rerendered=not prompt.continued,
+            has_history=last_assistant(conversation.messages) is not None,
+        )
+    except StoreError as exc:
+        return _store_failure(config, exc, model)
+    return SessionTurn(session.ledger, recording, model, fail_on_store_errors=config.session_store_errors == "fail")
+
+
 class SGLangNativeProvider(CustomLLM):
     """Renders the chat client-side, sends exact token ids to ``/generate``, parses what comes back."""
 
@@ -177,20 +266,13 @@ class SGLangNativeProvider(CustomLLM):
         optional_params: dict[str, Any],
         litellm_params: dict[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        headers: Any = None,
         **_unused: Any,
-    ) -> _Call:
-        """Validate settings and parameters and render the prompt; LiteLLM passes every argument by
-        keyword, and those this provider does not use land in ``_unused``."""
+    ) -> PreparedCall:
+        """Validate settings and parameters, find the turn the conversation continues and render the prompt;
+        LiteLLM passes every argument by keyword, and those this provider does not use land in ``_unused``."""
         params = dict(optional_params)
-        settings = {name: params.pop(name) for name in list(params) if name in SETTING_NAMES}
-        settings.update(
-            {
-                key: value
-                for key, value in (("api_base", api_base), ("api_key", api_key), ("timeout", _timeout_seconds(timeout)))
-                if value is not None
-            }
-        )
-        config = load_config(model, settings)
+        config = _deployment(model, params, api_base, api_key, timeout)
         drop_params = _drop_params(litellm_params)
 
         tools = normalize_tools(params.pop("tools", None), model)
@@ -212,11 +294,17 @@ class SGLangNativeProvider(CustomLLM):
             requested_tool_choice, tools, tool_parser_name, drop_params=drop_params, model=model
         )
         tool_choice.constrain(sampling.sampling_params, model)
-        normalized = normalize_messages(messages, model)
+
+        render_inputs = (tools, template_kwargs)
+        session = _session(config, litellm_params, headers, model)
+        if session is not None and config.routing_key is None:
+            config = config.model_copy(update={"routing_key": session.session_id})
+        conversation = _conversation(messages, session, render_inputs, config, model)
         prompt = build_prompt(
             tokenizer,
-            messages,
-            normalized,
+            conversation.raw,
+            conversation.messages,
+            conversation.previous,
             tools=tools,
             chat_template=chat_template,
             chat_template_kwargs=template_kwargs,
@@ -224,12 +312,21 @@ class SGLangNativeProvider(CustomLLM):
             mode=config.continuation,
             drift_check=config.drift_check,
             model=model,
+            unmatched=conversation.unmatched,
         )
+        _check_vocabulary(prompt.ids, tokenizer, model)
+        session_turn = _session_turn(conversation, prompt, render_inputs, config, model)
+
         tool_parser = _parser("tool_call_parser", tool_parser_name, TOOL_CALL_PARSERS, model)
         reasoning_parser = _parser("reasoning_parser", reasoning_parser_name, REASONING_PARSERS, model)
         _keep_special_markers(sampling, tokenizer, tool_parser, reasoning_parser)
-        digest = conversation_digest(normalized, tools, template_kwargs)
         reasoning_start = _ReasoningStart.of(tokenizer, prompt.ids, reasoning_parser)
+        request_fields = _request_fields(
+            config, model, prompt, conversation_digest(conversation.messages, tools, template_kwargs),
+            logged=conversation.unmatched is None,
+        )
+        if session_turn is not None:
+            request_fields.update(session_turn.recording.fields())
         context = ResponseContext(
             model=model,
             prompt_ids=prompt.ids,
@@ -240,12 +337,18 @@ class SGLangNativeProvider(CustomLLM):
             reasoning_opened=reasoning_start.opened,
             logprobs=sampling.logprobs,
             top_logprobs=sampling.top_logprobs,
-            request_fields=_request_fields(config, model, prompt, digest),
+            request_fields=request_fields,
+            sampling_params=sampling.sampling_params,
         )
         # A forced call's grammar waits for the end of reasoning when the output may start with it.
         require_reasoning = tool_choice.structural_tag is not None and reasoning_start.may_reason
-        return _Call(
-            config=config, sampling=sampling, prompt=prompt, context=context, require_reasoning=require_reasoning
+        return PreparedCall(
+            config=config,
+            sampling=sampling,
+            prompt=prompt,
+            context=context,
+            require_reasoning=require_reasoning,
+            session=session_turn,
         )
 
     def completion(self, *, model_response: ModelResponse, **kwargs: Any) -> ModelResponse:
@@ -261,7 +364,7 @@ class SGLangNativeProvider(CustomLLM):
         whatever a stream raises in ``MidStreamFallbackError``); stream when iterated."""
         return self._astream(self._prepare(**kwargs))
 
-    async def _astream(self, call: _Call) -> AsyncIterator[ModelResponseStream]:
+    async def _astream(self, call: PreparedCall) -> AsyncIterator[ModelResponseStream]:
         assembler = StreamAssembler(call)
         finished = False
         try:
@@ -273,12 +376,14 @@ class SGLangNativeProvider(CustomLLM):
         finally:
             if not finished:  # cancelled, abandoned or failed: do not let the GPU generate for nobody
                 await self._client.aabort(call.config, call.rid)
+        if call.session is not None:
+            call.session.record(assembler.finished_choices())
 
     def streaming(self, **kwargs: Any) -> Iterator[ModelResponseStream]:
         """As :meth:`astreaming`, synchronously."""
         return self._stream(self._prepare(**kwargs))
 
-    def _stream(self, call: _Call) -> Iterator[ModelResponseStream]:
+    def _stream(self, call: PreparedCall) -> Iterator[ModelResponseStream]:
         assembler = StreamAssembler(call)
         finished = False
         try:
@@ -289,6 +394,8 @@ class SGLangNativeProvider(CustomLLM):
         finally:
             if not finished:
                 self._client.abort(call.config, call.rid)
+        if call.session is not None:
+            call.session.record(assembler.finished_choices())
 
 
 handler = SGLangNativeProvider()

@@ -10,7 +10,9 @@ Use it beside plain ``litellm.acompletion`` calls::
     trajectory.write_jsonl("rollouts.jsonl")
 
 Everything is read from the token metadata the provider puts on each assistant message, so
-``Trajectory.from_messages(messages)`` rebuilds the same object from a finished conversation.
+``Trajectory.from_messages(messages)`` rebuilds the same object from a finished conversation, and
+``Trajectory.from_session(session_id)`` builds a session's trajectories from the session ledger, for
+frameworks that keep their own history (and drop the metadata).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .sessions import LedgerTurn, SessionStore, open_store
+
 __all__ = ["SCHEMA", "Trajectory", "TrajectoryError", "Turn"]
 
-SCHEMA = "sglang-native-trajectory/1"
+SCHEMA = "sglang-native-trajectory/2"
 _TOKEN_FIELDS = ("prompt_ids", "completion_ids", "completion_logprobs")  # kept once, at the top level
 
 
@@ -44,6 +48,32 @@ class Turn:
     tool_calls: list[dict[str, Any]]
     template_drift: dict[str, Any] | None
     continuation_warning: str | None
+    turn_id: str | None = None
+    """SGLang's request id of the choice."""
+    continuation: str | None = None
+    """For a session's turn, how its prompt was built: ``exact``, ``ledger``, ``rerendered`` or ``new``."""
+    first_difference: int | None = None
+    """For a re-rendered turn: where its prompt departs from the turn it follows."""
+    trained: bool = True
+    """False when an earlier trajectory of the session holds this turn already (a branch's shared prefix):
+    its tokens are then masked out, so that each sampled token is trained once."""
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any], tool_calls: list[dict[str, Any]], **session: Any) -> Turn:
+        """The turn behind one choice's ``provider_specific_fields``."""
+        return cls(
+            prompt_ids=list(fields["prompt_token_ids"]),
+            completion_ids=list(fields["completion_token_ids"]),
+            completion_logprobs=fields.get("completion_logprobs"),
+            finish_reason=fields.get("sglang_finish_reason"),
+            weight_version=fields.get("weight_version"),
+            cached_tokens=fields.get("cached_tokens"),
+            tool_calls=tool_calls,
+            template_drift=fields.get("template_drift"),
+            continuation_warning=fields.get("continuation_warning"),
+            turn_id=fields.get("sglang_request_id"),
+            **session,
+        )
 
     @classmethod
     def from_message(cls, message: Any) -> Turn | None:
@@ -56,17 +86,7 @@ class Turn:
             {"id": call.get("id"), "name": call["function"]["name"], "arguments": call["function"]["arguments"]}
             for call in (data.get("tool_calls") or [])
         ]
-        return cls(
-            prompt_ids=list(fields["prompt_token_ids"]),
-            completion_ids=list(fields["completion_token_ids"]),
-            completion_logprobs=fields.get("completion_logprobs"),
-            finish_reason=fields.get("sglang_finish_reason"),
-            weight_version=fields.get("weight_version"),
-            cached_tokens=fields.get("cached_tokens"),
-            tool_calls=calls,
-            template_drift=fields.get("template_drift"),
-            continuation_warning=fields.get("continuation_warning"),
-        )
+        return cls.from_fields(fields, calls, continuation=fields.get("continuation"))
 
 
 def _as_dict(message: Any) -> dict[str, Any]:
@@ -78,9 +98,61 @@ def _as_dict(message: Any) -> dict[str, Any]:
 class Trajectory:
     """The messages of a rollout and the turns the provider generated in it."""
 
-    def __init__(self, messages: Sequence[Any] = ()) -> None:
+    def __init__(self, messages: Sequence[Any] = (), *, session_id: str | None = None, branch: int = 0) -> None:
         self.messages: list[Any] = list(messages)
         self.turns: list[Turn] = []
+        self.session_id = session_id
+        self.branch = branch
+        """The trajectory's position among its session's (0 for the first)."""
+
+    @classmethod
+    def from_session(cls, session_id: str, store: SessionStore | str | None = None) -> list[Trajectory]:
+        """A session's trajectories from the session ledger (``store``: a store or its URL; default the
+        in-process one): turns that continue one another exactly form one trajectory; a re-rendered turn, a
+        new conversation, or a second continuation of the same turn (a retried step, a sub-agent) starts
+        another. A branch repeats the turns it shares with an earlier trajectory, masked out of its loss.
+        ``messages`` holds what the model wrote in each turn. Raises UnknownSessionError."""
+        store = store if store is not None and not isinstance(store, str) else open_store(store)
+        chains: list[list[tuple[LedgerTurn, bool]]] = []
+        ends: dict[str, int] = {}  # turn id -> the chain it ends
+        where: dict[str, tuple[int, int]] = {}  # turn id -> (chain, position)
+        for turn in store.turns(session_id):
+            continues = turn.continuation in ("exact", "ledger") and turn.parent_id in where
+            if continues and turn.parent_id in ends:
+                chain = ends.pop(turn.parent_id)
+                chains[chain].append((turn, True))
+            elif continues:
+                chain_index, position = where[turn.parent_id]
+                shared = [(earlier, False) for earlier, _ in chains[chain_index][: position + 1]]
+                chain = len(chains)
+                chains.append([*shared, (turn, True)])
+            else:
+                chain = len(chains)
+                chains.append([(turn, True)])
+            ends[turn.turn_id] = chain
+            where[turn.turn_id] = (chain, len(chains[chain]) - 1)
+        return [cls._from_chain(session_id, branch, chain) for branch, chain in enumerate(chains)]
+
+    @classmethod
+    def _from_chain(cls, session_id: str, branch: int, chain: list[tuple[LedgerTurn, bool]]) -> Trajectory:
+        trajectory = cls(session_id=session_id, branch=branch)
+        for turn, trained in chain:
+            written = turn.message
+            calls = [{"id": None, "name": name, "arguments": arguments} for name, arguments in written["tool_calls"]]
+            trajectory.turns.append(
+                Turn.from_fields(
+                    turn.fields,
+                    calls,
+                    continuation=turn.continuation,
+                    first_difference=turn.first_difference,
+                    trained=trained,
+                )
+            )
+            message = {"role": "assistant", "content": written["content"] or None, "tool_calls": calls or None}
+            if written["reasoning"]:
+                message["reasoning_content"] = written["reasoning"]
+            trajectory.messages.append(message)
+        return trajectory
 
     @classmethod
     def from_messages(cls, messages: Sequence[Any]) -> Trajectory:
@@ -115,7 +187,7 @@ class Trajectory:
                 raise TrajectoryError(f"turn {number} does not continue turn {number - 1}: {reason}")
             new_prompt = turn.prompt_ids[len(ids) :]
             ids += new_prompt + turn.completion_ids
-            mask += [0] * len(new_prompt) + [1] * len(turn.completion_ids)
+            mask += [0] * len(new_prompt) + [int(turn.trained)] * len(turn.completion_ids)
             sampled = turn.completion_logprobs or [None] * len(turn.completion_ids)
             logprobs += [None] * len(new_prompt) + list(sampled)
         return ids, mask, logprobs
@@ -147,10 +219,12 @@ class Trajectory:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON form (``schema`` = ``sglang-native-trajectory/1``, see the README)."""
+        """The documented JSON form (``schema`` = ``sglang-native-trajectory/2``, see the README)."""
         ids, mask, logprobs = self._sequence()
         return {
             "schema": SCHEMA,
+            "session_id": self.session_id,
+            "branch": self.branch,
             "token_ids": ids,
             "loss_mask": mask,
             "logprobs": logprobs,

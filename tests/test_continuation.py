@@ -265,7 +265,7 @@ async def test_trajectory_export(emulator, tmp_path):
     lines = path.read_text().splitlines()
     assert len(lines) == 2
     record = json.loads(lines[0])
-    assert record["schema"] == "sglang-native-trajectory/1"
+    assert record["schema"] == "sglang-native-trajectory/2"
     assert record["token_ids"] == trajectory.token_ids and record["loss_mask"] == trajectory.loss_mask
     assert [turn["completion_length"] for turn in record["turns"]] == [len(t.completion_ids) for t in trajectory.turns]
     assert record["turns"][1]["weight_version"] == "default"
@@ -341,7 +341,7 @@ def test_the_rl_rollout_example_writes_a_trajectory(tmp_path, monkeypatch):
     output = tmp_path / "rollouts.jsonl"
     example["main"](str(output))
     (record,) = [json.loads(line) for line in output.read_text().splitlines()]
-    assert record["schema"] == "sglang-native-trajectory/1"
+    assert record["schema"] == "sglang-native-trajectory/2"
     assert len(record["turns"]) == 2 and record["turns"][0]["tool_calls"][0]["name"] == "get_weather"
     assert sum(record["loss_mask"]) == sum(turn["completion_length"] for turn in record["turns"])
 

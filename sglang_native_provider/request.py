@@ -1,0 +1,97 @@
+"""One prepared request: everything a completion needs, decided before any network I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from typing import Any
+
+from litellm.types.utils import ModelResponse
+
+from .config import DeploymentConfig
+from .continuation import Prompt
+from .errors import connection_error
+from .ledger import Ledger, Recording
+from .response import ResponseContext, build_model_response
+from .sampling import SamplingRequest
+from .sessions import StoreError
+
+__all__ = ["PreparedCall", "SessionTurn"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionTurn:
+    """The session a request belongs to and how its choices are recorded in the ledger."""
+
+    ledger: Ledger
+    recording: Recording
+    model: str
+    fail_on_store_errors: bool = True
+    """A store that cannot record fails the request (APIConnectionError), or is logged and skipped."""
+
+    def record(self, choices) -> None:
+        """Record (provider_specific_fields, content, reasoning, [(name, arguments)]) per choice."""
+        try:
+            self.ledger.record(self.recording, choices)
+        except StoreError as exc:
+            if self.fail_on_store_errors:
+                raise connection_error(f"{exc} (the answer was not recorded)", self.model) from None
+            logger.warning("sglang_native: %s; the answer was not recorded", exc)
+
+    def record_response(self, response: ModelResponse) -> None:
+        self.record(
+            [
+                (
+                    choice.message.provider_specific_fields or {},
+                    choice.message.content,
+                    getattr(choice.message, "reasoning_content", None),
+                    [(call.function.name, call.function.arguments) for call in choice.message.tool_calls or ()],
+                )
+                for choice in response.choices
+            ]
+        )
+
+
+@dataclasses.dataclass
+class PreparedCall:
+    """Everything one completion needs, prepared before any network I/O."""
+
+    config: DeploymentConfig
+    sampling: SamplingRequest
+    prompt: Prompt
+    context: ResponseContext
+    require_reasoning: bool = False
+    """A forced tool call's grammar starts after the reasoning block (SGLang's reasoning-aware grammar)."""
+    session: SessionTurn | None = None
+    rid: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def model(self) -> str:
+        return self.context.model
+
+    def body(self, *, stream: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "rid": self.rid,
+            "stream": stream,
+            "input_ids": self.prompt.ids,
+            "sampling_params": self.sampling.sampling_params,
+            "return_logprob": True,
+        }
+        if self.sampling.top_logprobs:
+            body["top_logprobs_num"] = self.sampling.top_logprobs
+        if self.require_reasoning:
+            body["require_reasoning"] = True
+        if self.session is not None:
+            body["session_id"] = self.session.recording.session_id  # SGLang's identity; it leaves the prompt be
+        if self.config.routing_key:
+            body["routing_key"] = self.config.routing_key  # a session's turns go to the worker caching them
+        return body
+
+    def response(self, model_response: ModelResponse, outputs) -> ModelResponse:
+        response = build_model_response(model_response, outputs, self.context)
+        if self.session is not None:
+            self.session.record_response(response)
+        return response
