@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import litellm
 
-__all__ = ["bad_request", "connection_error", "error_for_status", "timeout_error"]
+__all__ = ["MESSAGE_LIMIT", "bad_request", "bounded", "connection_error", "error_for_status", "timeout_error"]
 
 PROVIDER = "sglang_native"
+
+MESSAGE_LIMIT = 4096
+"""The most characters of a server's text (an error answer, an error event, an abort message) that an exception
+message carries: LiteLLM runs its secret-redaction and error-normalization regexes over every message, and over a
+20 MB one they blocked the event loop for a minute."""
 
 _CONTEXT_OVERFLOW_MARKERS = (
     "longer than the model's context length",
     "exceeds the model's maximum context length",
 )
+
+
+def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text``, or its first ``limit`` characters saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]} [cut: the first {limit:,} of {len(text):,} characters]"
 
 
 def bad_request(message: str, model: str) -> litellm.BadRequestError:
@@ -32,7 +44,9 @@ def timeout_error(message: str, model: str) -> litellm.Timeout:
 
 
 def error_for_status(status_code: int, message: str, model: str) -> Exception:
-    """The LiteLLM exception for an SGLang error answer (or an abort finish carrying a status)."""
+    """The LiteLLM exception for an SGLang error answer (or an abort finish carrying a status); the server's
+    ``message`` is cut to :data:`MESSAGE_LIMIT` characters."""
+    message = bounded(message)
     text = f"SGLang error {status_code}: {message}"
     if status_code in (400, 422):
         if any(marker in message for marker in _CONTEXT_OVERFLOW_MARKERS):
