@@ -5,6 +5,7 @@ call), and streaming equal to one-shot parsing at every split."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -79,11 +80,23 @@ DOTS_PARIS = (
     '<parameter name="metric">true</parameter>\n</invoke>'
 )
 
-DROPPED_TAGS = {
-    "trinity": ("<think>", "</think>"),
-    "k2_horizon": ("<ifm|tool_calls>", "</ifm|tool_calls>"),
-    "inkling": INKLING_CONTROL_TOKENS,
+DOUBLED = "get_weather.get_weather"
+MUSE_CALL = (
+    f'<|start|>assistant to={DOUBLED}<|message|><atem:function_calls>\n<atem:invoke name="{DOUBLED}">\n'
+    '<atem:parameter name="city">Paris</atem:parameter>\n<atem:parameter name="days">3</atem:parameter>\n'
+    '<atem:parameter name="metric">true</atem:parameter>\n</atem:invoke>\n</atem:function_calls>'
+)
+MUSE_REASONING = " to=self<|message|>Need weather.<|eom|>"
+DROPPED_MARKUP = {
+    "trinity": re.compile(r"</?think>"),
+    "k2_horizon": re.compile(r"</?ifm\|tool_calls>"),
+    "inkling": re.compile("|".join(re.escape(token) for token in INKLING_CONTROL_TOKENS)),
+    "muse": re.compile(r"(?:<\|start\|>[^<]*)?\bto=[^\s<]+[^<]*<\|message\|>|<\|eom\|>|<\|eot\|>"),
 }
+ATEM_TOKYO = (
+    '<atem:function_calls><atem:invoke name="get_time"><atem:parameter name="zone">Asia/Tokyo</atem:parameter>'
+    "</atem:invoke></atem:function_calls>"
+)
 INKLING_THINK = "<|message_model|><|content_thinking|>Need the weather.<|end_message|>"
 INKLING_CALL = (
     '<|message_model|>get_weather<|content_invoke_tool_json|>{"name": "get_weather", "args": '
@@ -208,6 +221,16 @@ TOOL_CASES = [
         (TOKYO,),
     ),
     Case("inkling", INKLING_CALL + "It is sunny.", "It is sunny.", (PARIS,)),
+    # Muse, raw output (no reasoning parser): every channel unwrapped, the tool channel a call.
+    Case(
+        "muse",
+        MUSE_REASONING + MUSE_CALL + "<|eom|><|start|>assistant to=user<|message|>It is sunny.<|eot|>",
+        "Need weather.It is sunny.",
+        (PARIS,),
+    ),
+    # ... and the content the muse reasoning parser leaves: a tool channel after an end marker.
+    Case("muse", "Let me check.<|eom|>" + MUSE_CALL + "<|eom|>" + MUSE_CALL, "Let me check.", (PARIS, PARIS)),
+    Case("muse", " to=get_time<|message|>" + ATEM_TOKYO, "", (TOKYO,)),
     Case("inkling", INKLING_THINK + INKLING_CALL, "Need the weather.", (PARIS,)),
     Case(
         "cohere_command4",
@@ -245,6 +268,11 @@ MALFORMED = [
     ("k2_horizon", '<ifm|tool_call>{"name":123,"arguments":{}}</ifm|tool_call>'),
     ("inkling", '<|message_model|>f<|content_invoke_tool_json|>{"name": "f", "args": {"x": NaN}}<|end_message|>'),
     ("inkling", '<|message_model|>f<|content_invoke_tool_json|>{"name": "f", "args": []}<|end_message|>'),
+    ("muse", "<|start|>assistant to=get_time<|message|><atem:invoke>zone</atem:invoke><|eom|>"),
+    # Quoted inside an answer or in reasoning (no end marker before the header): text, never a call.
+    ("muse", " to=user<|message|>You would write:\n" + MUSE_CALL),
+    ("muse", " to=self<|message|>I could call " + MUSE_CALL + " but no.<|eom|>"),
+    ("muse", "after prose:\n" + MUSE_CALL),
 ]
 
 
@@ -284,8 +312,8 @@ def test_streaming_at_every_split_equals_one_shot(case):
 
 def _visible(parser: str, text: str) -> str:
     """``text`` less the markup the parser always drops from content, whitespace ignored."""
-    for tag in DROPPED_TAGS.get(parser, ()):
-        text = text.replace(tag, "")
+    if parser in DROPPED_MARKUP:
+        text = DROPPED_MARKUP[parser].sub("", text)
     return "".join(text.split())
 
 
@@ -387,6 +415,20 @@ REASONING_CASES = [
         INKLING_CALL + "It is sunny.",
     ),
     ReasoningCase("inkling", "plain text, no control tokens", None, "plain text, no control tokens"),
+    ReasoningCase(
+        "muse",
+        MUSE_REASONING + "<|start|>assistant to=user<|message|>Hello there.<|eot|>",
+        "Need weather.",
+        "Hello there.",
+    ),
+    ReasoningCase(
+        "muse",
+        MUSE_REASONING + MUSE_CALL + "<|eom|><|start|>assistant to=user<|message|>It is sunny.",
+        "Need weather.",
+        "<|eom|>" + MUSE_CALL + "<|eom|>It is sunny.",
+    ),
+    ReasoningCase("muse", "to=x is the syntax.", None, "to=x is the syntax."),
+    ReasoningCase("muse", " to=self<|message|>cut off", "cut off", ""),
     ReasoningCase("inkling", INKLING_THINK[:-15] + "cut", "Need the weather.cut", ""),
     ReasoningCase("apertus2509", "<|inner_prefix|>Let me think.<|inner_suffix|>Paris.", "Let me think.", "Paris."),
     ReasoningCase(
@@ -455,3 +497,76 @@ def test_reasoning_tags_are_markers_for_special_token_handling():
     assert "<|END_THINKING|>" in REASONING_PARSERS["cohere_command4"]().markers
     assert "</ifm|think_fast>" in REASONING_PARSERS["k2_horizon"]().markers
     assert "<tool_calls>" in REASONING_PARSERS["hunyuan"]().markers
+
+
+PIPELINES = [
+    # (family, raw output, reasoning, content, calls): the reasoning parser first, its content to the tool parser.
+    (
+        "muse",
+        MUSE_REASONING + MUSE_CALL + "<|eom|><|start|>assistant to=user<|message|>It is sunny in Paris.",
+        "Need weather.",
+        "It is sunny in Paris.",
+        [PARIS],
+    ),
+    (
+        "muse",
+        " to=self<|message|>r<|eom|><|start|>assistant to=user<|message|>Let me check.<|eom|>" + MUSE_CALL,
+        "r",
+        "Let me check.",
+        [PARIS],
+    ),
+    # SGLang's test: a header quoted in the answer, at its start or after prose, is not a call.
+    ("muse", " to=self<|message|>r<|eom|><|start|>assistant to=user<|message|>" + MUSE_CALL, "r", MUSE_CALL, []),
+    (
+        "muse",
+        " to=self<|message|>r<|eom|><|start|>assistant to=user<|message|>after prose:\n" + MUSE_CALL,
+        "r",
+        "after prose:\n" + MUSE_CALL,
+        [],
+    ),
+    (
+        "inkling",
+        INKLING_THINK + INKLING_CALL + "<|message_model|><|content_text|>It is sunny.<|end_message|>",
+        "Need the weather.",
+        "It is sunny.",
+        [PARIS],
+    ),
+    (
+        "cohere_command4",
+        "I should look it up.<|END_THINKING|><|START_ACTION|>[\n"
+        '{"tool_call_id": "0", "tool_name": "get_time", "parameters": {"zone": "Asia/Tokyo"}}\n]<|END_ACTION|>',
+        "I should look it up.",
+        "",
+        [TOKYO],
+    ),
+    (
+        "apertus2509",
+        '<|inner_prefix|>Weather first.<|tools_prefix|>[{"get_time": {"zone": "Asia/Tokyo"}}]<|tools_suffix|>'
+        "<|inner_suffix|>Done.",
+        "Weather first.",
+        "Done.",
+        [TOKYO],
+    ),
+]
+
+
+def _pipeline(family: str, pieces: list[str]):
+    reasoning_stream = REASONING_PARSERS[family]().stream()
+    tool_stream = TOOL_CALL_PARSERS[family]().stream(TOOLS)
+    reasoning, content, calls = "", "", []
+    for piece in [*pieces, None]:
+        more_reasoning, more_content = reasoning_stream.finish() if piece is None else reasoning_stream.feed(piece)
+        text, new_calls = tool_stream.feed(more_content)
+        reasoning, content, calls = reasoning + more_reasoning, content + text, calls + new_calls
+    text, new_calls = tool_stream.finish()
+    return reasoning, content + text, _calls(calls + new_calls)
+
+
+@pytest.mark.parametrize(("family", "raw", "reasoning", "content", "calls"), PIPELINES, ids=[p[0] for p in PIPELINES])
+def test_reasoning_then_tool_calls(family, raw, reasoning, content, calls):
+    parsed_reasoning = REASONING_PARSERS[family]().parse(raw)
+    parsed = TOOL_CALL_PARSERS[family]().parse(parsed_reasoning.content, TOOLS)
+    assert (parsed_reasoning.reasoning, parsed.content, _calls(parsed.calls)) == (reasoning, content, calls)
+    assert _pipeline(family, list(raw)) == (reasoning, content, calls)
+    for cut in range(len(raw) + 1):
+        assert _pipeline(family, [raw[:cut], raw[cut:]]) == (reasoning, content, calls)
