@@ -9,6 +9,7 @@ It travels with the message when the caller appends it to the next turn's ``mess
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ from litellm.types.utils import (
 from .continuation import message_digest
 from .errors import error_for_status
 from .parsers import ReasoningParser, ToolCall, ToolCallParser
+from .parsers.base import merge_metadata
 from .protocol import FinishReason, GenerateOutput, LogprobEntry
+from .validation import check_output, check_output_count, text_mismatch
 
 __all__ = [
     "ResponseContext",
@@ -41,6 +44,8 @@ __all__ = [
     "unknown_tool_names",
     "usage",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class TokenBytes:
@@ -167,32 +172,59 @@ class ResponseContext:
     top_logprobs: int
     request_fields: dict[str, Any] = field(default_factory=dict)
     """Metadata every choice carries (tokenizer, conversation digest, template drift...)."""
+    sampling_params: dict[str, Any] = field(default_factory=dict)
+    """The request's SGLang ``sampling_params`` (``n``, and how ``text`` was detokenized)."""
+
+    @property
+    def n(self) -> int:
+        return int(self.sampling_params.get("n") or 1)
+
+    def check(self, output: GenerateOutput) -> None:
+        """Raise ``InternalServerError`` for an unfinished, aborted or inconsistent output."""
+        check_finished(output, self.model)
+        check_output(
+            output, tokenizer=self.tokenizer, logprobs=self.logprobs, top_logprobs=self.top_logprobs, model=self.model
+        )
 
     def split(self, text: str) -> tuple[str, str | None, list[ToolCall]]:
         """(content, reasoning, tool calls) of a completed output's text."""
-        reasoning = None
+        return self.parse_output(text)[:3]
+
+    def parse_output(self, text: str) -> tuple[str, str | None, list[ToolCall], dict[str, list[Any]]]:
+        """(content, reasoning, tool calls, the parsers' metadata such as ``unparsed_tool_markup``)."""
+        reasoning, metadata = None, []
         if self.reasoning_parser is not None:
             parsed_reasoning = self.reasoning_parser.parse(text, opened=self.reasoning_opened)
             text, reasoning = parsed_reasoning.content, parsed_reasoning.reasoning
+            metadata.append(parsed_reasoning.metadata)
         calls: list[ToolCall] = []
         if self.tools and self.tool_parser is not None:
             parsed = self.tool_parser.parse(text, self.tools)
             text, calls = parsed.content, parsed.calls
-        return text, reasoning, calls
+            metadata.append(parsed.metadata)
+        return text, reasoning, calls, merge_metadata(*metadata)
 
-    def choice_fields(self, output: GenerateOutput, content: str | None, reasoning: str | None, calls) -> dict:
-        """A choice's ``provider_specific_fields``: token metadata, request metadata, digests, warnings."""
+    def choice_fields(
+        self, output: GenerateOutput, content: str | None, reasoning: str | None, calls, metadata: dict | None = None
+    ) -> dict:
+        """A choice's ``provider_specific_fields``: token metadata, request metadata, digests, warnings, and
+        what the parsers found besides content and calls (``metadata``, parsed from the text when not given)."""
         fields = token_metadata(output, self.prompt_ids, self.top_logprobs)
         fields.update(self.request_fields)
+        fields.update(self.parse_output(output.text)[3] if metadata is None else metadata)
         fields["message_digest"] = message_digest(content, reasoning, [(call.name, call.arguments) for call in calls])
         unknown = unknown_tool_names([call.name for call in calls], self.tools)
         if unknown:
             fields["unknown_tool_calls"] = unknown
+        mismatch = text_mismatch(output, self.tokenizer, self.sampling_params)
+        if mismatch is not None:
+            fields["text_mismatch"] = mismatch
+            logger.warning("sglang_native: SGLang's text departs from its decoded ids at %d", mismatch["position"])
         return fields
 
 
 def _choice(index: int, output: GenerateOutput, context: ResponseContext, token_bytes: TokenBytes) -> Choices:
-    text, reasoning, calls = context.split(output.text)
+    text, reasoning, calls, metadata = context.parse_output(output.text)
     tool_calls = [
         ChatCompletionMessageToolCall(
             id=call.id or context.tool_parser.new_call_id(),
@@ -207,7 +239,7 @@ def _choice(index: int, output: GenerateOutput, context: ResponseContext, token_
         role="assistant",
         tool_calls=tool_calls or None,
         reasoning_content=reasoning,
-        provider_specific_fields=context.choice_fields(output, content, reasoning, calls),
+        provider_specific_fields=context.choice_fields(output, content, reasoning, calls, metadata),
     )
     meta = output.meta_info
     choice_logprobs = (
@@ -223,8 +255,9 @@ def build_model_response(
     model_response: ModelResponse, outputs: list[GenerateOutput], context: ResponseContext
 ) -> ModelResponse:
     """Fill LiteLLM's ``model_response`` with one choice per sampled sequence."""
+    check_output_count(len(outputs), context.n, context.model)
     for output in outputs:
-        check_finished(output, context.model)
+        context.check(output)
     token_bytes = token_bytes_for(context.tokenizer)
     model_response.choices = [_choice(index, output, context, token_bytes) for index, output in enumerate(outputs)]
     model_response.usage = usage(len(context.prompt_ids), outputs)  # type: ignore[attr-defined]

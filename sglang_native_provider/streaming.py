@@ -20,15 +20,23 @@ from .errors import error_for_status
 from .parsers import ReasoningStream, ToolCall, ToolCallStream
 from .protocol import GenerateOutput, LogprobEntry
 from .response import (
-    check_finished,
     openai_finish_reason,
     openai_logprobs,
     token_bytes_for,
     usage,
 )
+from .validation import (
+    check_counts,
+    check_event_index,
+    check_finish_reason,
+    check_logprobs,
+    check_token_ids,
+    check_top_logprobs,
+    vocab_size,
+)
 
 if TYPE_CHECKING:
-    from .provider import _Call
+    from .request import PreparedCall
 
 __all__ = ["StreamAssembler"]
 
@@ -58,12 +66,19 @@ class _Choice:
     pending: _Pending | None = None
     unsent_logprobs: list[dict[str, Any]] = field(default_factory=list)
     final: GenerateOutput | None = None
+    written: tuple[dict[str, Any], str, str | None, list[tuple[str, str]]] | None = None
+    """The finished choice's metadata and what it wrote (content, reasoning, calls), for the ledger."""
+
+
+def _sent(values: list[Any], output_ids: list[int]) -> list[Any] | None:
+    """A stream's assembled logprob list, or None when no event carried one."""
+    return values if values or not output_ids else None
 
 
 class StreamAssembler:
     """Feeds on parsed SGLang events (:meth:`event`) and returns the LiteLLM chunks they make."""
 
-    def __init__(self, call: _Call) -> None:
+    def __init__(self, call: PreparedCall) -> None:
         self._call = call
         self._incremental = call.config.incremental_streaming_output
         self._context = call.context
@@ -93,6 +108,9 @@ class StreamAssembler:
         except ValidationError as exc:
             raise error_for_status(502, f"malformed stream event from SGLang: {exc}", model) from None
         index = output.index or 0
+        check_event_index(index, self._call.sampling.n, model)
+        check_finish_reason(output.meta_info.finish_reason, model)
+        check_counts(output.meta_info, model)
         choice = self._choices.get(index)
         if choice is None:
             choice = self._choices[index] = self._new_choice()
@@ -116,13 +134,18 @@ class StreamAssembler:
                 "output_ids": choice.output_ids,
                 "text": choice.text,
                 "meta_info": output.meta_info.model_copy(
-                    update={"output_token_logprobs": choice.logprobs, "output_top_logprobs": choice.top_logprobs}
+                    update={
+                        "output_token_logprobs": _sent(choice.logprobs, choice.output_ids),
+                        "output_top_logprobs": _sent(choice.top_logprobs, choice.output_ids),
+                    }
                 ),
             }
         )
-        check_finished(full, model)
+        self._context.check(full)
         choice.final = full
-        fields = self._context.choice_fields(full, *self._context.split(full.text))
+        content, reasoning, calls = self._context.split(full.text)
+        fields = self._context.choice_fields(full, content, reasoning, calls)
+        choice.written = (fields, content, reasoning, [(call.name, call.arguments) for call in calls])
         all_finished = len(self._choices) == self._call.sampling.n and all(
             other.final is not None for other in self._choices.values()
         )
@@ -195,11 +218,29 @@ class StreamAssembler:
                 f"{'without' if self._incremental else 'with'} --incremental-streaming-output",
                 self._call.model,
             )
+        checked_ids, checked_logprobs, checked_tops = (
+            len(choice.output_ids),
+            min(len(choice.output_ids), len(choice.logprobs)),
+            min(len(choice.output_ids), len(choice.top_logprobs)),
+        )
         choice.output_ids.extend(new_ids)
         choice.text += text_delta
         choice.logprobs.extend(new_logprobs)
         choice.top_logprobs.extend(new_tops)
+        self._check_new_tokens(choice, checked_ids, checked_logprobs, checked_tops)
         return text_delta, new_logprobs, new_tops
+
+    def _check_new_tokens(self, choice: _Choice, ids_from: int, logprobs_from: int, tops_from: int) -> None:
+        """What this event added holds together before any of it is passed on (the whole output is checked
+        again when it finishes)."""
+        model, top_logprobs = self._call.model, self._call.sampling.top_logprobs
+        size = vocab_size(self._context.tokenizer)
+        check_token_ids(choice.output_ids, size, "output_ids", model, start=ids_from)
+        check_logprobs(choice.output_ids, choice.logprobs, model, start=logprobs_from, complete=False)
+        if top_logprobs:
+            check_top_logprobs(
+                choice.output_ids, choice.top_logprobs, top_logprobs, size, model, start=tops_from, complete=False
+            )
 
     @staticmethod
     def _parse(choice: _Choice, text: str, *, final: bool) -> tuple[str, str, list[ToolCall]]:
@@ -216,6 +257,10 @@ class StreamAssembler:
                 more_content, more_calls = choice.tools.finish()
                 content, calls = content + more_content, calls + more_calls
         return reasoning, content, calls
+
+    def finished_choices(self) -> list[tuple[dict[str, Any], str, str | None, list[tuple[str, str]]]]:
+        """Each finished choice's (provider_specific_fields, content, reasoning, [(name, arguments)])."""
+        return [choice.written for _, choice in sorted(self._choices.items()) if choice.written is not None]
 
     def done(self) -> None:
         """At ``[DONE]``: every sampled sequence must have finished."""

@@ -1,0 +1,209 @@
+"""Checks of what an SGLang server answers against what was asked and what the tokenizer knows.
+
+RL users train on the token ids and logprobs, so a response that does not hold together (logprobs not aligned
+with ``output_ids``, ids outside the vocabulary, NaN logprobs, more or fewer answers than ``n``, an unknown
+finish type, negative counts) is never passed on: each violation is an ``InternalServerError`` (502) naming
+the field and the index. :func:`text_mismatch` compares SGLang's ``text`` with the ids decoded locally.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .errors import error_for_status
+from .protocol import FinishReason, GenerateOutput, LogprobEntry, MetaInfo
+
+__all__ = [
+    "check_counts",
+    "check_event_index",
+    "check_finish_reason",
+    "check_logprobs",
+    "check_output",
+    "check_output_count",
+    "check_token_ids",
+    "check_top_logprobs",
+    "text_mismatch",
+    "vocab_size",
+]
+
+FINISH_TYPES = frozenset({"stop", "length", "abort"})
+_POSITIVE_TOLERANCE = 1e-4
+"""Logprobs computed in low precision may round a little above 0; anything beyond is not a logprob."""
+
+
+def _violation(message: str, model: str) -> Exception:
+    error = error_for_status(502, f"invalid output from SGLang: {message}", model)
+    error.status_code = 502  # a bad gateway answer; LiteLLM's InternalServerError says 500
+    return error
+
+
+@functools.lru_cache(maxsize=16)
+def vocab_size(tokenizer) -> int:
+    """The number of ids the tokenizer knows (added tokens included)."""
+    return len(tokenizer)
+
+
+def check_token_ids(ids: Sequence[Any], size: int, where: str, model: str, start: int = 0) -> None:
+    """Each id from ``start`` on is an int in ``[0, size)``."""
+    for index in range(start, len(ids)):
+        token_id = ids[index]
+        if type(token_id) is not int or not 0 <= token_id < size:
+            raise _violation(f"{where}[{index}] = {token_id!r} is not a token id (0 to {size - 1})", model)
+
+
+def _check_logprob(value: Any, where: str, model: str) -> None:
+    if not isinstance(value, (int, float)) or math.isnan(value) or value > _POSITIVE_TOLERANCE:
+        raise _violation(f"{where} = {value!r} is not a logprob (a number <= 0)", model)
+
+
+def check_logprobs(
+    ids: Sequence[int], entries: Sequence[LogprobEntry], model: str, *, start: int = 0, complete: bool = True
+) -> None:
+    """``output_token_logprobs`` from ``start`` on: one entry per id (when ``complete``), each naming that id
+    and carrying a logprob."""
+    where = "meta_info.output_token_logprobs"
+    if complete and len(entries) != len(ids):
+        raise _violation(f"{where} has {len(entries)} entries for {len(ids)} output_ids", model)
+    for index in range(start, min(len(entries), len(ids))):
+        logprob, token_id, _ = entries[index]
+        if token_id != ids[index]:
+            raise _violation(f"{where}[{index}] is for token {token_id}, output_ids[{index}] is {ids[index]}", model)
+        _check_logprob(logprob, f"{where}[{index}] logprob", model)
+
+
+def check_top_logprobs(
+    ids: Sequence[int],
+    rows: Sequence[Sequence[LogprobEntry] | None],
+    top_logprobs: int,
+    size: int,
+    model: str,
+    *,
+    start: int = 0,
+    complete: bool = True,
+) -> None:
+    """``output_top_logprobs`` from ``start`` on: one row per id (when ``complete``), each of ``top_logprobs``
+    entries with known token ids and logprobs, best first."""
+    where = "meta_info.output_top_logprobs"
+    if complete and len(rows) != len(ids):
+        raise _violation(f"{where} has {len(rows)} rows for {len(ids)} output_ids", model)
+    for index in range(start, min(len(rows), len(ids))):
+        row = rows[index]
+        if row is None or len(row) != top_logprobs:
+            count = "no row" if row is None else f"{len(row)} entries"
+            raise _violation(f"{where}[{index}] has {count}, {top_logprobs} were asked", model)
+        previous = math.inf
+        for rank, (logprob, token_id, _) in enumerate(row):
+            check_token_ids([token_id], size, f"{where}[{index}][{rank}] token id", model)
+            _check_logprob(logprob, f"{where}[{index}][{rank}] logprob", model)
+            if logprob > previous:
+                raise _violation(f"{where}[{index}] is not sorted best first (entry {rank})", model)
+            previous = logprob
+
+
+def check_finish_reason(finish: FinishReason | None, model: str) -> None:
+    """A finish type SGLang documents (``stop``, ``length``, ``abort``); None means not finished yet."""
+    if finish is not None and finish.type not in FINISH_TYPES:
+        raise _violation(f"meta_info.finish_reason.type {finish.type!r} is not one of stop, length, abort", model)
+
+
+def check_counts(meta: MetaInfo, model: str) -> None:
+    """``prompt_tokens``, ``completion_tokens`` and ``cached_tokens`` are counts; at most the prompt is cached."""
+    for name in ("prompt_tokens", "completion_tokens", "cached_tokens"):
+        if getattr(meta, name) < 0:
+            raise _violation(f"meta_info.{name} = {getattr(meta, name)} is negative", model)
+    if meta.cached_tokens > meta.prompt_tokens:
+        raise _violation(
+            f"meta_info.cached_tokens = {meta.cached_tokens} exceeds prompt_tokens = {meta.prompt_tokens}", model
+        )
+
+
+def check_output(output: GenerateOutput, *, tokenizer, logprobs: bool, top_logprobs: int, model: str) -> None:
+    """One finished non-streamed output (or a stream's assembled output) holds together."""
+    meta = output.meta_info
+    size = vocab_size(tokenizer)
+    check_finish_reason(meta.finish_reason, model)
+    check_counts(meta, model)
+    check_token_ids(output.output_ids, size, "output_ids", model)
+    if meta.completion_tokens != len(output.output_ids):
+        raise _violation(
+            f"meta_info.completion_tokens = {meta.completion_tokens} for {len(output.output_ids)} output_ids", model
+        )
+    if meta.output_token_logprobs is not None:
+        check_logprobs(output.output_ids, meta.output_token_logprobs, model)
+    elif logprobs:
+        raise _violation("meta_info.output_token_logprobs is missing (logprobs were asked)", model)
+    if top_logprobs:
+        if meta.output_top_logprobs is None:
+            raise _violation("meta_info.output_top_logprobs is missing (top_logprobs were asked)", model)
+        check_top_logprobs(output.output_ids, meta.output_top_logprobs, top_logprobs, size, model)
+
+
+def check_output_count(count: int, n: int, model: str) -> None:
+    """``/generate`` answered one output per sample asked."""
+    if count != n:
+        raise _violation(f"the response has {count} outputs, n = {n} were asked", model)
+
+
+def check_event_index(index: int, n: int, model: str) -> None:
+    """A stream event's ``index`` names one of the ``n`` samples asked."""
+    if not 0 <= index < n:
+        raise _violation(f"stream event index {index} is outside 0..{n - 1} (n = {n})", model)
+
+
+@functools.lru_cache(maxsize=16)
+def _decodes_exactly(tokenizer) -> bool:
+    """Whether decoding the ids locally reproduces SGLang's incremental detokenization exactly: byte-level
+    BPE (each token is its bytes, so windows concatenate) without clean-up of spaces around punctuation."""
+    decoder = getattr(getattr(tokenizer, "backend_tokenizer", None), "decoder", None)
+    return type(decoder).__name__ == "ByteLevel" and not getattr(tokenizer, "clean_up_tokenization_spaces", False)
+
+
+def _decoded(tokenizer, ids: Sequence[int], options: Mapping[str, Any]) -> str:
+    return tokenizer.decode(
+        list(ids),
+        skip_special_tokens=options.get("skip_special_tokens", True),
+        spaces_between_special_tokens=options.get("spaces_between_special_tokens", True),
+    )
+
+
+def _expected_texts(output: GenerateOutput, tokenizer, options: Mapping[str, Any]) -> list[str]:
+    """What SGLang's detokenizer makes of the ids: a matched stop token is dropped (unless ``no_stop_trim``;
+    SGLang keeps tool-closing stop tokens, so both are accepted) and the text ends before a matched stop
+    string (or after it, with ``no_stop_trim``)."""
+    ids = output.output_ids
+    finish = output.meta_info.finish_reason
+    matched = finish.matched if finish is not None else None
+    no_stop_trim = bool(options.get("no_stop_trim"))
+    variants = [ids]
+    if isinstance(matched, int) and not no_stop_trim and ids:
+        variants.insert(0, ids[:-1])
+    texts = []
+    for variant in variants:
+        text = _decoded(tokenizer, variant, options)
+        if isinstance(matched, str) and (position := text.find(matched)) != -1:
+            text = text[: position + len(matched)] if no_stop_trim else text[:position]
+        texts.append(text)
+    return texts
+
+
+def text_mismatch(output: GenerateOutput, tokenizer, options: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where SGLang's ``text`` differs from the ids decoded locally, or None when it agrees (or when this
+    tokenizer's decoding cannot be reproduced exactly). ``options`` are the request's ``sampling_params``."""
+    if not _decodes_exactly(tokenizer):
+        return None
+    expected = _expected_texts(output, tokenizer, options)
+    if output.text in expected:
+        return None
+    decoded = expected[0]
+    position = next(
+        (index for index, (a, b) in enumerate(zip(decoded, output.text, strict=False)) if a != b),
+        min(len(decoded), len(output.text)),
+    )
+    return {
+        "position": position,
+        "decoded": decoded[position : position + 80],
+        "text": output.text[position : position + 80],
+    }
