@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -17,6 +18,7 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
+from .capabilities import register_models
 from .client import GenerateClient
 from .config import PROVIDER, SETTING_NAMES, DeploymentConfig, load_config
 from .continuation import PreviousTurn, Prompt, build_prompt, conversation_digest, last_assistant, previous_turn
@@ -143,14 +145,26 @@ def _drop_params(litellm_params: dict[str, Any] | None) -> bool:
 
 
 def _deployment(
-    model: str, params: dict[str, Any], api_base: str | None, api_key: str | None, timeout: Any
+    model: str,
+    params: dict[str, Any],
+    api_base: str | None,
+    api_key: str | None,
+    timeout: Any,
+    litellm_params: Mapping[str, Any] | None = None,
 ) -> DeploymentConfig:
-    """The deployment's settings: those mixed into ``params`` (taken out of it) and LiteLLM's own arguments."""
+    """The deployment's settings: those mixed into ``params`` (taken out of it) and LiteLLM's own arguments
+    (``ssl_verify``, a call kwarg or Router ``litellm_params``, is consumed by LiteLLM into ``litellm_params``)."""
     settings = {name: params.pop(name) for name in list(params) if name in SETTING_NAMES}
+    ssl_verify = (litellm_params or {}).get("ssl_verify")
     settings.update(
         {
             key: value
-            for key, value in (("api_base", api_base), ("api_key", api_key), ("timeout", _timeout_seconds(timeout)))
+            for key, value in (
+                ("api_base", api_base),
+                ("api_key", api_key),
+                ("timeout", _timeout_seconds(timeout)),
+                ("ssl_verify", ssl_verify),
+            )
             if value is not None
         }
     )
@@ -271,8 +285,9 @@ class SGLangNativeProvider(CustomLLM):
     ) -> PreparedCall:
         """Validate settings and parameters, find the turn the conversation continues and render the prompt;
         LiteLLM passes every argument by keyword, and those this provider does not use land in ``_unused``."""
+        register_models(model)
         params = dict(optional_params)
-        config = _deployment(model, params, api_base, api_key, timeout)
+        config = _deployment(model, params, api_base, api_key, timeout, litellm_params)
         drop_params = _drop_params(litellm_params)
 
         tools = normalize_tools(params.pop("tools", None), model)
@@ -368,9 +383,12 @@ class SGLangNativeProvider(CustomLLM):
         assembler = StreamAssembler(call)
         finished = False
         try:
-            async for event in self._client.astream(call.config, call.body(stream=True), call.model):
-                for chunk in assembler.event(event):
-                    yield chunk
+            # Closed at once when this stream is (not when collected): the connection closes, SGLang stops.
+            events = self._client.astream(call.config, call.body(stream=True), call.model)
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    for chunk in assembler.event(event):
+                        yield chunk
             assembler.done()
             finished = True
         finally:
@@ -387,8 +405,9 @@ class SGLangNativeProvider(CustomLLM):
         assembler = StreamAssembler(call)
         finished = False
         try:
-            for event in self._client.stream(call.config, call.body(stream=True), call.model):
-                yield from assembler.event(event)
+            with contextlib.closing(self._client.stream(call.config, call.body(stream=True), call.model)) as events:
+                for event in events:
+                    yield from assembler.event(event)
             assembler.done()
             finished = True
         finally:
@@ -402,8 +421,13 @@ handler = SGLangNativeProvider()
 """The provider instance; the proxy's ``custom_provider_map`` can name it directly."""
 
 
-def register() -> SGLangNativeProvider:
-    """Make ``sglang_native/<model>`` available to LiteLLM (idempotent); call before building a Router."""
+def register(*models: str) -> SGLangNativeProvider:
+    """Make ``sglang_native/<model>`` available to LiteLLM (idempotent); call before building a Router.
+
+    Models named here are also registered in LiteLLM's model map with what they support (function
+    calling, reasoning...) at zero cost, so frameworks that ask LiteLLM first use native tool calls; any
+    other model is registered at its first call."""
     entries = [entry for entry in litellm.custom_provider_map if entry.get("provider") != PROVIDER]
     litellm.custom_provider_map = [*entries, {"provider": PROVIDER, "custom_handler": handler}]
+    register_models(*models)
     return handler
