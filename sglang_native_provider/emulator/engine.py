@@ -3,7 +3,11 @@
 The output dicts follow SGLang 0.5.23 ``TokenizerManager._handle_batch_output`` and
 ``_stream_one_response`` (``srt/managers/tokenizer_manager.py``): ``{"text", "output_ids",
 "meta_info"}`` with ``meta_info`` keys in SGLang's order; cumulative stream events by default and
-deltas with ``--incremental-streaming-output``. Finishing follows ``Req.update_finish_state``
+deltas with ``--incremental-streaming-output``. Stream events follow ``--stream-interval``
+(``srt/managers/scheduler_components/output_streamer.py``: the first token at once, then every
+``stream_interval`` tokens) and the tokenizer manager's draining of queued outputs into one event; under
+load the last two steps usually arrive together, which the emulator reproduces by default (see
+:class:`Engine`), so clients must not assume one token per event. Finishing follows ``Req.update_finish_state``
 (``srt/managers/schedule_batch.py``: stop string, then stop token / EOS, then length) and the
 detokenizer's ``trim_matched_stop`` (``srt/managers/detokenizer_manager.py``): a matched stop is cut
 from ``text`` while ``output_ids`` keep the matched stop token.
@@ -46,7 +50,13 @@ class _Sequence:
 
 
 class Engine:
-    """The emulator's scheduler: runs jobs, tracks them by rid for abort, and owns the prefix cache."""
+    """The emulator's scheduler: runs jobs, tracks them by rid for abort, and owns the prefix cache.
+
+    ``stream_interval`` is SGLang's ``--stream-interval``. With ``merge_last_events`` (the default) the event
+    of the token before the last one is not sent on its own but merged into the final event, as real SGLang's
+    HTTP handler does when the last two steps' outputs are queued together (the usual case under load; real
+    SGLang on CPU sent 7 events for 8 tokens). The first event is never merged.
+    """
 
     def __init__(
         self,
@@ -56,12 +66,18 @@ class Engine:
         weight_version: str = "default",
         token_delay: float = 0.0,
         incremental_streaming_output: bool = False,
+        stream_interval: int = 1,
+        merge_last_events: bool = True,
     ) -> None:
+        if stream_interval < 1:
+            raise ValueError(f"stream_interval must be at least 1, got {stream_interval}")
         self.model = model
         self.context_length = context_length
         self.weight_version = weight_version
         self.token_delay = token_delay
         self.incremental_streaming_output = incremental_streaming_output
+        self.stream_interval = stream_interval
+        self.merge_last_events = merge_last_events
         self.cache = PrefixCache()
         self.abort_requests: list[str] = []
         """Every rid ``/abort_request`` asked for (``"*"`` for abort_all), for tests to check."""
@@ -78,6 +94,12 @@ class Engine:
         for sequence in targets:
             if sequence is not None:
                 sequence.abort_requested = True
+
+    def prefill_shared_prompts(self, jobs: list[Job]) -> None:
+        """SGLang prefills an ``n > 1`` request's prompt once before sampling, so every sample finds it cached."""
+        for job in jobs:
+            if job.sample_index > 0:
+                self.cache.insert(job.prompt_ids)
 
     def reserve(self, jobs: list[Job]) -> None:
         """Refuse rids already running (SGLang: "Duplicate request ID detected")."""
@@ -141,6 +163,7 @@ class Engine:
             self._record_input_logprobs(sequence)
         if max_new_tokens == 0:
             sequence.finish_reason = {"type": "length", "length": 0}
+        held: tuple[dict[str, Any], tuple[int, str]] | None = None  # an event waiting to be merged or sent
         while sequence.finish_reason is None:
             await asyncio.sleep(self.token_delay)
             if sequence.abort_requested:
@@ -157,11 +180,26 @@ class Engine:
                 )
                 self._record_output_logprobs(sequence, token, row)
             sequence.finish_reason = self._finish_reason(sequence, token, stop_ids, max_new_tokens)
-            if job.stream and sequence.finish_reason is None:
+            if job.stream and sequence.finish_reason is None and self._stream_due(sequence):
                 text = self._text(sequence)
                 if not self._holds_stop_prefix(sequence, text):
-                    yield self._output(sequence, text)
+                    sent_before = (sequence.sent_ids, sequence.sent_text)
+                    output = self._output(sequence, text)
+                    if held is not None:
+                        yield held[0]
+                        held = None
+                    if self.merge_last_events and sent_before[0] > 0:
+                        held = (output, sent_before)
+                    else:
+                        yield output
+        if held is not None:  # merged into the final event: incremental deltas restart where it began
+            sequence.sent_ids, sequence.sent_text = held[1]
         yield self._output(sequence, self._text(sequence))
+
+    def _stream_due(self, sequence: _Sequence) -> bool:
+        """SGLang's rule: every step at interval 1, else the first token at once, then every ``interval``."""
+        unsent = len(sequence.output_ids) - sequence.sent_ids
+        return self.stream_interval == 1 or unsent >= self.stream_interval or (sequence.sent_ids == 0 and unsent > 0)
 
     def _finish_reason(
         self, sequence: _Sequence, token: int, stop_ids: frozenset[int], max_new_tokens: int
@@ -259,6 +297,13 @@ class Engine:
         meta_info["reasoning_tokens"] = 0
         meta_info["completion_tokens"] = len(sequence.output_ids)
         meta_info["cached_tokens"] = sequence.cached_tokens
+        if finished:
+            meta_info["weight_versions"] = [
+                {"version": self.weight_version, "start": 0, "end": len(sequence.output_ids)}
+            ]
+        cached = sequence.cached_tokens
+        meta_info["cached_tokens_details"] = {"device": cached, "host": 0} if cached else None
+        meta_info["dp_rank"] = None
         if finished:
             meta_info["e2e_latency"] = time.perf_counter() - sequence.started
         if not sequence.first_sent:

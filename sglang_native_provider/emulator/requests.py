@@ -79,16 +79,18 @@ def _or_default(params: dict[str, Any], key: str, default: Any) -> Any:
 
 
 def _sampling(params: dict[str, Any], vocab_size: int) -> Sampling:
-    temperature = float(_or_default(params, "temperature", 1.0))
-    top_p = float(_or_default(params, "top_p", 1.0))
+    # Messages show the values as sent (JSON -1 stays "-1", as in SGLang); checks use them as numbers.
+    raw_temperature = _or_default(params, "temperature", 1.0)
+    top_p = _or_default(params, "top_p", 1.0)
     top_k = int(_or_default(params, "top_k", -1))
-    min_p = float(_or_default(params, "min_p", 0.0))
-    frequency_penalty = float(_or_default(params, "frequency_penalty", 0.0))
-    presence_penalty = float(_or_default(params, "presence_penalty", 0.0))
-    repetition_penalty = float(_or_default(params, "repetition_penalty", 1.0))
+    min_p = _or_default(params, "min_p", 0.0)
+    frequency_penalty = _or_default(params, "frequency_penalty", 0.0)
+    presence_penalty = _or_default(params, "presence_penalty", 0.0)
+    repetition_penalty = _or_default(params, "repetition_penalty", 1.0)
     min_new_tokens = int(_or_default(params, "min_new_tokens", 0))
     max_new_tokens = params.get("max_new_tokens", 128)
     beam_width = params.get("beam_width")
+    temperature = float(raw_temperature)
     # __post_init__: a near-zero temperature means greedy.
     if 0 <= temperature < _SAMPLING_EPS:
         temperature, top_k = 1.0, 1
@@ -99,7 +101,7 @@ def _sampling(params: dict[str, Any], vocab_size: int) -> Sampling:
     if beam_width is not None and beam_width < 1:
         raise GenerateError(f"beam_width must be at least 1, got {beam_width}.")
     if not math.isfinite(temperature) or temperature < 0.0:
-        raise GenerateError(f"temperature must be a non-negative finite number, got {temperature}.")
+        raise GenerateError(f"temperature must be a non-negative finite number, got {raw_temperature}.")
     if not 0.0 < top_p <= 1.0:
         raise GenerateError(f"top_p must be in (0, 1], got {top_p}.")
     if not 0.0 <= min_p <= 1.0:

@@ -18,9 +18,19 @@ from ..offline_tokenizers import RECIPES, load_tokenizer
 from .engine import Engine
 from .faults import FaultInjector, Faults
 from .model import FakeModel, ScriptedCompletion
+from .model_config import ModelConfig, load_model_config
 from .server import ServerInfo, create_app, json_response
 
 __all__ = ["Emulator", "load_emulator_tokenizer"]
+
+
+def _model_config(tokenizer: str, model_config: str | Path | None) -> ModelConfig | None:
+    """The model config given, else a tokenizer directory's own ``config.json`` if it has one."""
+    if model_config is not None:
+        return load_model_config(model_config)
+    if tokenizer not in RECIPES and (Path(tokenizer) / "config.json").is_file():
+        return load_model_config(tokenizer)
+    return None
 
 
 @functools.lru_cache(maxsize=8)
@@ -44,6 +54,11 @@ class Emulator:
     completions and ``emu.running_rids`` lists requests still generating. ``faults`` makes calls fail at
     given rates (see :mod:`.faults`); :meth:`stop` then :meth:`start` is a worker that dies and comes back
     on the same port.
+
+    The context length is ``context_length`` if given, else the model config's (``model_config``: a model
+    directory or its ``config.json``; a tokenizer directory's own ``config.json`` is used too), as real SGLang
+    derives it, else the tokenizer's ``model_max_length``. ``stream_interval`` and ``merge_last_events`` shape
+    stream events as described on :class:`~.engine.Engine` (by default the last event carries two tokens).
     """
 
     def __init__(
@@ -55,9 +70,12 @@ class Emulator:
         api_key: str | None = None,
         served_model_name: str | None = None,
         context_length: int | None = None,
+        model_config: str | Path | None = None,
         weight_version: str = "default",
         token_delay: float = 0.0,
         incremental_streaming_output: bool = False,
+        stream_interval: int = 1,
+        merge_last_events: bool = True,
         eos_token_ids: Sequence[int] | None = None,
         tool_call_parser: str | None = None,
         reasoning_parser: str | None = None,
@@ -66,12 +84,16 @@ class Emulator:
     ) -> None:
         self.tokenizer = load_emulator_tokenizer(tokenizer)
         self.model = FakeModel(self.tokenizer, eos_token_ids=eos_token_ids, seed=seed)
+        config = _model_config(tokenizer, model_config)
+        derived_context_length = config.context_length if config else min(self.tokenizer.model_max_length, 1 << 20)
         self.engine = Engine(
             self.model,
-            context_length=context_length or min(self.tokenizer.model_max_length, 1 << 20),
+            context_length=context_length or derived_context_length,
             weight_version=weight_version,
             token_delay=token_delay,
             incremental_streaming_output=incremental_streaming_output,
+            stream_interval=stream_interval,
+            merge_last_events=merge_last_events,
         )
         name = served_model_name or Path(tokenizer).name
         self.info = ServerInfo(
@@ -80,11 +102,22 @@ class Emulator:
             host=host,
             tool_call_parser=tool_call_parser,
             reasoning_parser=reasoning_parser,
+            model_config=config,
+            context_length_arg=context_length,
         )
         self.requests: list[dict] = []
+        self.request_headers: list[dict[str, str]] = []
+        """The headers of each ``/generate`` call (lower-case names), aligned with :attr:`requests`."""
         self._injected: deque[Response] = deque()
         self.faults = faults or Faults()
-        app = create_app(self.engine, self.info, api_key=api_key, recorded=self.requests, injected=self._injected)
+        app = create_app(
+            self.engine,
+            self.info,
+            api_key=api_key,
+            recorded=self.requests,
+            injected=self._injected,
+            recorded_headers=self.request_headers,
+        )
         self.app = FaultInjector(app, self.faults)
         self._host, self._port = host, port
         self._server: uvicorn.Server | None = None
@@ -126,6 +159,7 @@ class Emulator:
 
     def start(self) -> Emulator:
         """Serve in a background thread until :meth:`stop`."""
+        started = time.perf_counter()
         sock = self._bind()
         self._server = self._uvicorn()
         self._thread = threading.Thread(
@@ -136,6 +170,7 @@ class Emulator:
             if not self._thread.is_alive():
                 raise RuntimeError("the SGLang emulator failed to start")
             time.sleep(0.01)
+        self.info.startup_seconds = time.perf_counter() - started
         return self
 
     def stop(self) -> None:

@@ -3,7 +3,8 @@
 Routes, status codes and bodies follow SGLang 0.5.23 ``srt/entrypoints/http_server.py``; the API-key
 rule follows ``srt/utils/auth.py`` (``decide_request_auth``: health/readiness paths are always open,
 everything else needs ``Authorization: Bearer <api_key>`` when a key is set, else 401
-``{"error": "Unauthorized"}``).
+``{"error": "Unauthorized"}``). Bodies are parsed with orjson as FastAPI does there, so malformed JSON gets
+the same decode-error text; every response carries SGLang's CORS middleware's ``vary: Origin``.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .contract import ContractError, check_generate_request
 from .engine import Engine
+from .model_config import ModelConfig
 from .openai_chat import ServerParsers, chat_completions
 from .requests import GenerateError, Job, plan_jobs
 
@@ -38,6 +43,43 @@ _FLUSH_OK = (
 )
 
 
+# What real SGLang's /model_info reports as the embedding plan of a generation model.
+_NO_EMBEDDING = {
+    "family": "none",
+    "task": "none",
+    "execution": "none",
+    "attention": "none",
+    "pooling": "model_defined",
+    "normalize": False,
+    "postprocessor": "none",
+    "tokenizer_special_tokens": "model_default",
+    "supports_dimensions": False,
+    "supports_token_embeddings": False,
+    "supports_multimodal": False,
+    "requires_embedding_flag": False,
+    "auto_enable_embedding": False,
+    "bcg_eligibility": "disabled",
+    "safe_disable_kv_cache": False,
+    "safe_disable_radix_cache": False,
+    "safe_disable_chunked_prefill": False,
+    "enabled": False,
+    "matryoshka_dimensions": [],
+    "bcg": {
+        "prefill_backend": "disabled",
+        "enabled": False,
+        "capture_token_budget": 4096,
+        "capture_batch_sizes": [
+            *range(4, 33, 4),
+            *range(48, 257, 16),
+            *range(288, 513, 32),
+            *range(576, 1025, 64),
+            *range(1280, 4097, 256),
+        ],
+    },
+    "cache": {"kv_cache_disabled": False, "radix_cache_disabled": False, "chunked_prefill_disabled": False},
+}
+
+
 def dumps(content: Any) -> bytes:
     """Compact UTF-8 JSON, as SGLang's orjson responses are."""
     return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
@@ -47,14 +89,51 @@ def json_response(content: Any, status_code: int = 200) -> Response:
     return Response(dumps(content), status_code=status_code, media_type="application/json")
 
 
-def _validation_error(errors: list[dict[str, Any]]) -> Response:
-    """FastAPI's RequestValidationError as SGLang reshapes it (400 ``ErrorResponse``)."""
+@dataclass(frozen=True)
+class _Endpoint:
+    """Where FastAPI says a validation error happened: SGLang's handler, its source line and route."""
+
+    function: str
+    line: int
+    route: str
+
+
+_GENERATE = _Endpoint("generate_request", 928, "POST /generate")
+_ABORT = _Endpoint("abort_request", 1721, "POST /abort_request")
+_HTTP_SERVER_SOURCE = "sglang/srt/entrypoints/http_server.py"
+
+
+def _validation_error(errors: list[dict[str, Any]], endpoint: _Endpoint) -> Response:
+    """FastAPI's RequestValidationError text (errors, then the endpoint's source location) as SGLang reshapes
+    it (400 ``ErrorResponse``)."""
     listed = "".join(f"  {error}\n" for error in errors)
-    message = f"{len(errors)} validation error{'s' if len(errors) != 1 else ''}:\n{listed}".rstrip()
-    return json_response(
-        {"object": "error", "message": f"{message} {errors}", "type": "Bad Request", "param": None, "code": 400},
-        400,
+    message = (
+        f"{len(errors)} validation error{'s' if len(errors) != 1 else ''}:\n{listed}\n"
+        f'  File "{_HTTP_SERVER_SOURCE}", line {endpoint.line}, in {endpoint.function}\n'
+        f"    {endpoint.route} {errors}"
     )
+    return json_response(
+        {"object": "error", "message": message, "type": "Bad Request", "param": None, "code": 400}, 400
+    )
+
+
+def _parse_body(raw: bytes, endpoint: _Endpoint) -> tuple[Any, Response | None]:
+    """(body, None), or (None, the validation error FastAPI gives for a missing or malformed JSON body)."""
+    if not raw:
+        return None, _validation_error(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}], endpoint
+        )
+    try:
+        return orjson.loads(raw), None
+    except orjson.JSONDecodeError as exc:
+        error = {
+            "type": "json_invalid",
+            "loc": ("body", exc.pos),
+            "msg": "JSON decode error",
+            "input": {},
+            "ctx": {"error": exc.msg},
+        }
+        return None, _validation_error([error], endpoint)
 
 
 def _stream_error_event(error: GenerateError) -> bytes:
@@ -80,14 +159,20 @@ class ServerInfo:
         host: str,
         tool_call_parser: str | None = None,
         reasoning_parser: str | None = None,
+        model_config: ModelConfig | None = None,
+        context_length_arg: int | None = None,
     ) -> None:
         self.model_path = model_path
+        self.model_config = model_config
+        self.context_length_arg = context_length_arg
+        """The ``--context-length`` given, if any (real SGLang reports the argument, not the derived length)."""
         self.served_model_name = served_model_name
         self.host = host
         self.port = 0
         self.tool_call_parser = tool_call_parser
         self.reasoning_parser = reasoning_parser
-        self.startup_time = time.time()
+        self.startup_seconds = 0.0
+        """How long the server took to start (``startup_time.tokenizer_e2e``)."""
 
 
 def create_app(
@@ -97,28 +182,19 @@ def create_app(
     api_key: str | None,
     recorded: list[dict],
     injected: deque[Response],
+    recorded_headers: list[dict[str, str]] | None = None,
 ) -> Starlette:
-    """The Starlette app; ``recorded`` receives every parsed ``/generate`` body, and each response queued
-    in ``injected`` answers one ``/generate`` call instead of generating (fault injection for tests)."""
+    """The Starlette app; ``recorded`` receives every parsed ``/generate`` body (and ``recorded_headers`` its
+    headers), and each response queued in ``injected`` answers one ``/generate`` call instead of generating
+    (fault injection for tests)."""
 
     async def generate(request: Request) -> Response:
         raw = await request.body()
         if injected:
             return injected.popleft()
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            return _validation_error(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ("body", getattr(exc, "pos", 0)),
-                        "msg": "JSON decode error",
-                        "input": {},
-                        "ctx": {"error": getattr(exc, "msg", str(exc))},
-                    }
-                ]
-            )
+        body, invalid = _parse_body(raw, _GENERATE)
+        if invalid is not None:
+            return invalid
         if not isinstance(body, dict):
             return _validation_error(
                 [
@@ -129,9 +205,12 @@ def create_app(
                         "input": body,
                         "ctx": {"class_name": "GenerateReqInput"},
                     }
-                ]
+                ],
+                _GENERATE,
             )
         recorded.append(body)
+        if recorded_headers is not None:
+            recorded_headers.append(dict(request.headers))
         try:
             check_generate_request(body)
         except ContractError as exc:
@@ -145,6 +224,7 @@ def create_app(
                 context_length=engine.context_length,
             )
             engine.reserve(jobs)
+            engine.prefill_shared_prompts(jobs)
         except GenerateError as exc:
             if stream:
                 return _sse(_error_then_done(exc))
@@ -167,6 +247,7 @@ def create_app(
         return Response(status_code=200)
 
     async def model_info(request: Request) -> Response:
+        config = info.model_config
         return json_response(
             {
                 "model_path": info.model_path,
@@ -181,31 +262,36 @@ def create_app(
                 "disaggregation_mode": "null",
                 "has_image_understanding": False,
                 "has_audio_understanding": False,
-                "model_type": None,
-                "architectures": None,
+                "model_type": config.model_type if config else None,
+                "architectures": list(config.architectures) if config and config.architectures else None,
+                "embedding": _NO_EMBEDDING,
             }
         )
 
     async def server_info(request: Request) -> Response:
+        # Real SGLang dumps all ~550 server args (the API key among them); these are the ones the emulator has.
+        server_args = {
+            "model_path": info.model_path,
+            "tokenizer_path": info.model_path,
+            "context_length": info.context_length_arg,
+            "host": info.host,
+            "port": info.port,
+            "served_model_name": info.served_model_name,
+            "weight_version": engine.weight_version,
+            "reasoning_parser": info.reasoning_parser,
+            "tool_call_parser": info.tool_call_parser,
+            "stream_interval": engine.stream_interval,
+            "incremental_streaming_output": engine.incremental_streaming_output,
+            "disaggregation_mode": "null",
+        }
         return json_response(
             {
-                "model_path": info.model_path,
-                "served_model_name": info.served_model_name,
-                "tokenizer_path": info.model_path,
-                "host": info.host,
-                "port": info.port,
-                "context_length": engine.context_length,
-                "max_context_length": engine.context_length,
-                "incremental_streaming_output": engine.incremental_streaming_output,
-                "disaggregation_mode": "null",
-                "tool_call_parser": info.tool_call_parser,
-                "reasoning_parser": info.reasoning_parser,
-                "weight_version": engine.weight_version,
-                "startup_time": info.startup_time,
-                "internal_states": [{"num_running_reqs": len(engine.running_rids)}],
+                **server_args,
+                "status": "ready",
+                "startup_time": {"tokenizer_e2e": info.startup_seconds},
+                "internal_states": [{**server_args, "world_size": 1}],
                 "version": SGLANG_VERSION,
                 "frontend": "python",
-                "emulated_by": "sglang-native-provider",
             }
         )
 
@@ -222,13 +308,27 @@ def create_app(
         return json_response({"object": "list", "data": [card]})
 
     async def abort_request(request: Request) -> Response:
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            body = None
+        body, invalid = _parse_body(await request.body(), _ABORT)
+        if invalid is not None:
+            return invalid
         if not isinstance(body, dict):
             return _validation_error(
-                [{"type": "model_attributes_type", "loc": ("body",), "msg": "Input should be a valid dictionary"}]
+                [
+                    {
+                        "type": "is_instance_of",
+                        "loc": ("body", "is-instance[AbortReq]"),
+                        "msg": "Input should be an instance of AbortReq",
+                        "input": body,
+                        "ctx": {"class": "AbortReq"},
+                    },
+                    {
+                        "type": "dict_type",
+                        "loc": ("body", "function-after[build_struct(), AbortReq]"),
+                        "msg": "Input should be a valid dictionary",
+                        "input": body,
+                    },
+                ],
+                _ABORT,
             )
         engine.abort(rid=str(body.get("rid") or ""), abort_all=bool(body.get("abort_all")))
         return Response(status_code=200)
@@ -239,7 +339,11 @@ def create_app(
         engine.cache.clear()
         return Response(_FLUSH_OK, status_code=200)
 
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return json_response({"detail": exc.detail}, exc.status_code)
+
     app = Starlette(
+        exception_handlers={HTTPException: http_error},
         routes=[
             Route("/generate", generate, methods=["POST", "PUT"]),
             Route("/health", health, methods=["GET"]),
@@ -255,9 +359,29 @@ def create_app(
             Route("/flush_cache", flush_cache, methods=["GET", "POST"]),
         ]
     )
-    if api_key:
+    app.add_middleware(_VaryOriginMiddleware)
+    if api_key:  # outside the CORS layer, as in SGLang: a 401 has no vary header
         app.add_middleware(_ApiKeyMiddleware, api_key=api_key)
     return app
+
+
+class _VaryOriginMiddleware:
+    """``vary: Origin`` on every response, as SGLang's CORS middleware (any origin allowed) sends."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_vary(message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"vary", b"Origin")]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_vary)
 
 
 class _ApiKeyMiddleware:
