@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 __all__ = [
+    "UNPARSED_TOOL_MARKUP",
     "ParsedReasoning",
     "ParsedToolCalls",
     "ReasoningParser",
@@ -23,7 +24,11 @@ __all__ = [
     "ToolCallParser",
     "ToolCallStream",
     "marker_prefix_length",
+    "merge_metadata",
 ]
+
+UNPARSED_TOOL_MARKUP = "unparsed_tool_markup"
+"""Metadata key: raw text of tool-call markup that did not parse (malformed or cut off), left out of content."""
 
 
 @dataclass(frozen=True)
@@ -38,16 +43,37 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class ParsedToolCalls:
-    """The model's text split into plain content and well-formed tool calls."""
+    """The model's text split into plain content and well-formed tool calls.
+
+    ``metadata`` holds what the parse found besides them, for the choice's ``provider_specific_fields``:
+    ``unparsed_tool_markup`` (the raw text of markup that did not parse, which is not content) and, for
+    gpt-oss, ``builtin_tool_messages``. It unpacks as ``(content, calls)``, the shape ``split`` returns.
+    """
 
     content: str
     calls: list[ToolCall] = field(default_factory=list)
+    metadata: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.content, self.calls))
 
 
 @dataclass(frozen=True)
 class ParsedReasoning:
     reasoning: str | None
     content: str
+    metadata: dict[str, list[Any]] = field(default_factory=dict)
+    """As :attr:`ParsedToolCalls.metadata`."""
+
+
+def merge_metadata(*parts: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Metadata of several parses, lists under the same key joined in order."""
+    merged: dict[str, list[Any]] = {}
+    for part in parts:
+        for key, values in part.items():
+            if values:
+                merged.setdefault(key, []).extend(values)
+    return merged
 
 
 def marker_prefix_length(text: str, marker: str) -> int:
@@ -67,7 +93,7 @@ class ToolCallStream(ABC):
 
     @abstractmethod
     def finish(self) -> tuple[str, list[ToolCall]]:
-        """End of output: the rest (an unclosed call is flushed as content)."""
+        """End of output: the rest (an unclosed call is not content: it is reported by :meth:`parse`)."""
 
 
 class ReasoningStream(ABC):
@@ -115,7 +141,8 @@ class ToolCallParser(ABC):
 
     @abstractmethod
     def parse(self, text: str, tools: Sequence[dict[str, Any]] | None) -> ParsedToolCalls:
-        """Split ``text``; malformed markup stays in the content, never raises."""
+        """Split ``text``; never raises. Markup that does not parse is left out of the content and reported
+        in ``metadata["unparsed_tool_markup"]``; a marker merely mentioned in prose stays content."""
 
     def new_call_id(self) -> str:
         """An id for a parsed call, in the form the family's chat template accepts back."""

@@ -7,7 +7,10 @@ Format (GLM-4.6 chat template)::
     <arg_value>Paris</arg_value>
     </tool_call>
 
-Values are written as text (non-strings as JSON); they are typed with the tool's JSON schema.
+Values are written as text (non-strings as JSON, sometimes JSON-escaped); they are typed with the tool's JSON
+schema. Separators may also be a literal ``\\n`` (backslash, n). A value ends at the ``</arg_value>`` followed
+by the next key or the end of the call, so a value may contain the closing tags; ``<tool_call>`` not followed
+by a name is a mention.
 """
 
 from __future__ import annotations
@@ -20,20 +23,46 @@ from .typed import typed_arguments
 
 __all__ = ["Glm45ToolCallParser"]
 
-_PAIR = re.compile(r"<arg_key>(.*?)</arg_key>\s*<arg_value>(.*?)</arg_value>", re.DOTALL)
+_GAP = r"(?:\s|\\n)*"
+_NAME_START = re.compile(r"\n?[^\s<>\\]*")
+_NAME = re.compile(rf"\s*([^\s<>\\]+){_GAP}")
+_PAIR = re.compile(
+    rf"<arg_key>(.*?)</arg_key>{_GAP}<arg_value>(.*?)</arg_value>(?={_GAP}(?:<arg_key>|\Z)){_GAP}", re.DOTALL
+)
+_VALUE_END = re.compile(rf"</arg_value>(?={_GAP}(?:<arg_key>|</tool_call>))")
 
 
 class Glm45ToolCallParser(BlockToolCallParser):
-    names = ("glm45", "glm", "glm47")
+    names = ("glm45", "glm")
     open, close = "<tool_call>", "</tool_call>"
+    extra_markers = ("<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>")
+
+    def starts_call(self, text: str, start: int) -> bool | None:
+        name = _NAME_START.match(text, start)
+        if name.end() == len(text):
+            return None
+        return name.end() > start + (text[start] == "\n") and text[name.end()] in "\n<\\"
+
+    def block_end(self, text: str, start: int) -> int:
+        position = start
+        while True:
+            close = text.find(self.close, position)
+            value = text.find("<arg_value>", position)
+            if value == -1 or (close != -1 and close < value):
+                return close
+            value_end = _VALUE_END.search(text, value)
+            if value_end is None:
+                return -1  # inside a value: a closing tag here may be the value's text
+            position = value_end.end()
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        name, _, rest = payload.partition("<arg_key>")
-        name = name.strip()
-        if not name or "\n" in name or "<" in name:
+        name = _NAME.match(payload)
+        if name is None:
             return None
-        rest = "<arg_key>" + rest if rest else ""
-        pairs = [(key.strip(), value) for key, value in _PAIR.findall(rest)]
-        if _PAIR.sub("", rest).strip():
-            return None
-        return [ToolCall(name=name, arguments=typed_arguments(name, pairs, tools))]
+        pairs, position = [], name.end()
+        while (pair := _PAIR.match(payload, position)) is not None:
+            pairs.append((pair.group(1).strip(), pair.group(2)))
+            position = pair.end()
+        if position != len(payload):
+            return None  # text outside the pairs: not this format
+        return [ToolCall(name=name.group(1), arguments=typed_arguments(name.group(1), pairs, tools))]

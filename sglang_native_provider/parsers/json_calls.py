@@ -2,16 +2,50 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from .base import ToolCall
 
-__all__ = ["arguments_text", "call_from_object", "consecutive_calls", "json_call"]
+__all__ = ["arguments_text", "call_from_object", "consecutive_calls", "json_call", "json_end"]
 
 _ARGUMENTS_KEY = re.compile(r'"(?:arguments|parameters)"\s*:\s*')
 _DECODER = json.JSONDecoder()
+
+
+@functools.lru_cache(maxsize=64)
+def _json_tokens(stops: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = [re.escape(stop) for stop in stops] + [r'"(?:[^"\\]+|\\.)*(")?', r"[{}\[\]]"]
+    return re.compile("|".join(alternatives), re.DOTALL)
+
+
+def json_end(text: str, start: int, stops: Sequence[str] = ()) -> tuple[int, bool] | None:
+    """Where the JSON object or array opening at ``text[start]`` ends, found by its brackets outside strings
+    (so that marker text inside a string value is never taken for markup).
+
+    Returns ``(end, True)`` when the brackets close (the value is ``text[start:end]``), ``(index, False)`` when
+    one of ``stops`` appears outside a string first (the value is malformed; the marker starts at ``index``),
+    and None when the text ends first (the value is unfinished). The answer for a prefix of a text never
+    changes as the text grows, except from None.
+    """
+    depth = 0
+    for token in _json_tokens(tuple(stops)).finditer(text, start):
+        value = token.group(0)
+        if value[0] == '"' and value not in stops:
+            if token.group(1) is None:
+                return None  # an unterminated string runs to the end
+        elif value in "{[":
+            depth += 1
+        elif value in "}]":
+            depth -= 1
+            if depth <= 0:
+                return token.end(), True
+        else:
+            return token.start(), False
+    return None
 
 
 def arguments_text(arguments: Any, source: str | None = None) -> str | None:

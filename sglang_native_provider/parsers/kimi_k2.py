@@ -5,7 +5,10 @@ Format (Kimi-K2 chat template)::
     <|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>
     {"city": "Paris"}<|tool_call_end|><|tool_calls_section_end|>
 
-The markers are special tokens of Kimi's tokenizer, so SGLang must be asked to keep special tokens.
+The function's name is read from the id; an id without one (a bare counter such as ``0``) does not name a
+function, so the section does not parse. An empty section is markup with no calls. Arguments are scanned as
+JSON, so marker text inside a string is text. The markers are special tokens of Kimi's tokenizer, so SGLang
+must be asked to keep special tokens.
 """
 
 from __future__ import annotations
@@ -13,22 +16,62 @@ from __future__ import annotations
 import re
 
 from .base import ToolCall
-from .json_calls import consecutive_calls
+from .json_calls import arguments_text, json_end
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["KimiK2ToolCallParser"]
 
-_CALL = re.compile(
-    r"\s*<\|tool_call_begin\|>\s*(?:functions\.)?([^\s:<]+)(?::\d+)?\s*<\|tool_call_argument_begin\|>(.*?)"
-    r"<\|tool_call_end\|>\s*",
-    re.DOTALL,
-)
+_CALL_BEGIN, _ARGUMENTS, _CALL_END = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
+_ID = re.compile(r"(?:functions\.)?([^\s:<>]+?)(?::\d+)?")
+_SPACE = re.compile(r"\s*")
+
+
+def _name(call_id: str) -> str | None:
+    match = _ID.fullmatch(call_id.strip())
+    return None if match is None or match.group(1).isdigit() else match.group(1)
 
 
 class KimiK2ToolCallParser(BlockToolCallParser):
     names = ("kimi_k2",)
     open, close = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
-    extra_markers = ("<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>")
+    extra_markers = (_CALL_BEGIN, _ARGUMENTS, _CALL_END)
+
+    def block_end(self, text: str, start: int) -> int:
+        position = start
+        while True:
+            close = text.find(self.close, position)
+            arguments = text.find(_ARGUMENTS, position)
+            if arguments == -1 or (close != -1 and close < arguments):
+                return close
+            value = _SPACE.match(text, arguments + len(_ARGUMENTS)).end()
+            if value == len(text):
+                return -1
+            if text[value] != "{":
+                position = value
+                continue
+            scanned = json_end(text, value, (_CALL_END, self.close))
+            if scanned is None:
+                return -1
+            position = scanned[0]
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        return consecutive_calls(_CALL, payload)
+        calls: list[ToolCall] = []
+        position = _SPACE.match(payload).end()
+        while position < len(payload):
+            if not payload.startswith(_CALL_BEGIN, position):
+                return None
+            arguments = payload.find(_ARGUMENTS, position)
+            name = _name(payload[position + len(_CALL_BEGIN) : arguments]) if arguments != -1 else None
+            if name is None:
+                return None
+            value = _SPACE.match(payload, arguments + len(_ARGUMENTS)).end()
+            scanned = json_end(payload, value, (_CALL_END,)) if payload.startswith("{", value) else None
+            if scanned is None or not scanned[1]:
+                return None
+            end = payload.find(_CALL_END, scanned[0])
+            text = arguments_text(payload[value : scanned[0]])
+            if end == -1 or payload[scanned[0] : end].strip() or text is None:
+                return None
+            calls.append(ToolCall(name=name, arguments=text))
+            position = _SPACE.match(payload, end + len(_CALL_END)).end()
+        return calls

@@ -1,5 +1,5 @@
 """Llama 3.x JSON tool calls (``llama3``): ``{"name": ..., "parameters": {...}}``, optionally after
-``<|python_tag|>``, several separated by ``;``.
+``<|python_tag|>``, several separated by ``;`` or each after its own ``<|python_tag|>``.
 
 Format (Llama-3.1 chat template)::
 
@@ -9,6 +9,7 @@ Format (Llama-3.1 chat template)::
 from __future__ import annotations
 
 import json
+import re
 
 from .base import ToolCall
 from .json_calls import call_from_object
@@ -17,6 +18,7 @@ from .split import Tools, TrailingToolCallParser
 __all__ = ["Llama3ToolCallParser"]
 
 _DECODER = json.JSONDecoder()
+_SEPARATOR = re.compile(r"(?:\s|;|<\|python_tag\|>)*")
 
 
 class Llama3ToolCallParser(TrailingToolCallParser):
@@ -35,7 +37,5 @@ class Llama3ToolCallParser(TrailingToolCallParser):
             if call is None:
                 return None
             calls.append(call)
-            position = end
-            while position < len(calls_text) and calls_text[position] in " \t\r\n;":
-                position += 1
+            position = _SEPARATOR.match(calls_text, end).end()
         return calls or None

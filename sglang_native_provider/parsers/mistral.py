@@ -7,11 +7,14 @@ Nemo and older (Mistral-Nemo chat template)::
 Small 3.2 and newer (Mistral-Small-3.2 chat template), one marker per call, the id optional::
 
     [TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]{"city": "Paris"}
+
+The arguments are read as one JSON value, so marker text inside a string is text.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 from .base import ToolCall
@@ -21,6 +24,8 @@ from .split import Tools, TrailingToolCallParser
 __all__ = ["MistralToolCallParser"]
 
 _ARGS, _CALL_ID = "[ARGS]", "[CALL_ID]"
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"\s*")
 
 
 class MistralToolCallParser(TrailingToolCallParser):
@@ -46,12 +51,24 @@ class MistralToolCallParser(TrailingToolCallParser):
                 ToolCall(call.name, call.arguments, item.get("id") if isinstance(item.get("id"), str) else None)
                 for call, item in zip(calls, items, strict=True)
             ]
-        calls = []
-        for part in calls_text.split(self.start_marker):
-            head, separator, arguments = part.partition(_ARGS)
-            name, _, call_id = head.partition(_CALL_ID)
-            text = arguments_text(arguments.strip()) if separator else None
+        calls, position = [], 0
+        while True:  # name[CALL_ID]id[ARGS]{json}, the next call after its own marker
+            arguments = calls_text.find(_ARGS, position)
+            if arguments == -1:
+                return None
+            name, _, call_id = calls_text[position:arguments].partition(_CALL_ID)
+            value = _SPACE.match(calls_text, arguments + len(_ARGS)).end()
+            try:
+                _, end = _DECODER.raw_decode(calls_text, value)
+            except json.JSONDecodeError:
+                return None
+            text = arguments_text(calls_text[value:end])
             if not name.strip() or text is None:
                 return None
             calls.append(ToolCall(name=name.strip(), arguments=text, id=call_id.strip() or None))
-        return calls
+            position = _SPACE.match(calls_text, end).end()
+            if position == len(calls_text):
+                return calls
+            if not calls_text.startswith(self.start_marker, position):
+                return None
+            position += len(self.start_marker)

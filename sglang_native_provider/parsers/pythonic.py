@@ -4,6 +4,8 @@ Format::
 
     [get_weather(city="Paris"), get_time(zone="CET")]
 
+Llama 4 may wrap the list in ``<|python_start|>…<|python_end|>`` (special tokens).
+
 Parsed with ``ast`` (literals only): nothing the model writes is evaluated.
 """
 
@@ -16,6 +18,8 @@ from .base import ToolCall
 from .split import Tools, TrailingToolCallParser
 
 __all__ = ["PythonicToolCallParser"]
+
+_PYTHON_END = "<|python_end|>"
 
 
 def _call(node: ast.expr) -> ToolCall | None:
@@ -37,9 +41,11 @@ def _call(node: ast.expr) -> ToolCall | None:
 
 class PythonicToolCallParser(TrailingToolCallParser):
     names = ("pythonic",)
+    start_marker = "<|python_start|>"
     bare_start = "["
 
     def trailing_calls(self, calls_text: str, tools: Tools) -> list[ToolCall] | None:
+        calls_text = calls_text.removesuffix(_PYTHON_END).rstrip()
         try:
             tree = ast.parse(calls_text, mode="eval")
         except (SyntaxError, ValueError, RecursionError):

@@ -10,7 +10,9 @@ Format (Qwen3-Coder chat template)::
     </function>
     </tool_call>
 
-Parameter values are text; they are typed with the tool's JSON schema (numbers, booleans, objects...).
+Parameter values are text; they are typed with the tool's JSON schema (numbers, booleans, objects...). A value
+ends at the ``</parameter>`` followed by the next parameter or the end of the function, so code in a value
+may contain ``</parameter>`` or ``</tool_call>``. ``<tool_call>`` not followed by ``<function=`` is a mention.
 """
 
 from __future__ import annotations
@@ -23,20 +25,45 @@ from .typed import typed_arguments
 
 __all__ = ["Qwen3CoderToolCallParser"]
 
-_FUNCTION = re.compile(r"\s*<function=([^>\n]+)>(.*?)</function>\s*", re.DOTALL)
-_PARAMETER = re.compile(r"<parameter=([^>\n]+)>\n?(.*?)\n?</parameter>", re.DOTALL)
+_FUNCTION_OPEN = "<function="
+_SPACE = re.compile(r"\s*")
+_FUNCTION = re.compile(r"\s*<function=([^>\n]+)>(.*)</function>\s*", re.DOTALL)
+_PARAMETER = re.compile(r"\s*<parameter=([^>\n]+)>\n?(.*?)\n?</parameter>(?=\s*(?:<parameter=|\Z))", re.DOTALL)
+_VALUE_END = re.compile(r"</parameter>(?=\s*(?:<parameter=|</function>|</tool_call>))")
 
 
 class Qwen3CoderToolCallParser(BlockToolCallParser):
-    names = ("qwen3_coder",)
+    names = ("qwen3_coder", "nanbeige", "step3p5")  # SGLang maps these to its Qwen3-Coder detector
     open, close = "<tool_call>", "</tool_call>"
+    extra_markers = ("<function=", "</function>", "<parameter=", "</parameter>")
+
+    def starts_call(self, text: str, start: int) -> bool | None:
+        first = _SPACE.match(text, start).end()
+        if text.startswith(_FUNCTION_OPEN, first):
+            return True
+        return None if _FUNCTION_OPEN.startswith(text[first : first + len(_FUNCTION_OPEN)]) else False
+
+    def block_end(self, text: str, start: int) -> int:
+        position = start
+        while True:
+            close = text.find(self.close, position)
+            parameter = text.find("<parameter=", position)
+            if parameter == -1 or (close != -1 and close < parameter):
+                return close
+            value_end = _VALUE_END.search(text, parameter)
+            if value_end is None:
+                return -1  # inside a value: a closing tag here may be the value's text
+            position = value_end.end()
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         match = _FUNCTION.fullmatch(payload)
         if match is None:
             return None
-        name = match.group(1).strip()
-        pairs = [(key.strip(), value) for key, value in _PARAMETER.findall(match.group(2))]
-        if _PARAMETER.sub("", match.group(2)).strip():
+        name, body = match.group(1).strip(), match.group(2)
+        pairs, position = [], 0
+        while (parameter := _PARAMETER.match(body, position)) is not None:
+            pairs.append((parameter.group(1).strip(), parameter.group(2)))
+            position = parameter.end()
+        if body[position:].strip():
             return None  # text outside parameters: not this format
         return [ToolCall(name=name, arguments=typed_arguments(name, pairs, tools))]

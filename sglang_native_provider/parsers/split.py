@@ -8,12 +8,18 @@ new. That makes streamed deltas add up to the one-shot :meth:`parse` by construc
 
 from __future__ import annotations
 
-import re
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .base import ParsedToolCalls, ToolCall, ToolCallParser, ToolCallStream, marker_prefix_length
+from .base import (
+    UNPARSED_TOOL_MARKUP,
+    ParsedToolCalls,
+    ToolCall,
+    ToolCallParser,
+    ToolCallStream,
+    marker_prefix_length,
+)
 
 __all__ = ["BlockToolCallParser", "SplitToolCallParser", "TrailingToolCallParser"]
 
@@ -49,22 +55,35 @@ class SplitToolCallParser(ToolCallParser):
     """The family's markup; when any is a special token of the tokenizer, SGLang must keep special tokens."""
 
     @abstractmethod
-    def split(self, text: str, tools: Tools, *, final: bool) -> tuple[str, list[ToolCall]]:
-        """(content, calls) of ``text``; with ``final=False`` undecided text is held back from both."""
+    def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls | tuple[str, list[ToolCall]]:
+        """(content, calls) of ``text``, with metadata as a :class:`ParsedToolCalls`; with ``final=False``
+        undecided text is held back from both."""
 
     def parse(self, text: str, tools: Tools) -> ParsedToolCalls:
-        content, calls = self.split(text, tools, final=True)
-        return ParsedToolCalls(content=content, calls=calls)
+        result = self.split(text, tools, final=True)
+        return result if isinstance(result, ParsedToolCalls) else ParsedToolCalls(*result)
 
     def stream(self, tools: Tools) -> ToolCallStream:
         return _SplitStream(self, tools)
 
 
+def _unparsed(content: str, calls: list[ToolCall], unparsed: list[str]) -> ParsedToolCalls:
+    return ParsedToolCalls(content, calls, {UNPARSED_TOOL_MARKUP: unparsed} if unparsed else {})
+
+
+def _at_line_start(text: str, index: int) -> bool:
+    line = text.rfind("\n", 0, index) + 1
+    return not text[line:index].strip()
+
+
 class BlockToolCallParser(SplitToolCallParser):
     """Calls inside blocks between an opening and a closing marker; text around them is content.
 
-    A block that does not parse stays in the content; an unclosed block is content at the end. Whitespace
-    before a call is the template's separator, so content is right-stripped when there are calls.
+    An opening marker followed by what begins a call (:meth:`starts_call`) opens a block; one followed by
+    anything else is a mention in prose and stays content. A block ends at its closing marker, found by the
+    payload's structure (:meth:`block_end`) so that marker text inside a value does not end it. A block that
+    does not parse, or is never closed, is not content: its raw text is reported as unparsed markup. Whitespace
+    before a call is the template's separator, so content is right-stripped when blocks were taken out.
     """
 
     open: ClassVar[str]
@@ -75,37 +94,77 @@ class BlockToolCallParser(SplitToolCallParser):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if hasattr(cls, "open"):
-            cls._block = re.compile(re.escape(cls.open) + r"(.*?)" + re.escape(cls.close), re.DOTALL)
             cls.markers = (cls.open, cls.close, *cls.extra_markers)
 
     @abstractmethod
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         """The calls written in one block's payload, or None when it is malformed."""
 
-    def split(self, text: str, tools: Tools, *, final: bool) -> tuple[str, list[ToolCall]]:
+    def starts_call(self, text: str, start: int) -> bool | None:
+        """Whether the text from ``start`` (right after an opening marker) begins a call in this format; None
+        while too little is written to tell. The default, for markers that are special tokens: always."""
+        return True
+
+    def block_end(self, text: str, start: int) -> int:
+        """Where the closing marker of the block whose payload begins at ``start`` starts, or -1 while it is
+        not closed; an index once returned must not change as the text grows."""
+        return text.find(self.close, start)
+
+    def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
         parts: list[str] = []
         calls: list[ToolCall] = []
-        position = 0
-        for match in self._block.finditer(text):
-            block_calls = self.block_calls(match.group(1), tools)
-            if block_calls is None:
+        unparsed: list[str] = []
+        position = search = 0
+        taken = False
+        held: int | None = None
+        while (opening := text.find(self.open, search)) != -1:
+            start = opening + len(self.open)
+            begins = self.starts_call(text, start)
+            cut_off = begins is None
+            if cut_off:
+                if not final:
+                    held = opening  # undecided: held back from the marker on
+                    break
+                # cut off right after the marker or inside the start of a call: markup, unless nothing
+                # follows a marker written mid-sentence
+                begins = bool(text[start:].strip()) or opening == position or _at_line_start(text, opening)
+            if not begins:
+                search = start  # a mention: stays content
                 continue
-            parts.append(text[position : match.start()])
-            calls.extend(block_calls)
-            position = match.end()
-        tail = text[position:]
-        if not final:
-            opening = tail.find(self.open)
-            tail = tail[:opening] if opening != -1 else tail[: len(tail) - marker_prefix_length(tail, self.open)]
-        parts.append(tail)
+            end = -1 if cut_off else self.block_end(text, start)
+            if end == -1:
+                if not final:
+                    held = opening
+                    break
+                parts.append(text[position:opening])
+                unparsed.append(text[opening:])
+                position, taken = len(text), True
+                break
+            parts.append(text[position:opening])
+            stop = end + len(self.close)
+            block_calls = self.block_calls(text[start:end], tools)
+            if block_calls is None:
+                unparsed.append(text[opening:stop])
+            else:
+                calls.extend(block_calls)
+            position = search = stop
+            taken = True
+        if held is not None:
+            parts.append(text[position:held])
+        else:
+            tail = text[position:]
+            if not final:
+                tail = tail[: len(tail) - marker_prefix_length(tail, self.open)]
+            parts.append(tail)
         content = "".join(parts)
-        return (content.rstrip() if calls or not final else content), calls
+        return _unparsed(content.rstrip() if taken or not final else content, calls, unparsed)
 
 
 class TrailingToolCallParser(SplitToolCallParser):
     """Calls that run from a start marker (or the very start of the output) to its end.
 
-    Text before the start is content; if what follows does not parse, the whole output is content.
+    Text before the start is content. If what follows does not parse, the text from a start marker on is
+    unparsed markup (not content); output that merely begins like calls, with no marker, is content.
     """
 
     start_marker: ClassVar[str | None] = None
@@ -130,19 +189,22 @@ class TrailingToolCallParser(SplitToolCallParser):
             return len(text) - len(stripped)
         return None
 
-    def split(self, text: str, tools: Tools, *, final: bool) -> tuple[str, list[ToolCall]]:
+    def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
         start = self._start(text)
         if not final:
             if start is None:
                 held = marker_prefix_length(text, self.start_marker) if self.start_marker else 0
-                return text[: len(text) - held].rstrip(), []
-            return text[:start].rstrip(), []
+                return ParsedToolCalls(text[: len(text) - held].rstrip())
+            return ParsedToolCalls(text[:start].rstrip())
         if start is None:
-            return text, []
+            return ParsedToolCalls(text)
         body = text[start:]
-        if self.start_marker is not None and body.startswith(self.start_marker):
+        marked = self.start_marker is not None and body.startswith(self.start_marker)
+        if marked:
             body = body[len(self.start_marker) :]
         calls = self.trailing_calls(body.strip(), tools)
-        if not calls:
-            return text, []
-        return text[:start].rstrip(), calls
+        if calls:
+            return ParsedToolCalls(text[:start].rstrip(), calls)
+        if marked:
+            return _unparsed(text[:start].rstrip(), [], [text[start:]])
+        return ParsedToolCalls(text)
