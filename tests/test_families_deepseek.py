@@ -461,3 +461,52 @@ def test_renderer_is_chosen_by_chat_template_and_detected():
     assert "".join(map(chr, ids)) == RENDERERS["deepseekv4"](messages, tools=TOOLS, add_generation_prompt=True)
     with pytest.raises(litellm.BadRequestError, match="unknown family renderer 'deepseekv9'"):
         render_prompt(tokenizer, messages, tools=None, chat_template="renderer:deepseekv9", **NO_KWARGS)
+
+
+# --- two-turn round trips through the provider and the emulator -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deepseek_emulator():
+    from sglang_native_provider.emulator import Emulator
+
+    with Emulator("deepseek-v4") as emu:
+        yield emu
+
+
+@pytest.mark.parametrize("thinking", [False, True], ids=["chat", "thinking"])
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_two_turn_round_trip(deepseek_emulator, family, thinking):
+    """DeepSeek V4's real tokenizer (standing in for V3.2's and V4.1's, which share its markup tokens), the
+    family renderer, and the family's parsers picked from ``chat_template`` alone."""
+    import sglang_native_provider
+
+    sglang_native_provider.register()
+    emulator, tokenizer = deepseek_emulator, deepseek_emulator.tokenizer
+    reasoning = "The user wants the weather." if thinking else None
+    output = model_output(family, [PARIS], content="Let me check.", reasoning=reasoning, thinking=thinking)
+    emulator.script(output, ("Report it.</think>" if thinking else "") + "It is sunny.")
+    settings = {
+        "model": "sglang_native/deepseek",
+        "api_base": emulator.url,
+        "tokenizer": "offline:deepseek-v4",
+        "chat_template": f"renderer:{family}",
+        "chat_template_kwargs": {"thinking": thinking},
+        "tools": TOOLS,
+    }
+    messages = [{"role": "user", "content": "Weather in Paris? Time?"}]
+    first = await litellm.acompletion(messages=messages, **settings)
+    message = first.choices[0].message
+    first_prompt = emulator.requests[-1]["input_ids"]
+    assert tokenizer.decode(first_prompt) == rendered(family, messages, add_generation_prompt=True, thinking=thinking)
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in message.tool_calls] == [PARIS]
+    assert message.content == "Let me check."
+    assert getattr(message, "reasoning_content", None) == reasoning
+    messages += [message, {"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": "sunny"}]
+    second = await litellm.acompletion(messages=messages, **settings)
+    assert second.choices[0].message.content == "It is sunny."
+    assert getattr(second.choices[0].message, "reasoning_content", None) == ("Report it." if thinking else None)
+    fields = second.choices[0].message.provider_specific_fields
+    completion = message.provider_specific_fields["completion_token_ids"]
+    assert emulator.requests[-1]["input_ids"][: len(first_prompt) + len(completion)] == first_prompt + completion
+    assert fields["template_drift"]["detected"] is False  # the renderer re-renders the model's turn exactly
