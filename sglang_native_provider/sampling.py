@@ -64,6 +64,18 @@ def _response_format(value: Any, model: str) -> str | None:
     raise bad_request(f"response_format type {kind!r} is not supported", model)
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _count(name: str, value: Any, minimum: int, model: str) -> int:
+    """An integer parameter (not a bool, not a float) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise bad_request(f"{name} must be an integer of at least {minimum}, got {_shown(value)}", model)
+    return value
+
+
 def build_sampling_request(
     params: Mapping[str, Any], defaults: Mapping[str, Any], *, drop_params: bool, model: str
 ) -> SamplingRequest:
@@ -81,9 +93,11 @@ def build_sampling_request(
                 continue
             sampling[_OPENAI_TO_SGLANG[name]] = value
         elif name == "logprobs":
-            request.logprobs = bool(value)
+            if not isinstance(value, bool):
+                raise bad_request(f"logprobs must be true or false, got {_shown(value)}", model)
+            request.logprobs = value
         elif name == "top_logprobs":
-            request.top_logprobs = int(value)
+            request.top_logprobs = _count("top_logprobs", value, 0, model)
         elif name == "response_format":
             schema = _response_format(value, model)
             if schema is not None:
@@ -99,6 +113,8 @@ def build_sampling_request(
                 f"Unsupported parameter {name!r} for sglang_native model {model!r}; pass drop_params=True to drop it",
                 model,
             )
+    if "n" in sampling:
+        _count("n", sampling["n"], 1, model)
     if request.top_logprobs and not request.logprobs:
         raise bad_request("top_logprobs requires logprobs=True", model)
     return request

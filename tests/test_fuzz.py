@@ -7,7 +7,7 @@ import json
 
 import litellm
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from litellm.types.utils import ModelResponse
 
@@ -69,11 +69,12 @@ finish_reasons = st.sampled_from(
     ]
 )
 logprob_entry = st.tuples(st.floats(max_value=0, allow_nan=False) | st.none(), st.integers(0, 151_000), st.none())
+VOCAB = 151_669  # the Qwen3 tokenizer's ids
 
 
 @st.composite
 def outputs(draw):
-    ids = draw(st.lists(st.integers(0, 151_668), max_size=6))
+    ids = draw(st.lists(st.integers(0, VOCAB + 2), max_size=6))
     meta = {
         "id": draw(st.text(max_size=8)),
         "finish_reason": draw(finish_reasons),
@@ -81,14 +82,27 @@ def outputs(draw):
         "completion_tokens": len(ids),
         "cached_tokens": draw(st.integers(0, 3)),
     }
-    if draw(st.booleans()):
-        meta["output_token_logprobs"] = [draw(logprob_entry) for _ in ids]
+    aligned = [[draw(st.floats(max_value=0, allow_nan=False)), token_id, None] for token_id in ids]
+    meta["output_token_logprobs"] = draw(st.none() | st.just(aligned) | st.lists(logprob_entry, max_size=6))
     return {"text": draw(st.text(max_size=40)), "output_ids": ids, "meta_info": meta}
 
 
+def _consistent(item, logprobs: bool) -> bool:
+    """What validation.py accepts: an expected finish type, known ids, one logprob per id naming it."""
+    ids, meta = item["output_ids"], item["meta_info"]
+    entries = meta.get("output_token_logprobs")
+    if (meta["finish_reason"] or {}).get("type") not in ("stop", "length") or any(i >= VOCAB for i in ids):
+        return False
+    if entries is None:
+        return not logprobs
+    return len(entries) == len(ids) and all(
+        lp is not None and token_id == own for (lp, token_id, _), own in zip(entries, ids, strict=True)
+    )
+
+
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(items=st.lists(outputs(), min_size=1, max_size=3), logprobs=st.booleans())
-def test_response_builder_on_contract_valid_outputs(qwen3_tokenizer, items, logprobs):
+@given(items=st.lists(outputs(), min_size=1, max_size=3), logprobs=st.booleans(), n=st.integers(1, 3))
+def test_response_builder_accepts_exactly_the_consistent_outputs(qwen3_tokenizer, items, logprobs, n):
     from sglang_native_provider.parsers import REASONING_PARSERS, TOOL_CALL_PARSERS
     from sglang_native_provider.protocol import GenerateOutput
 
@@ -102,13 +116,16 @@ def test_response_builder_on_contract_valid_outputs(qwen3_tokenizer, items, logp
         reasoning_opened=False,
         logprobs=logprobs,
         top_logprobs=0,
+        sampling_params={"n": n},
     )
     parsed = [GenerateOutput.model_validate(item) for item in items]
+    consistent = len(items) == n and all(_consistent(item, logprobs) for item in items)
     try:
         response = build_model_response(ModelResponse(), parsed, context)
-    except DOCUMENTED:
-        assert any((item["meta_info"]["finish_reason"] or {}).get("type") in (None, "abort") for item in items)
+    except litellm.InternalServerError as error:
+        assert not consistent, str(error)
         return
+    assert consistent
     assert len(response.choices) == len(items)
     for choice, item in zip(response.choices, items, strict=True):
         assert choice.message.provider_specific_fields["completion_token_ids"] == item["output_ids"]
@@ -167,3 +184,75 @@ def test_piecewise_encoding_equals_encoding_the_whole_text(qwen3_tokenizer, llam
     for tokenizer in (qwen3_tokenizer, llama_tokenizer):
         assert _added_token_splitter(tokenizer) is not None  # the piecewise path, not the fallback
         assert encode_text(tokenizer, text) == tokenizer.encode(text, add_special_tokens=False)
+
+
+# What a caller can send straight to the provider (``handler.completion`` is what LiteLLM calls, with its own
+# checks of ``messages`` bypassed): anything wrong is a BadRequestError with a plain message, never a raw
+# Python error (LiteLLM would wrap that in an APIConnectionError, which Routers retry).
+small_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 4) | st.floats(-2, 3) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=5), inner, max_size=2),
+    max_leaves=4,
+)
+odd_text = st.lists(
+    st.sampled_from(["hi", "\ud800", "\udfff", "🙂", "<|im_end|>", "\x00"]) | st.text(max_size=4), max_size=4
+).map("".join)
+caller_message = st.fixed_dictionaries(
+    {
+        "role": st.sampled_from(["user", "user", "system", "assistant", "tool", 7]),
+        "content": odd_text
+        | st.integers()
+        | st.none()
+        | st.lists(small_values | st.just({"type": "text", "text": 3}), max_size=2),
+    },
+    optional={
+        "tool_calls": st.lists(
+            st.fixed_dictionaries(
+                {"function": st.fixed_dictionaries({"name": odd_text, "arguments": odd_text | small_values})}
+            )
+            | small_values,
+            max_size=2,
+        ),
+        "name": odd_text | small_values,
+        "reasoning_content": odd_text | small_values,
+    },
+)
+PARAMETERS = [
+    *("n", "logprobs", "top_logprobs", "temperature", "top_p", "stop", "seed", "max_tokens", "tools"),
+    *("tool_choice", "response_format", "extra_body", "logit_bias", "presence_penalty", "chat_template_kwargs"),
+]
+caller_params = st.dictionaries(st.sampled_from(PARAMETERS), small_values, max_size=4)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messages=st.lists(caller_message, min_size=1, max_size=3), params=caller_params)
+def test_bad_caller_input_is_only_ever_a_plain_bad_request(fuzz_emulator, messages, params):
+    from sglang_native_provider.provider import handler
+
+    kwargs = {
+        "model": "qwen3",
+        "messages": messages,
+        "api_base": fuzz_emulator.url,
+        "api_key": None,
+        "optional_params": {"tokenizer": "offline:qwen3", "max_tokens": 2, **params},
+        "litellm_params": {},
+        "model_response": ModelResponse(),
+        "timeout": 30,
+    }
+    try:
+        response = handler.completion(**kwargs)
+    except litellm.BadRequestError as error:
+        message = str(error)
+        assert "Traceback" not in message and len(message) < 2_000, message
+        event("refused")
+        return
+    event("answered")
+    assert response.choices and all(choice.message.role == "assistant" for choice in response.choices)
+
+
+@pytest.fixture(scope="module")
+def fuzz_emulator():
+    from sglang_native_provider.emulator import Emulator
+
+    with Emulator("qwen3") as emu:
+        yield emu
