@@ -160,3 +160,10 @@ def test_builds_are_cached(name):
     stamp = (first / "tokenizer.json").stat().st_mtime_ns
     assert build_tokenizer(name) == first and (first / "tokenizer.json").stat().st_mtime_ns == stamp
     assert name in first.name
+
+
+def test_every_recipe_can_be_built_from_the_command_line():
+    from sglang_native_provider.cli import build_parser
+
+    for name in RECIPES:
+        assert build_parser().parse_args(["build-tokenizer", name]).name == name
