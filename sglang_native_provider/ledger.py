@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -181,7 +183,7 @@ class Ledger:
 
     def record(self, recording: Recording, choices: Sequence[tuple[dict[str, Any], Any, Any, Sequence[Any]]]) -> None:
         """Record each choice: (its provider_specific_fields, content, reasoning, [(name, arguments)])."""
-        now = time.time()
+        now, recorder = time.time(), f"{socket.gethostname()}:{os.getpid()}"
         for fields, content, reasoning, calls in choices:
             self.store.add(
                 LedgerTurn(
@@ -194,5 +196,6 @@ class Ledger:
                     parent_id=recording.parent_id,
                     first_difference=recording.first_difference,
                     created=now,
+                    recorded_by=recorder,
                 )
             )

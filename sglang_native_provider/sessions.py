@@ -64,6 +64,8 @@ class LedgerTurn:
     first_difference: int | None = None
     """For a re-rendered turn: where its prompt first differs from the parent's tokens."""
     created: float = 0.0
+    recorded_by: str = ""
+    """``host:pid`` of the process that recorded the turn (proxies run several workers)."""
     sequence: int = field(default=0, compare=False)
     """Order of recording within the store (set by the store)."""
 

@@ -14,6 +14,43 @@ from pathlib import Path
 
 import httpx
 import litellm
+import pytest
+
+from sglang_native_provider.emulator import SGLANG_VERSION
+from sglang_native_provider.offline_tokenizers import cache_root
+
+
+def pinned_sglang_wheel() -> Path:
+    """The pinned sglang wheel, downloaded once (no dependencies) into the offline cache; skips the test with
+    pip's error when the package registry is unreachable."""
+    target = cache_root() / "sglang-wheel"
+    target.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(target.glob(f"sglang-{SGLANG_VERSION}-*.whl"))
+    if wheels:
+        return wheels[0]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "--platform",
+        "manylinux_2_34_x86_64",
+        "--dest",
+        str(target),
+        f"sglang=={SGLANG_VERSION}",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    wheels = sorted(target.glob(f"sglang-{SGLANG_VERSION}-*.whl"))
+    if result.returncode != 0 or not wheels:
+        pytest.skip(
+            f"the sglang=={SGLANG_VERSION} wheel could not be downloaded (registry unreachable?): "
+            f"{result.stderr.strip()[-300:]}"
+        )
+    return wheels[0]
 
 
 def free_port() -> int:
@@ -39,8 +76,9 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout: float) -> N
 
 
 @contextlib.contextmanager
-def litellm_proxy(config: Path, env: Mapping[str, str]) -> Iterator[tuple[str, str]]:
-    """A real ``litellm --config`` proxy process on a free loopback port; yields its base URL and master key."""
+def litellm_proxy(config: Path, env: Mapping[str, str], *args: str) -> Iterator[tuple[str, str]]:
+    """A real ``litellm --config`` proxy process on a free loopback port (more command-line ``args`` after
+    the config); yields its base URL and master key."""
     port = free_port()
     master_key = f"sk-{secrets.token_hex(8)}"
     environment = {
@@ -51,7 +89,7 @@ def litellm_proxy(config: Path, env: Mapping[str, str]) -> Iterator[tuple[str, s
         "TRANSFORMERS_VERBOSITY": "error",
     }
     litellm_cli = Path(sys.executable).with_name("litellm")
-    command = [str(litellm_cli), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(litellm_cli), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), *args]
     process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

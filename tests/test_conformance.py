@@ -14,14 +14,13 @@ import asyncio
 import importlib.util
 import io
 import json
-import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import httpx
 import litellm
 import pytest
+from _support import pinned_sglang_wheel
 
 import sglang_native_provider
 from sglang_native_provider.demo import SCRIPTED_TURNS, WEATHER_TOOL, run_demo
@@ -34,35 +33,6 @@ pytestmark = pytest.mark.conformance
 CONTRACT_MEMBER = "sglang/api/v1/api_types.py"
 
 
-def _download_wheel(target: Path) -> Path:
-    wheels = sorted(target.glob(f"sglang-{SGLANG_VERSION}-*.whl"))
-    if wheels:
-        return wheels[0]
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--python-version",
-        "3.11",
-        "--platform",
-        "manylinux_2_34_x86_64",
-        "--dest",
-        str(target),
-        f"sglang=={SGLANG_VERSION}",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    wheels = sorted(target.glob(f"sglang-{SGLANG_VERSION}-*.whl"))
-    if result.returncode != 0 or not wheels:
-        pytest.skip(
-            f"the sglang=={SGLANG_VERSION} wheel could not be downloaded (registry unreachable?): "
-            f"{result.stderr.strip()[-300:]}"
-        )
-    return wheels[0]
-
-
 @pytest.fixture(scope="session")
 def api_types():
     pytest.importorskip("msgspec", reason="the contract module needs msgspec (in the test extra)")
@@ -70,7 +40,7 @@ def api_types():
     target.mkdir(parents=True, exist_ok=True)
     contract_file = target / f"api_types-{SGLANG_VERSION}.py"
     if not contract_file.is_file():
-        with zipfile.ZipFile(_download_wheel(target)) as wheel:
+        with zipfile.ZipFile(pinned_sglang_wheel()) as wheel:
             contract_file.write_bytes(wheel.read(CONTRACT_MEMBER))
     spec = importlib.util.spec_from_file_location("sglang_api_types_contract", contract_file)
     module = importlib.util.module_from_spec(spec)
