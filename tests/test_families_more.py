@@ -11,6 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 from _support import chat
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import sglang_native_provider
 from sglang_native_provider.parsers import REASONING_PARSERS, TOOL_CALL_PARSERS
@@ -651,3 +653,34 @@ async def test_beam_through_the_provider(emulator):
     message = response.choices[0].message
     assert message.reasoning_content == "Need weather."
     assert [(call.function.name, json.loads(call.function.arguments)) for call in message.tool_calls] == [PARIS]
+
+
+# Property test: text assembled from each family's own markup and arbitrary characters never crashes a parser,
+# and streaming it in two pieces gives the one-shot result.
+def _alphabet(parser) -> list[str]:
+    markers = [marker for marker in parser.markers if marker]
+    return [*markers, "{", "}", '"', "\n", " ", "x", "get_time", '{"name": "f", "arguments": {}}']
+
+
+MORE_TOOL_PARSERS = sorted({case.parser for case in TOOL_CASES})
+MORE_REASONING_PARSERS = sorted({case.parser for case in REASONING_CASES})
+
+
+@pytest.mark.parametrize("name", MORE_TOOL_PARSERS)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_markup_soup_never_crashes_and_streams_as_one_shot(name, data):
+    pieces = data.draw(st.lists(st.sampled_from(_alphabet(TOOL_CALL_PARSERS[name]())), max_size=12))
+    text = "".join(pieces)
+    cut = data.draw(st.integers(0, len(text)))
+    assert streamed(name, [text[:cut], text[cut:]]) == one_shot(name, text)
+
+
+@pytest.mark.parametrize("name", MORE_REASONING_PARSERS)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_reasoning_markup_soup_streams_as_one_shot(name, data):
+    pieces = data.draw(st.lists(st.sampled_from(_alphabet(REASONING_PARSERS[name]())), max_size=12))
+    case = ReasoningCase(name, "".join(pieces), None, "", opened=data.draw(st.booleans()))
+    cut = data.draw(st.integers(0, len(case.text)))
+    assert reasoning_streamed(case, [case.text[:cut], case.text[cut:]]) == reasoning_one_shot(case)
