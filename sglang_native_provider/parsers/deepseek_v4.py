@@ -19,9 +19,6 @@ a call without ``</think>`` still calls (the block stays in the content for the 
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from .base import marker_prefix_length
 from .deepseek_v32 import DeepSeekV32ToolCallParser, DsmlToolCallParser
 from .think import ThinkReasoningParser
 
@@ -39,40 +36,14 @@ class DeepSeekV41ToolCallParser(DsmlToolCallParser):
 
 
 class DeepSeekReasoningParser(ThinkReasoningParser):
-    """``<think>`` reasoning ended by ``</think>`` or by the start of any DeepSeek calls block."""
+    """``<think>`` reasoning ended by ``</think>`` or by the start of any DeepSeek calls block (single added
+    tokens in DeepSeek's tokenizers, so wherever they appear)."""
 
     names = ("deepseek-v3", "deepseek-v4", "deepseek-v41")
-    call_starts: ClassVar[tuple[str, ...]] = (
+    tool_markers = (
         "<｜tool▁calls▁begin｜>",  # V3.1
         DeepSeekV32ToolCallParser.open,
         DeepSeekV4ToolCallParser.open,
         DeepSeekV41ToolCallParser.open,
     )
-
-    @property
-    def markers(self) -> tuple[str, ...]:
-        return (self.open_tag, self.close_tag, *self.call_starts)
-
-    def _call_start(self, text: str, opened: bool) -> int | None:
-        """Where a calls block starts inside the reasoning block, if it does."""
-        start = 0
-        if not opened:
-            stripped = text.lstrip()
-            if not stripped.startswith(self.open_tag):
-                return None
-            start = len(text) - len(stripped) + len(self.open_tag)
-        close = text.find(self.close_tag, start)
-        end = len(text) if close == -1 else close
-        found = [index for marker in self.call_starts if (index := text.find(marker, start, end)) != -1]
-        return min(found) if found else None
-
-    def split(self, text: str, *, opened: bool, final: bool) -> tuple[str | None, str]:
-        cut = self._call_start(text, opened)
-        if cut is not None:
-            reasoning, _ = super().split(text[:cut], opened=opened, final=True)
-            return reasoning, text[cut:]
-        reasoning, content = super().split(text, opened=opened, final=final)
-        if not final and reasoning and not content:
-            held = max(marker_prefix_length(reasoning, marker) for marker in self.call_starts)
-            reasoning = reasoning[: len(reasoning) - held].rstrip("\n")
-        return reasoning, content
+    tool_markers_at_line_start = False
