@@ -108,6 +108,7 @@ MUSE_REASONING = " to=self<|message|>Need weather.<|eom|>"
 ENDS_WITH_A_STOP_TOKEN = {"beam"}
 DROPPED_MARKUP = {
     "trinity": re.compile(r"</?think>"),
+    "gigachat3": re.compile(r"<\|message_sep\|>"),
     "k2_horizon": re.compile(r"</?ifm\|tool_calls>"),
     "inkling": re.compile("|".join(re.escape(token) for token in INKLING_CONTROL_TOKENS)),
     "beam": re.compile(r"<\|channel\|>(?:analysis|final)<\|message\|>|<\|end\|><\|start\|>assistant|<\|return\|>"),
@@ -210,6 +211,14 @@ TOOL_CASES = [
     ),
     Case("gigachat3", '<|function_call|>{"name": "get_time", "arguments": {"zone": "Asia/Tokyo"}}</s>', "", (TOKYO,)),
     Case("gigachat3", "Just an answer.<|message_sep|>", "Just an answer.<|message_sep|>"),
+    # SGLang's GigaChat 3 test input: the answer, the end of the message, blank lines, the call, EOS.
+    Case(
+        "gigachat3",
+        "I'll remember that.<|message_sep|>\n\nfunction call<|role_sep|>\n"
+        '{"name": "get_time", "arguments": {"zone": "Asia/Tokyo"}}</s>',
+        "I'll remember that.",
+        (TOKYO,),
+    ),
     Case(
         "gigachat35",
         "Looking.\n<｜GCML｜tool_calls>" + GCML_PARIS + "\n" + GCML_TOKYO + "</｜GCML｜tool_calls>",
@@ -284,6 +293,8 @@ MALFORMED = [
     ("dots", "<dots_function_call>[1, 2]</dots_function_call>"),
     ("hunyuan", "<tool_calls><tool_call>get_time<tool_sep><arg_key>zone</arg_key></tool_call></tool_calls>"),
     ("gigachat3", '<|function_call|>{"name": "get_time", "arguments": "zone"}'),
+    ("gigachat3", '<|message_sep|>\n\nfunction call<|role_sep|>\n{"name": "f", "arguments": {invalid json}}'),
+    ("gigachat3", '<|message_sep|>\n\nfunction call<|role_sep|>\n{"arguments": {"action": "create"}}'),
     ("gigachat35", '<｜GCML｜tool_calls><｜GCML｜invoke name="get_time">zone</｜GCML｜invoke></｜GCML｜tool_calls>'),
     ("apertus2509", '<|tools_prefix|>[{"get_time": {"zone": "CET"}, "extra": {}}]<|tools_suffix|>'),
     ("apertus2509", '<|tools_prefix|>[{"get_time": "CET"}]<|tools_suffix|>'),

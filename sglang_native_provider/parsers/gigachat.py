@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 
-from .base import ParsedToolCalls, ToolCall, marker_prefix_length
+from .base import UNPARSED_TOOL_MARKUP, ParsedToolCalls, ToolCall, marker_prefix_length
 from .split import BlockToolCallParser, Tools, TrailingToolCallParser
 
 __all__ = ["GigaChat3ToolCallParser", "GigaChat35ToolCallParser"]
@@ -60,17 +60,20 @@ class GigaChat3ToolCallParser(TrailingToolCallParser):
 
     def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
         """As the trailing form, with the answer ending at ``<|message_sep|>``: held back from it until the
-        end, and dropped from the content when a call follows."""
+        end, and dropped from the content when a header follows (a call that does not parse is reported as
+        unparsed markup)."""
         if not final:
             end = text.find(_MESSAGE_END)
             if end != -1:
                 return super().split(text[:end], tools, final=False)
             held = max(marker_prefix_length(text, marker) for marker in (*_HEADERS, _MESSAGE_END))
             return super().split(text[: len(text) - held], tools, final=False)
-        result = super().split(text, tools, final=True)
-        if not result.calls:
-            return result
-        return ParsedToolCalls(result.content.removesuffix(_MESSAGE_END).rstrip(), result.calls, result.metadata)
+        start = self._start(text)
+        if start is None:
+            return ParsedToolCalls(text)
+        calls = super().split(text, tools, final=True).calls
+        content = text[:start].rstrip().removesuffix(_MESSAGE_END).rstrip()
+        return ParsedToolCalls(content, calls, {} if calls else {UNPARSED_TOOL_MARKUP: [text[start:]]})
 
 
 GigaChat3ToolCallParser.markers = (*_HEADERS, "<|role_sep|>", _MESSAGE_END)  # the base class lists only one
