@@ -343,6 +343,77 @@ def test_minimax_reasoning_parsers():
     assert all(not reasoning for reasoning, _ in pieces)
 
 
+NS = "]<]minimax[>["
+ORDER_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "create_order",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "user_id": {"type": "integer"},
+                    "note": {"type": "string"},
+                    "shipping": {"type": "object"},
+                    "items": {"type": "array"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "gift": {"type": ["boolean", "null"]},
+                },
+            },
+        },
+    }
+]
+M3_ORDER = (
+    f'{NS}<invoke name="create_order">{NS}<user_id>42{NS}</user_id>{NS}<note>two books{NS}</note>'
+    f"{NS}<shipping>{NS}<city>Singapore{NS}</city>{NS}<zip>018956{NS}</zip>{NS}</shipping>"
+    f"{NS}<items>{NS}<item>{NS}<sku>book-001{NS}</sku>{NS}<qty>2{NS}</qty>{NS}</item>{NS}</items>"
+    f"{NS}<tags>{NS}<item>a{NS}</item>{NS}<item>b{NS}</item>{NS}</tags>{NS}<gift>null{NS}</gift>{NS}</invoke>\n"
+)
+ORDER = {
+    "user_id": 42,
+    "note": "two books",
+    "shipping": {"city": "Singapore", "zip": "018956"},  # no schema below "object": leaves stay text
+    "items": [{"sku": "book-001", "qty": "2"}],
+    "tags": ["a", "b"],
+    "gift": None,
+}
+
+
+def m3_block(invokes: str) -> str:
+    return f"{NS}<tool_call>\n{invokes}{NS}</tool_call>"
+
+
+def test_minimax_m3_format():
+    weather = f'{NS}<invoke name="get_time">{NS}<zone>\nCET{NS}</zone>\n{NS}</invoke>\n'
+    text = "I'll place the order." + m3_block(M3_ORDER + weather)
+    assert calls_of("minimax-m3", text, [*ORDER_TOOLS, *TOOLS]) == (
+        "I'll place the order.",
+        [("create_order", ORDER), ("get_time", {"zone": "\nCET"})],
+    )
+    assert calls_of("minimax-m3", m3_block(f'{NS}<invoke name="get_time">{NS}</invoke>'))[1] == [("get_time", {})]
+    assert detect_tool_call_parser("{{ ']<]minimax[>[<tool_call>' }}") == "minimax-m3"
+    assert detect_reasoning_parser("{{ '<mm:think>' }}") == "minimax-m3"
+
+
+def test_minimax_m3_reasoning():
+    parser = REASONING_PARSERS["minimax-m3"]()
+    assert parser.parse("</mm:think>Hello").content == "Hello"  # an earlier turn's closing tag, repeated
+    parsed = parser.parse("<mm:think>plan</mm:think>Hi")
+    assert (parsed.reasoning, parsed.content) == ("plan", "Hi")
+    assert parser.parse("plan</mm:think>Hi", opened=True).reasoning == "plan"
+    parsed = parser.parse(f"plan{m3_block('')}", opened=True)
+    assert (parsed.reasoning, parsed.content) == ("plan", m3_block(""))
+
+
+def test_minimax_m3_streaming_at_every_boundary_equals_one_shot():
+    family = Family("minimax-m3", "minimax-m3", "")
+    text = "</mm:think>Sure." + m3_block(M3_ORDER)
+    expected = one_shot(family, text, False)
+    assert (expected[1], [name for name, _ in expected[2]]) == ("Sure.", ["create_order"])
+    for cut in range(len(text) + 1):
+        assert streamed(family, [text[:cut], text[cut:]], False) == expected
+
+
 def test_gemma4_format():
     text = (
         '<|tool_call>call:search{filters:{tags:[<|"|>a, b<|"|>,<|"|>c:d<|"|>],max:-2.5,exact:false,extra:null},'
@@ -438,6 +509,14 @@ MALFORMED = {
         "<|tool_call>get_time{}<tool_call|>",
         "<|tool_call>call:get_time{zone CET}<tool_call|>",
         '<|tool_call>call:get_time{zone:<|"|>CET<|"|>',
+    ],
+    "minimax-m3": [
+        m3_block(f'{NS}<invoke name="get_time">{NS}<zone>CET{NS}</town>{NS}</invoke>'),  # mismatched tags
+        m3_block(f'{NS}<invoke name="get_time">{NS}<zone>CET{NS}</zone>'),  # invoke never closed
+        m3_block(f"{NS}<zone>CET{NS}</zone>"),  # no invoke
+        m3_block(f'{NS}<invoke name="get_time">text{NS}<zone>CET{NS}</zone>{NS}</invoke>'),  # text and tags mixed
+        f'{NS}<tool_call>\n{NS}<invoke name="get_time">{NS}<zone>CET',  # cut off
+        m3_block(""),
     ],
     "step3": [
         '<｜tool_calls_begin｜><｜tool_call_begin｜>function<｜tool_sep｜><steptml:invoke name="f">'

@@ -13,19 +13,40 @@ Parameter values are text (non-strings as JSON), typed with the tool's JSON sche
 ``<think>`` in the prompt. Reasoning parser ``minimax`` splits the block off; ``minimax-append-think`` keeps it
 in the content instead, with the opening tag the prompt wrote put back in front (for clients that show the
 model's thinking inline).
+
+MiniMax M3 (``minimax-m3``) puts a namespace marker before every tag and nests parameters as XML, arrays as
+``<item>`` elements; values are typed by the tool's schema (without one, only ``true``/``false``/``null`` are
+read as JSON)::
+
+    ]<]minimax[>[<tool_call>
+    ]<]minimax[>[<invoke name="get_weather">]<]minimax[>[<city>Paris]<]minimax[>[</city>]<]minimax[>[</invoke>
+    ]<]minimax[>[</tool_call>
+
+Its reasoning is ``<mm:think>…</mm:think>``; a reply may open with a stray ``</mm:think>`` (earlier turns
+without thinking are written with one), which is dropped.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass, field
+from typing import Any
 
 from .base import ParsedReasoning, ReasoningParser, ReasoningStream, ToolCall
 from .split import BlockToolCallParser, Tools
 from .think import ThinkReasoningParser
-from .typed import typed_arguments
+from .typed import admitted_types, typed_arguments, typed_value
 
-__all__ = ["MinimaxAppendThinkReasoningParser", "MinimaxM2ToolCallParser", "MinimaxReasoningParser"]
+__all__ = [
+    "MinimaxAppendThinkReasoningParser",
+    "MinimaxM2ToolCallParser",
+    "MinimaxM3ReasoningParser",
+    "MinimaxM3ToolCallParser",
+    "MinimaxReasoningParser",
+]
 
+_INVOKE_START = '<invoke name="'
 _INVOKE = re.compile(r'\s*<invoke name="([^"<>\n]+)">(.*?)</invoke>\s*', re.DOTALL)
 _PARAMETER = re.compile(r'\s*<parameter name="([^"<>\n]+)">\n?(.*?)\n?</parameter>\s*', re.DOTALL)
 
@@ -47,7 +68,13 @@ def _invocation(name: str, body: str, tools: Tools) -> ToolCall | None:
 class MinimaxM2ToolCallParser(BlockToolCallParser):
     names = ("minimax-m2",)
     open, close = "<minimax:tool_call>", "</minimax:tool_call>"
-    extra_markers = ('<invoke name="', "</invoke>", '<parameter name="', "</parameter>")
+    extra_markers = (_INVOKE_START, "</invoke>", '<parameter name="', "</parameter>")
+
+    def starts_call(self, text: str, start: int) -> bool | None:
+        rest = text[start:].lstrip()
+        if len(rest) < len(_INVOKE_START):
+            return None if _INVOKE_START.startswith(rest) else False
+        return rest.startswith(_INVOKE_START)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         calls = []
@@ -95,3 +122,124 @@ class MinimaxAppendThinkReasoningParser(ReasoningParser):
 
     def stream(self, *, opened: bool = False) -> ReasoningStream:
         return _PrefixedStream(self.open_tag if opened else "")
+
+
+NAMESPACE = "]<]minimax[>["
+_M3_INVOKE = re.compile(r'invoke name="([^"<>\n]+)"')
+_UNTYPED_LITERALS = {"true": True, "false": False, "null": None}
+
+
+@dataclass
+class _Element:
+    tag: str
+    text: str
+    children: list[_Element] = field(default_factory=list)
+
+
+def _elements(payload: str) -> list[_Element] | None:
+    """The XML tree of a block's payload (every tag after the namespace marker), or None when malformed."""
+    first, *chunks = payload.split(NAMESPACE)
+    if first.strip():
+        return None
+    root = _Element("", "")
+    stack = [root]
+    for chunk in chunks:
+        chunk = chunk.lstrip()
+        end = chunk.find(">")
+        if not chunk.startswith("<") or end == -1:
+            return None
+        if chunk.startswith("</"):
+            if len(stack) == 1 or stack[-1].tag.split()[0] != chunk[2:end].strip() or chunk[end + 1 :].strip():
+                return None
+            stack.pop()
+            continue
+        if stack[-1].text.strip():
+            return None  # text and elements mixed
+        tag = chunk[1:end].strip()
+        if not tag:
+            return None
+        element = _Element(tag, chunk[end + 1 :])
+        stack[-1].children.append(element)
+        stack.append(element)
+    return root.children if len(stack) == 1 else None
+
+
+def _child_schema(schema: Any, tag: str) -> Any:
+    if not isinstance(schema, dict):
+        return None
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and tag in properties:
+        return properties[tag]
+    extra = schema.get("additionalProperties")
+    return extra if isinstance(extra, dict) else None
+
+
+def _m3_value(element: _Element, schema: Any, root: Any) -> Any:
+    kinds = admitted_types(schema, root)
+    if element.children:
+        if "array" in kinds or (not kinds and all(child.tag == "item" for child in element.children)):
+            items = schema.get("items") if isinstance(schema, dict) else None
+            return [_m3_value(child, items, root) for child in element.children]
+        members: dict[str, Any] = {}
+        for child in element.children:
+            value = _m3_value(child, _child_schema(schema, child.tag), root)
+            if child.tag not in members:
+                members[child.tag] = value
+            elif isinstance(members[child.tag], list):
+                members[child.tag].append(value)
+            else:
+                members[child.tag] = [members[child.tag], value]
+        return members
+    text = element.text.rstrip()  # whitespace before the next tag is layout
+    if not kinds:
+        return _UNTYPED_LITERALS.get(text.strip(), text)
+    if not text.strip() and kinds & {"object", "array"}:
+        return [] if "array" in kinds else {}
+    return typed_value(text, kinds)
+
+
+def _parameters_schema(name: str, tools: Tools) -> Any:
+    for tool in tools or ():
+        function = tool.get("function") or {}
+        if function.get("name") == name:
+            return function.get("parameters")
+    return None
+
+
+class MinimaxM3ToolCallParser(BlockToolCallParser):
+    names = ("minimax-m3",)
+    open, close = NAMESPACE + "<tool_call>", NAMESPACE + "</tool_call>"
+    extra_markers = (NAMESPACE,)
+
+    def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
+        invokes = _elements(payload)
+        if not invokes:
+            return None
+        calls = []
+        for invoke in invokes:
+            match = _M3_INVOKE.fullmatch(invoke.tag)
+            if match is None or invoke.text.strip():
+                return None
+            name = match.group(1)
+            schema = _parameters_schema(name, tools)
+            arguments = _m3_value(_Element("", "", invoke.children), schema, schema) if invoke.children else {}
+            if not isinstance(arguments, dict):
+                return None
+            calls.append(ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False)))
+        return calls
+
+
+class MinimaxM3ReasoningParser(ThinkReasoningParser):
+    names = ("minimax-m3",)
+    open_tag, close_tag = "<mm:think>", "</mm:think>"
+    tool_markers = (MinimaxM3ToolCallParser.open,)
+    tool_markers_at_line_start = False
+
+    def split(self, text: str, *, opened: bool, final: bool) -> tuple[str | None, str]:
+        if not opened:
+            stripped = text.lstrip()
+            if not final and stripped and self.close_tag.startswith(stripped):
+                return "", ""  # may still be a stray closing tag
+            if stripped.startswith(self.close_tag):
+                text = stripped[len(self.close_tag) :]
+        return super().split(text, opened=opened, final=final)
