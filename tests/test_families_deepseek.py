@@ -474,9 +474,10 @@ def deepseek_emulator():
         yield emu
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 @pytest.mark.parametrize("thinking", [False, True], ids=["chat", "thinking"])
 @pytest.mark.parametrize("family", FAMILIES)
-async def test_two_turn_round_trip(deepseek_emulator, family, thinking):
+async def test_two_turn_round_trip(deepseek_emulator, family, thinking, stream):
     """DeepSeek V4's real tokenizer (standing in for V3.2's and V4.1's, which share its markup tokens), the
     family renderer, and the family's parsers picked from ``chat_template`` alone."""
     import sglang_native_provider
@@ -495,8 +496,11 @@ async def test_two_turn_round_trip(deepseek_emulator, family, thinking):
         "tools": TOOLS,
     }
     messages = [{"role": "user", "content": "Weather in Paris? Time?"}]
-    first = await litellm.acompletion(messages=messages, **settings)
-    message = first.choices[0].message
+    if stream:
+        chunks = [chunk async for chunk in await litellm.acompletion(messages=messages, stream=True, **settings)]
+        message = litellm.stream_chunk_builder(chunks).choices[0].message
+    else:
+        message = (await litellm.acompletion(messages=messages, **settings)).choices[0].message
     first_prompt = emulator.requests[-1]["input_ids"]
     assert tokenizer.decode(first_prompt) == rendered(family, messages, add_generation_prompt=True, thinking=thinking)
     assert [(c.function.name, json.loads(c.function.arguments)) for c in message.tool_calls] == [PARIS]
