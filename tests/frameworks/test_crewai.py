@@ -1,0 +1,69 @@
+"""CrewAI, in a venv of its own (its pins conflict with constraints.txt: mcp<2, openai<3, pydantic<2.13), over
+LiteLLM with native tool calls. It sends an assistant turn back as its tool calls only: the text the model
+wrote before a call is dropped. A call written without text continues on the exact tokens; a call after text
+is re-rendered, each call its own exact sample. The ledger is a SQLite file, read back by this process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+from _frameworks import after_blank_line, assert_exact_session, assert_per_call_samples
+from _venvs import framework_venv
+
+from sglang_native_provider.sessions import open_store
+
+HERE = Path(__file__).parent
+CREWAI = "crewai[litellm]==1.15.30"
+TEXT_THEN_CALL = [after_blank_line("I will look it up.", "get_weather", city="Paris"), "Sunny in Paris."]
+BARE_CALL = [after_blank_line("", "get_weather", city="Paris"), "Sunny in Paris."]
+
+
+def run_crews(emulator, tmp_path: Path, sessions: list[str]) -> dict:
+    python = framework_venv("crewai", HERE / "crewai-constraints.txt", CREWAI)
+    store = f"sqlite:///{tmp_path / 'ledger.db'}"
+    spec = {"api_base": emulator.url, "session_store": store, "sessions": sessions, "out": str(tmp_path / "out.json")}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "HOME": os.environ.get("HOME", str(tmp_path))}
+    done = subprocess.run(
+        [str(python), str(HERE / "crewai_task.py"), str(tmp_path / "spec.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return {**json.loads((tmp_path / "out.json").read_text()), "store": open_store(store)}
+
+
+def test_crew_with_native_tool_calls(emulator, tmp_path, session_id):
+    text_session, bare_session = f"{session_id}-text", f"{session_id}-bare"
+    emulator.script(*TEXT_THEN_CALL, *BARE_CALL)
+
+    report = run_crews(emulator, tmp_path, [text_session, bare_session])
+
+    assert report["crewai_version"] == "1.15.30"
+    assert report["results"] == ["Sunny in Paris."] * 2
+    calls = report["calls"]
+    assert [call["session_id"] for call in calls] == [text_session] * 2 + [bare_session] * 2
+    assert all(call["tools"] == ["get_weather"] for call in calls)
+    for second in (calls[1], calls[3]):
+        (sent_back,) = second["assistant_messages"]
+        assert sent_back["content"] is None and sent_back["tool_calls"][0]["function"]["name"] == "get_weather"
+
+    # text before the call: CrewAI drops it, the turn is re-rendered and says so
+    text_emulator = SimpleNamespace(requests=emulator.requests[:2], tokenizer=emulator.tokenizer)
+    assert_per_call_samples(text_emulator, text_session, TEXT_THEN_CALL, store=report["store"])
+    assert calls[1]["continuation"] == "rerendered"
+    assert calls[1]["continuation_warning"]
+
+    # a bare call comes back as the model wrote it: the ledger continues on the exact tokens
+    bare_emulator = SimpleNamespace(requests=emulator.requests[2:], tokenizer=emulator.tokenizer)
+    assert_exact_session(bare_emulator, bare_session, BARE_CALL, store=report["store"])
+    assert calls[3]["continuation"] == "ledger"
+    assert calls[3]["continuation_warning"] is None
+    assert calls[3]["template_drift"]["detected"] is True
