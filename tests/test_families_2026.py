@@ -469,15 +469,15 @@ def test_qwen3_coder_aliases(name):
     assert TOOL_CALL_PARSERS[name] is TOOL_CALL_PARSERS["qwen3_coder"]
 
 
-@pytest.mark.parametrize("name", ["nemotron_3", "qwen3-thinking"])
+@pytest.mark.parametrize("name", ["nemotron_3", "qwen3-thinking", "nanbeige"])
 def test_think_reasoning_names(name):
     parser = REASONING_PARSERS[name]()
     parsed = parser.parse("<think>\nPlan.\n</think>\n\nDone.")
     assert (parsed.reasoning, parsed.content) == ("Plan.", "Done.")
     assert parser.parse("Plan.</think>Done.", opened=True).reasoning == "Plan."
-    if name == "nemotron_3":  # SGLang's Nemotron 3 detector ends the block at a call too
-        parsed = parser.parse("Plan.\n<tool_call>\n<function=f>\n</function>\n</tool_call>", opened=True)
-        assert (parsed.reasoning, parsed.content) == ("Plan.", "<tool_call>\n<function=f>\n</function>\n</tool_call>")
+    # As SGLang's Nemotron 3 and Qwen3 detectors: a call at the start of a line ends the block.
+    parsed = parser.parse("Plan.\n<tool_call>\n<function=f>\n</function>\n</tool_call>", opened=True)
+    assert (parsed.reasoning, parsed.content) == ("Plan.", "<tool_call>\n<function=f>\n</function>\n</tool_call>")
 
 
 # ---- malformed output ----
