@@ -20,6 +20,7 @@ is all content. Needs transformers>=5.13.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,11 +144,17 @@ def _regions(spec: Any, text: str, *, opened: bool, final: bool) -> Iterator[_Re
 
 
 def _loaded(template: dict[str, Any]) -> Any:
+    return _loaded_json(json.dumps(template, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=16)
+def _loaded_json(template: str) -> Any:
+    """The template validated and compiled by transformers (once per template: parsers are made per request)."""
     try:
         from transformers.utils.chat_parsing.response_templates import load_response_template
     except ImportError as error:
         raise ImportError("response templates need transformers>=5.13 (transformers.utils.chat_parsing)") from error
-    return load_response_template(template)
+    return load_response_template(json.loads(template))
 
 
 def _all_tagged(field: Any, body: str) -> bool:
@@ -164,14 +171,14 @@ def _all_tagged(field: Any, body: str) -> bool:
     return not body[position:].strip()
 
 
-def _region_calls(region: _Region, spec: Any, template: dict[str, Any], tools: Tools) -> list[ToolCall] | None:
+def _region_calls(region: _Region, spec: Any, tools: Tools) -> list[ToolCall] | None:
     from transformers.utils.chat_parsing.response_parser import parse_response
 
     if not region.body.strip() or not _all_tagged(spec.fields[TOOL_CALLS], region.body):
         return None
     raw = region.raw
     try:
-        message = parse_response(raw, template, prefix="", tools=list(tools or ()))
+        message = parse_response(raw, spec, prefix="", tools=list(tools or ()))
     except (ValueError, TypeError, KeyError):
         return None
     values = message.get(TOOL_CALLS)
@@ -198,8 +205,8 @@ class _TemplateBound:
     template: ClassVar[dict[str, Any] | None] = None
 
     def __init__(self, template: dict[str, Any] | None = None) -> None:
-        self._template = template if template is not None else self.template
-        self._spec = _loaded(self._template) if self._template is not None else None
+        template = template if template is not None else self.template
+        self._spec = _loaded(template) if template is not None else None
 
     @classmethod
     def for_tokenizer(cls, tokenizer: Any):
@@ -232,7 +239,7 @@ class ResponseTemplateToolCallParser(_TemplateBound, SplitToolCallParser):
                 continue
             if not region.closed and not final:
                 break  # a call still being written
-            region_calls = _region_calls(region, self._spec, self._template, tools)
+            region_calls = _region_calls(region, self._spec, tools)
             if region_calls is None:
                 unparsed.append(region.raw)
             else:
