@@ -1,0 +1,481 @@
+"""Regression tests for issue 14's parser bugs (items 1-8), each checked one-shot and streamed at every split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import litellm
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sglang_native_provider
+from sglang_native_provider.demo import WEATHER_TOOL
+from sglang_native_provider.parsers import REASONING_PARSERS, TOOL_CALL_PARSERS, detect_reasoning_parser
+from sglang_native_provider.parsers.json_calls import json_end
+from sglang_native_provider.parsers.typed import typed_arguments
+from sglang_native_provider.response import ResponseContext
+
+UNPARSED = "unparsed_tool_markup"
+TEMPLATES_2026 = Path(__file__).parent / "fixtures" / "chat_templates_2026"
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "run",
+            "parameters": {"type": "object", "properties": {"code": {"type": "string"}}},
+        },
+    },
+]
+PARIS = ("get_weather", {"city": "Paris"})
+
+
+def pipeline(reasoning_name: str | None, tool_name: str | None, text: str, *, opened: bool = False, tools=TOOLS):
+    """One-shot (reasoning, content, calls, metadata) of ``text``, as the provider splits a response."""
+    context = ResponseContext(
+        model="m",
+        prompt_ids=[],
+        tokenizer=None,
+        tools=tools,
+        tool_parser=TOOL_CALL_PARSERS[tool_name]() if tool_name else None,
+        reasoning_parser=REASONING_PARSERS[reasoning_name]() if reasoning_name else None,
+        reasoning_opened=opened,
+        logprobs=False,
+        top_logprobs=0,
+    )
+    content, reasoning, calls, metadata = context.parse_output(text)
+    return reasoning or "", content, [(call.name, json.loads(call.arguments)) for call in calls], metadata
+
+
+def streamed(reasoning_name: str | None, tool_name: str | None, pieces: list[str], *, opened=False, tools=TOOLS):
+    """(reasoning, content, calls) of ``pieces`` fed through the parsers' streams, as streaming.py does."""
+    reasoning_stream = REASONING_PARSERS[reasoning_name]().stream(opened=opened) if reasoning_name else None
+    tool_stream = TOOL_CALL_PARSERS[tool_name]().stream(tools) if tool_name and tools else None
+    reasoning, content, calls = "", "", []
+
+    def push(r: str, c: str, final: bool) -> None:
+        nonlocal reasoning, content, calls
+        reasoning += r
+        if tool_stream is not None:
+            c, new = tool_stream.feed(c)
+            calls += new
+            if final:
+                more, new = tool_stream.finish()
+                c, calls = c + more, calls + new
+        content += c
+
+    for index, piece in enumerate(pieces):
+        last = index == len(pieces) - 1
+        r, c = reasoning_stream.feed(piece) if reasoning_stream else ("", piece)
+        if last and reasoning_stream is not None:
+            more_r, more_c = reasoning_stream.finish()
+            r, c = r + more_r, c + more_c
+        push(r, c, last)
+    if not pieces:
+        push(*(reasoning_stream.finish() if reasoning_stream else ("", "")), True)
+    return reasoning, content, [(call.name, json.loads(call.arguments)) for call in calls]
+
+
+def assert_streams_like_one_shot(reasoning_name, tool_name, text, *, opened=False, tools=TOOLS):
+    """Streamed one character at a time and split in two at every boundary, the deltas add up to one-shot."""
+    expected = pipeline(reasoning_name, tool_name, text, opened=opened, tools=tools)[:3]
+    assert streamed(reasoning_name, tool_name, list(text), opened=opened, tools=tools) == expected
+    for cut in range(len(text) + 1):
+        pieces = [text[:cut], text[cut:]]
+        assert streamed(reasoning_name, tool_name, pieces, opened=opened, tools=tools) == expected, cut
+    return expected
+
+
+# 1. kimi_k2 reasoning is <think>, ended by the tool-call section; kimi keeps ◁think▷.
+
+KIMI_CALL = (
+    "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>"
+    '{"city": "Paris"}<|tool_call_end|><|tool_calls_section_end|>'
+)
+
+
+def test_kimi_k2_reasoning_is_think_tags():
+    assert pipeline("kimi_k2", "kimi_k2", "<think>Plan.</think>It is sunny.")[:2] == ("Plan.", "It is sunny.")
+    assert pipeline("kimi_k2", "kimi_k2", "Plan.</think>It is sunny.", opened=True)[:2] == ("Plan.", "It is sunny.")
+    assert pipeline("kimi", None, "◁think▷Plan.◁/think▷Sunny.")[:2] == ("Plan.", "Sunny.")
+    assert pipeline("kimi", None, "<think>Plan.</think>Sunny.")[:2] == ("", "<think>Plan.</think>Sunny.")
+
+
+@pytest.mark.parametrize("opened", [True, False])
+def test_kimi_k2_reasoning_ends_at_the_tool_section(opened):
+    text = ("" if opened else "<think>") + "I need the weather." + KIMI_CALL
+    expected = assert_streams_like_one_shot("kimi_k2", "kimi_k2", text, opened=opened)
+    assert expected == ("I need the weather.", "", [PARIS])
+
+
+def test_kimi_k2_thinking_templates_detect_kimi_k2_reasoning():
+    for name in ("moonshotai-Kimi-K2-Thinking.jinja", "moonshotai-Kimi-K2.5.jinja"):
+        assert detect_reasoning_parser((TEMPLATES_2026 / name).read_text()) == "kimi_k2"
+
+
+# 2. gpt-oss without tools (or tool_choice none): the final channel is the content, analysis the reasoning.
+
+HARMONY_ANSWER = "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final<|message|>Sunny."
+
+
+@pytest.mark.parametrize("tools", [None, TOOLS], ids=["no tools", "tools"])
+def test_gpt_oss_answer_without_a_tool_parser(tools):
+    expected = assert_streams_like_one_shot("gpt-oss", "gpt-oss", HARMONY_ANSWER, tools=tools)
+    assert expected == ("Think.", "Sunny.", [])
+    assert pipeline("gpt-oss", None, HARMONY_ANSWER + "<|return|>", tools=None)[:3] == ("Think.", "Sunny.", [])
+
+
+# 3. gpt-oss calls: streamed without leaking the recipient, text after them kept, on any channel; built-in tools.
+
+FIRST_CALL = ' to=functions.get_weather<|channel|>commentary json<|message|>{"city": "Paris"}<|call|>'
+
+
+def test_gpt_oss_streamed_call_leaks_no_recipient_and_keeps_what_follows():
+    text = FIRST_CALL + "<|start|>assistant<|channel|>final<|message|>Done."
+    assert assert_streams_like_one_shot("gpt-oss", "gpt-oss", text) == ("", "Done.", [PARIS])
+    text = "<|channel|>analysis<|message|>Need it.<|end|><|start|>assistant" + FIRST_CALL
+    assert assert_streams_like_one_shot("gpt-oss", "gpt-oss", text) == ("Need it.", "", [PARIS])
+    assert assert_streams_like_one_shot(None, "gpt-oss", FIRST_CALL) == ("", "", [PARIS])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<|channel|>analysis to=functions.get_weather<|message|>{"city": "Paris"}<|call|>',
+        '<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city": "Paris"}<|call|>',
+        '<|start|>assistant to=functions.get_weather<|channel|>commentary<|message|>{"city": "Paris"}<|call|>',
+    ],
+    ids=["analysis channel", "recipient after the channel", "recipient in the role header"],
+)
+def test_gpt_oss_calls_wherever_the_recipient_is_written(text):
+    assert assert_streams_like_one_shot("gpt-oss", "gpt-oss", text) == ("", "", [PARIS])
+
+
+def test_gpt_oss_builtin_tool_message_is_neither_content_nor_a_call():
+    text = (
+        "<|channel|>analysis<|message|>Compute it.<|end|>"
+        "<|start|>assistant<|channel|>analysis to=python code<|message|>print(6 * 7)<|call|>"
+    )
+    reasoning, content, calls, metadata = pipeline("gpt-oss", "gpt-oss", text)
+    assert (reasoning, content, calls) == ("Compute it.", "", [])
+    assert metadata["builtin_tool_messages"] == [
+        {"recipient": "python", "channel": "analysis", "content": "print(6 * 7)"}
+    ]
+    assert assert_streams_like_one_shot("gpt-oss", "gpt-oss", text) == ("Compute it.", "", [])
+    browser = ' to=browser.search<|channel|>commentary json<|message|>{"query": "Paris"}<|call|>'
+    assert pipeline(None, "gpt-oss", browser)[1:] == (
+        "",
+        [],
+        {
+            "builtin_tool_messages": [
+                {"recipient": "browser.search", "channel": "commentary", "content": '{"query": "Paris"}'}
+            ]
+        },
+    )
+
+
+# 4. A tool call inside a reasoning block never closed ends the reasoning.
+
+QWEN_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+GLM_CALL = "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n</tool_call>"
+
+
+@pytest.mark.parametrize(
+    ("reasoning_name", "tool_name", "call"),
+    [("qwen3", "qwen25", QWEN_CALL), ("qwen3", "qwen3_coder", None), ("glm45", "glm45", GLM_CALL)],
+)
+@pytest.mark.parametrize("opened", [True, False])
+def test_unclosed_reasoning_ends_at_the_tool_call(reasoning_name, tool_name, call, opened):
+    call = (
+        call or "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call>"
+    )
+    text = ("" if opened else "<think>") + "I should look it up.\n\n" + call
+    expected = assert_streams_like_one_shot(reasoning_name, tool_name, text, opened=opened)
+    assert expected == ("I should look it up.", "", [PARIS])
+
+
+def test_a_tool_call_tag_mentioned_mid_sentence_stays_in_the_reasoning():
+    text = "<think>I will write a <tool_call> block next.\nDone thinking.</think>Answer."
+    assert assert_streams_like_one_shot("qwen3", "qwen25", text) == (
+        "I will write a <tool_call> block next.\nDone thinking.",
+        "Answer.",
+        [],
+    )
+
+
+# 5. Argument typing through anyOf/oneOf/$ref/type lists.
+
+TYPED_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "plan",
+            "parameters": {
+                "type": "object",
+                "$defs": {"Point": {"type": "object", "properties": {"x": {"type": "integer"}}}},
+                "definitions": {"Count": {"type": "integer"}},
+                "properties": {
+                    "tags": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}]},
+                    "point": {"$ref": "#/$defs/Point"},
+                    "count": {"$ref": "#/definitions/Count"},
+                    "limit": {"type": ["integer", "null"]},
+                    "ratio": {"oneOf": [{"type": "number"}, {"type": "string"}]},
+                    "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    "level": {"enum": [1, 2, 3]},
+                },
+            },
+        },
+    }
+]
+TYPED = {"tags": ["a", "b"], "point": {"x": 1}, "count": 3, "limit": None, "ratio": 0.5, "note": "123", "level": 2}
+TEXTS = {
+    "tags": '["a", "b"]',
+    "point": '{"x": 1}',
+    "count": "3",
+    "limit": "null",
+    "ratio": "0.5",
+    "note": "123",
+    "level": "2",
+}
+
+
+def test_schema_typing_reads_unions_references_and_type_lists():
+    assert json.loads(typed_arguments("plan", TEXTS.items(), TYPED_TOOLS)) == TYPED
+
+
+@pytest.mark.parametrize("tool_name", ["qwen3_coder", "glm45"])
+def test_xml_families_type_optional_lists(tool_name):
+    if tool_name == "qwen3_coder":
+        body = "".join(f"<parameter={key}>\n{value}\n</parameter>\n" for key, value in TEXTS.items())
+        text = f"<tool_call>\n<function=plan>\n{body}</function>\n</tool_call>"
+    else:
+        body = "".join(f"<arg_key>{key}</arg_key>\n<arg_value>{value}</arg_value>\n" for key, value in TEXTS.items())
+        text = f"<tool_call>plan\n{body}</tool_call>"
+    assert pipeline(None, tool_name, text, tools=TYPED_TOOLS)[2] == [("plan", TYPED)]
+
+
+# 6. Marker text inside a JSON string or a parameter value is text.
+
+
+def test_json_end_skips_markers_inside_strings():
+    assert json_end('{"a": "</x>"} tail</x>', 0, ("</x>",)) == (13, True)
+    assert json_end('{"a": </x>', 0, ("</x>",)) == (6, False)
+    assert json_end('{"a": "</x>', 0, ("</x>",)) is None
+
+
+@pytest.mark.parametrize(
+    ("tool_name", "text", "code"),
+    [
+        (
+            "qwen25",
+            '<tool_call>\n{"name": "run", "arguments": {"code": "Use <tool_call> tags, then </tool_call>."}}\n'
+            "</tool_call>\nDone.",
+            "Use <tool_call> tags, then </tool_call>.",
+        ),
+        (
+            "qwen3_coder",
+            "<tool_call>\n<function=run>\n<parameter=code>\nx = '</parameter>' + '</tool_call>'\n</parameter>\n"
+            "</function>\n</tool_call>\nDone.",
+            "x = '</parameter>' + '</tool_call>'",
+        ),
+        (
+            "glm45",
+            "<tool_call>run\n<arg_key>code</arg_key>\n<arg_value>s = '</arg_value>' + '</tool_call>'</arg_value>\n"
+            "</tool_call>\nDone.",
+            "s = '</arg_value>' + '</tool_call>'",
+        ),
+        (
+            "kimi_k2",
+            "<|tool_calls_section_begin|><|tool_call_begin|>functions.run:0<|tool_call_argument_begin|>"
+            '{"code": "<|tool_call_end|><|tool_calls_section_end|>"}<|tool_call_end|><|tool_calls_section_end|>\nDone.',
+            "<|tool_call_end|><|tool_calls_section_end|>",
+        ),
+        (
+            "gpt-oss",
+            ' to=functions.run<|channel|>commentary json<|message|>{"code": "a<|call|>b"}<|call|>'
+            "<|start|>assistant<|channel|>final<|message|>\nDone.",
+            "a<|call|>b",
+        ),
+        ("mistral", '[TOOL_CALLS]run[ARGS]{"code": "[TOOL_CALLS]x[ARGS]{}"}', "[TOOL_CALLS]x[ARGS]{}"),
+    ],
+    ids=["hermes", "qwen3_coder", "glm45", "kimi_k2", "gpt-oss", "mistral"],
+)
+def test_markers_inside_values_do_not_end_the_call(tool_name, text, code):
+    reasoning_name = "gpt-oss" if tool_name == "gpt-oss" else None
+    _, content, calls = assert_streams_like_one_shot(reasoning_name, tool_name, text)
+    assert calls == [("run", {"code": code})]
+    assert content in ("\nDone.", "")
+
+
+# 7. Minor cases.
+
+
+@pytest.mark.parametrize("opened", [True, False])
+def test_repeated_opening_tag_is_not_reasoning(opened):
+    text = "<think>\n<think>\nPlan.\n</think>\n\nAnswer."
+    assert assert_streams_like_one_shot("qwen3", None, text, opened=opened) == ("Plan.", "Answer.", [])
+
+
+def test_kimi_bare_counter_id_is_not_a_function_name():
+    text = '<|tool_calls_section_begin|><|tool_call_begin|>0<|tool_call_argument_begin|>{"city": "Paris"}'
+    text += "<|tool_call_end|><|tool_calls_section_end|>"
+    _, content, calls, metadata = pipeline(None, "kimi_k2", "Checking." + text)
+    assert (content, calls, metadata) == ("Checking.", [], {UNPARSED: [text]})
+    named = text.replace(">0<", ">get_weather:0<")
+    assert pipeline(None, "kimi_k2", named)[2] == [PARIS]
+
+
+def test_empty_kimi_tool_section_is_not_content():
+    text = "It is sunny.<|tool_calls_section_begin|><|tool_calls_section_end|>"
+    assert assert_streams_like_one_shot(None, "kimi_k2", text) == ("", "It is sunny.", [])
+
+
+def test_glm_values_escaped_or_separated_by_a_literal_backslash_n():
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "todo",
+                "parameters": {"type": "object", "properties": {"items": {"type": "array"}, "city": {}}},
+            },
+        }
+    ]
+    text = r"<tool_call>todo\n<arg_key>items</arg_key>\n<arg_value>[{\"id\": 1}]</arg_value>\n"
+    text += r"<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n</tool_call>"
+    assert pipeline(None, "glm45", text, tools=tools)[2] == [("todo", {"items": [{"id": 1}], "city": "Paris"})]
+
+
+def test_llama4_python_start_wrapped_pythonic_calls():
+    text = '<|python_start|>[get_weather(city="Paris")]<|python_end|>'
+    assert assert_streams_like_one_shot(None, "pythonic", text) == ("", "", [PARIS])
+
+
+def test_llama3_calls_each_after_a_python_tag():
+    text = '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris"}}'
+    text += '<|python_tag|>{"name": "run", "parameters": {"code": "1"}}'
+    assert assert_streams_like_one_shot(None, "llama3", text) == ("", "", [PARIS, ("run", {"code": "1"})])
+
+
+# 8. Markup that does not parse is reported, not content; a mere mention stays content.
+
+
+QWEN_CUT = '<tool_call>\n{"name": "get_weather", "argu'
+CODER_CUT = "<tool_call>\n<function=get_weather>\n<parameter=ci"
+GLM_CUT = "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_val"
+KIMI_CUT = "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"
+HARMONY_CUT = ' to=functions.get_weather<|channel|>commentary json<|message|>{"city": "Pa'
+
+
+@pytest.mark.parametrize(
+    ("tool_name", "text", "content", "markup"),
+    [
+        ("qwen25", "Sure. " + QWEN_CUT, "Sure.", QWEN_CUT),
+        ("qwen25", "Sure.\n<tool_call>", "Sure.", "<tool_call>"),
+        ("qwen25", 'Sure.\n<tool_call>\n{"name": 1}\n</tool_call>', "Sure.", '<tool_call>\n{"name": 1}\n</tool_call>'),
+        ("qwen3_coder", "Sure.\n" + CODER_CUT, "Sure.", CODER_CUT),
+        ("glm45", "Sure.\n" + GLM_CUT, "Sure.", GLM_CUT),
+        ("kimi_k2", "Sure." + KIMI_CUT, "Sure.", KIMI_CUT),
+        ("mistral", 'Sure.[TOOL_CALLS]get_weather[ARGS]{"city": ', "Sure.", '[TOOL_CALLS]get_weather[ARGS]{"city": '),
+        (
+            "llama3",
+            'Sure.<|python_tag|>{"name": "f", "parameters": {',
+            "Sure.",
+            '<|python_tag|>{"name": "f", "parameters": {',
+        ),
+        ("gpt-oss", HARMONY_CUT, "", HARMONY_CUT),
+        ("gpt-oss", "<|channel|>analysis<|message|>Hm.<|end|><|start|>assistant<|chan", "", "<|start|>assistant<|chan"),
+        ("gpt-oss", " to=functions.get_weather", "", " to=functions.get_weather"),
+    ],
+)
+def test_unparsed_markup_is_reported_not_content(tool_name, text, content, markup):
+    reasoning_name = "gpt-oss" if tool_name == "gpt-oss" else None
+    _, parsed_content, calls, metadata = pipeline(reasoning_name, tool_name, text)
+    assert (parsed_content, calls, metadata) == (content, [], {UNPARSED: [markup]})
+    assert assert_streams_like_one_shot(reasoning_name, tool_name, text)[1] == content
+
+
+@pytest.mark.parametrize(
+    ("tool_name", "text"),
+    [
+        ("qwen25", "I could use <tool_call> here but will not."),
+        ("qwen25", "Wrap calls in <tool_call>"),
+        ("qwen3_coder", "The <tool_call> tag opens a call."),
+        ("glm45", "Write <tool_call> then the name."),
+        ("llama3", '{"answer": 42}'),
+        ("pythonic", "[1, 2, 3"),
+    ],
+)
+def test_mere_mentions_and_markerless_text_stay_content(tool_name, text):
+    assert pipeline(None, tool_name, text) == ("", text, [], {})
+    assert assert_streams_like_one_shot(None, tool_name, text) == ("", text, [])
+
+
+TRUNCATED = 'Let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Par'
+
+
+@pytest.fixture
+def registered():
+    sglang_native_provider.register()
+
+
+async def test_unparsed_markup_in_the_response_metadata(emulator, registered):
+    emulator.script(TRUNCATED, TRUNCATED)
+    settings = {
+        "model": "sglang_native/qwen3",
+        "api_base": emulator.url,
+        "tokenizer": "offline:qwen3",
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": [WEATHER_TOOL],
+    }
+    message = (await litellm.acompletion(**settings)).choices[0].message
+    assert message.content == "Let me check." and not message.tool_calls
+    markup = ['<tool_call>\n{"name": "get_weather", "arguments": {"city": "Par']
+    assert message.provider_specific_fields[UNPARSED] == markup
+    stream = await litellm.acompletion(stream=True, **settings)
+    content, fields = "", {}
+    async for chunk in stream:
+        delta = chunk.choices[0].delta
+        content += delta.content or ""
+        fields = getattr(delta, "provider_specific_fields", None) or fields
+    assert content == "Let me check." and fields[UNPARSED] == markup
+
+
+PIPELINES = [
+    ("qwen3", "qwen25"),
+    ("qwen3", "qwen3_coder"),
+    ("glm45", "glm45"),
+    ("kimi_k2", "kimi_k2"),
+    ("deepseek-r1", "deepseekv31"),
+    ("mistral", "mistral"),
+    ("gpt-oss", "gpt-oss"),
+]
+PIPELINE_MARKUP = st.sampled_from(
+    sorted(
+        {m for name in {t for _, t in PIPELINES} for m in TOOL_CALL_PARSERS[name].markers}
+        | {m for name in {r for r, _ in PIPELINES} for m in REASONING_PARSERS[name]().markers}
+        | {"{", "}", '"', '{"name": "run", "arguments": {}}', " to=functions.run", "analysis", "final", "\n", "run"}
+    )
+)
+
+
+@pytest.mark.parametrize(("reasoning_name", "tool_name"), PIPELINES)
+@settings(max_examples=150, deadline=None)
+@given(parts=st.lists(PIPELINE_MARKUP | st.text(max_size=4), max_size=10), opened=st.booleans(), data=st.data())
+def test_reasoning_then_tool_streams_equal_one_shot_on_arbitrary_markup(reasoning_name, tool_name, parts, opened, data):
+    text = "".join(parts)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=5)))
+    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    expected = pipeline(reasoning_name, tool_name, text, opened=opened)
+    assert streamed(reasoning_name, tool_name, pieces, opened=opened) == expected[:3]
+    assert streamed(reasoning_name, tool_name, parts, opened=opened) == expected[:3]
