@@ -172,8 +172,10 @@ def test_a_good_block_next_to_a_malformed_one_still_calls():
 
 def test_a_mention_of_the_markup_is_content():
     for family in FAMILIES:
-        text = 'Write <｜DSML｜invoke name="f"> inside a calls block.'
-        assert parse(family, text) == (text, [])
+        opening = TOOL_CALL_PARSERS[family].open
+        for text in ('Write <｜DSML｜invoke name="f"> inside a calls block.', f"Open with {opening} and then"):
+            assert parse(family, text) == (text, [])
+            assert stream_calls(family, list(text)) == (text, [])
 
 
 @pytest.mark.parametrize("family", FAMILIES)

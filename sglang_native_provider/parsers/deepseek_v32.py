@@ -63,6 +63,14 @@ class DsmlToolCallParser(BlockToolCallParser):
             cls._invoke_end = re.compile(rf"\s*{re.escape(invoke_end)}")
         super().__init_subclass__(**kwargs)
 
+    def starts_call(self, text: str, start: int) -> bool | None:
+        """A block's first invoke follows its opening marker (after whitespace); anything else is a mention."""
+        rest = text[start:].lstrip()
+        invoke = f"<{DSML}{self.invoke_tag}"
+        if len(rest) < len(invoke) + 1:
+            return None if invoke.startswith(rest[: len(invoke)]) else False
+        return rest.startswith(invoke) and (rest[len(invoke)].isspace() or rest[len(invoke)] == ">")
+
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         calls: list[ToolCall] = []
         position = 0
