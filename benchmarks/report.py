@@ -88,6 +88,29 @@ def _turn_rows(turns: dict | None) -> list[str]:
     ]
 
 
+def _ledger_rows(path: Path) -> list[str]:
+    """The session ledger for a client that drops our metadata (``ledger_cost.py``), if it was run."""
+    if not path.is_file():
+        return []
+    ledger = json.loads(path.read_text())
+    stores = ("memory", "sqlite", "redis")
+    return [
+        "| metadata-dropping client, 50-turn rollout: preparation turn 2 -> 50 through the session ledger |"
+        f" {ledger['prepare_ms_turn_2_ledger']:.2f} -> {ledger['prepare_ms_turn_50_ledger']:.2f} ms"
+        f" ({ledger['prepare_ratio_50_to_2_ledger']:.2f}x; metadata kept on the messages"
+        f" {ledger['prepare_ms_turn_2_metadata_kept']:.2f} -> {ledger['prepare_ms_turn_50_metadata_kept']:.2f} ms;"
+        f" re-rendered without a session {ledger['prepare_ms_turn_2_rerendered']:.2f} ->"
+        f" {ledger['prepare_ms_turn_50_rerendered']:.2f} ms) |",
+        "| the ledger's own work per call (lookup + classification + recording), turn 50 | "
+        + ", ".join(
+            f"{store} {ledger[f'ledger_ms_turn_50_{store}']:.3f} ms"
+            for store in stores
+            if f"ledger_ms_turn_50_{store}" in ledger
+        )
+        + " |",
+    ]
+
+
 def _findings(results: dict) -> list[str]:
     short = results["targets"]["short"]
     native, floor = short["native_ms_p50"], short["floor_ms_p50"]
@@ -164,6 +187,7 @@ def write_report(results: dict, docs: Path) -> None:
         f" {targets['turn_50_over_short_client_ms']:.2f}x |",
         f"| RSS growth over {soak['requests']:,} sequential requests | {targets['rss_growth_mb_over_soak']:.1f} MB |",
         *_turn_rows(results.get("turn_cost")),
+        *_ledger_rows(ROOT / "benchmarks" / "results" / "ledger_cost.json"),
         "",
         f"Open file descriptors during the soak: {', '.join(str(s['open_fds']) for s in soak['samples'])}.",
         "",

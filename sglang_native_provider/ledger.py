@@ -13,6 +13,7 @@ still matches; an edited message does not.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -27,9 +28,9 @@ from .sessions import LedgerTurn, SessionStore
 
 __all__ = [
     "SESSION_HEADERS",
+    "HistoryKeys",
     "Ledger",
     "Recording",
-    "history_key",
     "session_id_of",
 ]
 
@@ -71,21 +72,58 @@ def _arguments(arguments: Any) -> Any:
     return arguments
 
 
-def _canonical(message: Mapping[str, Any]) -> list[Any]:
-    """What must not change in a message for the history to be the same: an assistant turn's content (its
-    ends stripped) and tool calls (names, arguments as values); reasoning and call ids are left out, as
-    frameworks drop or regenerate them."""
-    if message["role"] != "assistant":
-        return [message["role"], message.get("content") or ""]
-    calls = [[call["function"]["name"], call["function"]["arguments"]] for call in _calls(message)]
-    return ["assistant", (message.get("content") or "").strip(), calls]
+def _text_digest(text: str) -> bytes:
+    """A text's digest; frameworks send the same history strings at every turn, so short ones are cached."""
+    return _cached_digest(text) if len(text) <= _CACHED_TEXT_CHARS else _digest(text)
 
 
-def history_key(messages: Sequence[Mapping[str, Any]], tools: Any, template_kwargs: Mapping[str, Any]) -> str:
-    """A fingerprint of normalized messages (with the tools and template switches they were rendered with)."""
-    value = [[_canonical(message) for message in messages], tools, dict(template_kwargs)]
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+_CACHED_TEXT_CHARS = 16_384
+_cached_digest = functools.lru_cache(maxsize=4096)(_digest)
+
+
+def _value_digest(value: Any) -> bytes:
+    if isinstance(value, str):
+        return _text_digest(value.strip())
+    return _text_digest(json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def _message_digest(message: Mapping[str, Any]) -> bytes:
+    """What must not change in a message for the history to be the same: its role and content, and for an
+    assistant turn its content with the ends stripped and its tool calls (names, arguments as JSON values);
+    reasoning and call ids are left out, as frameworks drop or regenerate them."""
+    role = message["role"]
+    if role != "assistant":
+        return role.encode() + _text_digest(message.get("content") or "")
+    parts = [b"assistant", _text_digest((message.get("content") or "").strip())]
+    for call in _calls(message):
+        parts += [_text_digest(call["function"]["name"]), _value_digest(call["function"]["arguments"])]
+    return hashlib.sha256(b"\0".join(parts)).digest()
+
+
+@dataclass(frozen=True)
+class HistoryKeys:
+    """Fingerprints of a conversation (normalized messages, with the tools and template switches they are
+    rendered with): the whole of it, and the part before its last assistant turn (None without one)."""
+
+    whole: str
+    before_last_assistant: str | None
+
+    @classmethod
+    def of(
+        cls, messages: Sequence[Mapping[str, Any]], tools: Any, template_kwargs: Mapping[str, Any], index: int | None
+    ) -> HistoryKeys:
+        """One pass over the messages; ``index`` is the last assistant turn's position, if any."""
+        running = hashlib.sha256(_value_digest([tools, dict(template_kwargs)]))
+        before = None
+        for position, message in enumerate(messages):
+            if position == index:
+                before = running.hexdigest()[:32]
+            running.update(_message_digest(message))
+        return cls(running.hexdigest()[:32], before)
 
 
 def _written(content: str | None, reasoning: str | None, calls: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -141,17 +179,11 @@ class Ledger:
         self.store = store
 
     def find(
-        self,
-        session_id: str,
-        messages: Sequence[Mapping[str, Any]],
-        index: int,
-        tools: Any,
-        template_kwargs: Mapping[str, Any],
+        self, session_id: str, messages: Sequence[Mapping[str, Any]], index: int, keys: HistoryKeys
     ) -> dict[str, Any] | None:
         """The token metadata of the session's latest turn that wrote assistant ``messages[index]`` in reply
-        to ``messages[:index]``, or None."""
-        key = history_key(messages[:index], tools, template_kwargs)
-        for turn in reversed(self.store.answers(session_id, key)):
+        to ``messages[:index]`` (``keys`` of ``messages``), or None."""
+        for turn in reversed(self.store.answers(session_id, keys.before_last_assistant)):
             if _matches(turn, messages[index]):
                 return turn.fields
         return None

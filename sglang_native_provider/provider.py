@@ -23,7 +23,7 @@ from .client import GenerateClient
 from .config import PROVIDER, SETTING_NAMES, DeploymentConfig, load_config
 from .continuation import PreviousTurn, Prompt, build_prompt, conversation_digest, last_assistant, previous_turn
 from .errors import bad_request, connection_error
-from .ledger import Ledger, history_key, session_id_of
+from .ledger import HistoryKeys, Ledger, session_id_of
 from .parsers import (
     REASONING_PARSERS,
     TOOL_CALL_PARSERS,
@@ -86,13 +86,15 @@ class _ReasoningStart:
         return cls(opened=tail.endswith(open_tag), may_reason=not tail.endswith(close_tag))
 
 
-def _parser(kind: str, name: str | None, registry: dict[str, type], model: str):
+def _parser(kind: str, name: str | None, registry: dict[str, type], model: str, tokenizer):
+    """The named parser; one that reads the model's own format description from its tokenizer
+    (``response_template``) gets the tokenizer."""
     if name is None:
         return None
     parser = registry.get(name)
     if parser is None:
         raise bad_request(f"Unknown {kind} {name!r} for {model!r}; known: {', '.join(sorted(registry))}", model)
-    return parser()
+    return parser.for_tokenizer(tokenizer) if hasattr(parser, "for_tokenizer") else parser()
 
 
 @functools.lru_cache(maxsize=256)
@@ -177,10 +179,14 @@ class _Conversation:
 
     raw: list[Any]
     messages: list[dict[str, Any]]
+    last_assistant: int | None
+    """The position of the last assistant turn that new messages follow."""
     previous: PreviousTurn | None
     unmatched: str | None
     """Why an earlier assistant turn could not be continued (reported as ``continuation_warning``)."""
     session: _Session | None
+    keys: HistoryKeys | None = None
+    """The conversation's fingerprints in the ledger (with a session)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,40 +229,40 @@ def _conversation(
     messages = normalize_messages(raw_messages, model)
     previous = previous_turn(raw_messages, messages)
     index = last_assistant(messages)
+    keys = HistoryKeys.of(messages, *render_inputs, index) if session is not None else None
+    conversation = functools.partial(_Conversation, raw_messages, messages, index, keys=keys)
     if previous is not None or index is None:
-        return _Conversation(raw_messages, messages, previous, None, session)
+        return conversation(previous, None, session)
     if session is None:
         reason = (
             f"messages[{index}] carries no {PROVIDER} token metadata and the request names no session "
             "(metadata={'session_id': ...}) to find it in"
         )
-        return _Conversation(raw_messages, messages, None, reason, None)
+        return conversation(None, reason, None)
     try:
-        fields = session.ledger.find(session.session_id, messages, index, *render_inputs)
+        fields = session.ledger.find(session.session_id, messages, index, keys)
     except StoreError as exc:
-        return _Conversation(raw_messages, messages, None, None, _store_failure(config, exc, model))
+        return conversation(None, None, _store_failure(config, exc, model))
     if fields is None:
         reason = f"no turn of session {session.session_id!r} wrote messages[{index}] (it was rewritten or edited)"
-        return _Conversation(raw_messages, messages, None, reason, session)
-    return _Conversation(raw_messages, messages, PreviousTurn(index, fields, "ledger"), None, session)
+        return conversation(None, reason, session)
+    return conversation(PreviousTurn(index, fields, "ledger"), None, session)
 
 
-def _session_turn(
-    conversation: _Conversation, prompt: Prompt, render_inputs: tuple[Any, Mapping[str, Any]], config, model: str
-) -> SessionTurn | None:
+def _session_turn(conversation: _Conversation, prompt: Prompt, config, model: str) -> SessionTurn | None:
     session = conversation.session
-    if session is None:
+    if session is None or conversation.keys is None:
         return None
     previous = conversation.previous
     try:
         recording = session.ledger.recording(
             session.session_id,
-            history_key(conversation.messages, *render_inputs),
+            conversation.keys.whole,
             prompt.ids,
             continued_from=previous.fields if previous is not None else None,
             source=previous.source if previous is not None else None,
             rerendered=not prompt.continued,
-            has_history=last_assistant(conversation.messages) is not None,
+            has_history=conversation.last_assistant is not None,
         )
     except StoreError as exc:
         return _store_failure(config, exc, model)
@@ -330,10 +336,10 @@ class SGLangNativeProvider(CustomLLM):
             unmatched=conversation.unmatched,
         )
         _check_vocabulary(prompt.ids, tokenizer, model)
-        session_turn = _session_turn(conversation, prompt, render_inputs, config, model)
+        session_turn = _session_turn(conversation, prompt, config, model)
 
-        tool_parser = _parser("tool_call_parser", tool_parser_name, TOOL_CALL_PARSERS, model)
-        reasoning_parser = _parser("reasoning_parser", reasoning_parser_name, REASONING_PARSERS, model)
+        tool_parser = _parser("tool_call_parser", tool_parser_name, TOOL_CALL_PARSERS, model, tokenizer)
+        reasoning_parser = _parser("reasoning_parser", reasoning_parser_name, REASONING_PARSERS, model, tokenizer)
         _keep_special_markers(sampling, tokenizer, tool_parser, reasoning_parser)
         reasoning_start = _ReasoningStart.of(tokenizer, prompt.ids, reasoning_parser)
         request_fields = _request_fields(

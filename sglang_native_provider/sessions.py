@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -71,8 +71,7 @@ class LedgerTurn:
 
     def to_json(self) -> str:
         """The record as stored (without its sequence number, which the store assigns)."""
-        record = asdict(self)
-        del record["sequence"]
+        record = {name: getattr(self, name) for name in _RECORD_FIELDS}  # shallow: no copy of the token lists
         return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -81,6 +80,9 @@ class LedgerTurn:
         if sequence is not None:
             record["sequence"] = sequence
         return cls(**record)
+
+
+_RECORD_FIELDS = tuple(field.name for field in fields(LedgerTurn) if field.name != "sequence")
 
 
 class SessionStore(Protocol):
@@ -167,7 +169,7 @@ class MemoryStore:
 
 
 def _with_sequence(turn: LedgerTurn, sequence: int) -> LedgerTurn:
-    return LedgerTurn(**{**asdict(turn), "sequence": sequence})
+    return replace(turn, sequence=sequence)
 
 
 _SCHEMA = """
