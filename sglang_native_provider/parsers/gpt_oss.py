@@ -108,12 +108,13 @@ def _pieces(text: str, *, final: bool) -> list[str | _Message | _Markup]:
         mark = _MARK.search(text, position)
         outside = text[position : mark.start() if mark else len(text)]
         if mark is None:
-            if position == 0 and not final and _FIRST_HEADER_SO_FAR.fullmatch(outside):
+            decided = outside if final else outside[: len(outside) - _partial(outside)]
+            if position == 0 and not final and _FIRST_HEADER_SO_FAR.fullmatch(decided):
                 break  # may still become the first message's header
             if position == 0 and final and outside.strip() and _FIRST_HEADER.fullmatch(outside):
                 pieces.append(_Markup(outside))  # a first header cut off before its channel
                 break
-            pieces.append(outside if final else outside[: len(outside) - _partial(outside)])
+            pieces.append(decided)
             break
         header_start = mark.start()
         if mark.group(1) == "channel" and position == 0 and _FIRST_HEADER.fullmatch(outside):
