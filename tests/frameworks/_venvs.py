@@ -2,7 +2,7 @@
 
 Built once from PyPI with pip, with this checkout installed editable, under
 ``$SGLANG_NATIVE_TEST_VENVS`` (default ``~/.cache/sglang-native-provider/venvs``); rebuilt when the
-requirements, their constraints, the project's pyproject.toml or the Python version change.
+requirements, their constraints, the project's own requirements or the Python version change.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib.metadata import requires
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -41,8 +42,9 @@ def framework_venv(name: str, constraints: Path, *requirements: str) -> Path:
 
 
 def _fingerprint(constraints: Path, requirements: tuple[str, ...]) -> str:
-    project = (PROJECT / "pyproject.toml").read_text()
-    parts = [sys.version, str(PROJECT), *requirements, constraints.read_text(), project]
+    # what the venv installs of the project (its code is editable): its own and its emulator extra's requirements
+    project = [r for r in requires("sglang-native-provider") or [] if "extra ==" not in r or "emulator" in r]
+    parts = [sys.version, str(PROJECT), *requirements, constraints.read_text(), *project]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
