@@ -291,7 +291,9 @@ class _BackgroundLoop:
 @dataclasses.dataclass
 class _StreamClock:
     """When a stream must show its next event: the first within ``stream_first_event_timeout`` (default
-    ``timeout``) of the request, each next within ``stream_idle_timeout`` of the previous one."""
+    ``timeout``) of the request, each next within ``stream_idle_timeout`` of the previous one (counted from
+    when the caller asked for it). Comments (``: ping``), partial lines and an event repeating the previous one
+    byte for byte do not count."""
 
     first: float
     idle: float
@@ -421,6 +423,7 @@ class GenerateClient:
         clock = _StreamClock.start(config, loop.time())
         lines = _LineSplitter(config.max_response_bytes)
         response = watchdog = None
+        previous = ""
         try:
             async with timeout_at(clock.next_event):
                 response = await self._send(config, url, payload)
@@ -434,10 +437,13 @@ class GenerateClient:
                 if not chunk:
                     break
                 for line in lines.feed(chunk):
+                    if line == previous and line:  # a repeated event carries nothing new and does not count
+                        continue
                     event = sse_event(line, model)
                     if event is DONE:
                         return
                     if event is not None:
+                        previous = line
                         watchdog.arm()
                         yield event
                         watchdog.disarm()

@@ -13,7 +13,7 @@ __all__ = ["MESSAGE_LIMIT", "bad_request", "bounded", "connection_error", "error
 
 PROVIDER = "sglang_native"
 
-MESSAGE_LIMIT = 4096
+MESSAGE_LIMIT = 2500
 """The most characters of a server's text (an error answer, an error event, an abort message) that an exception
 message carries: LiteLLM runs its secret-redaction and error-normalization regexes over every message, and over a
 20 MB one they blocked the event loop for a minute."""
