@@ -15,7 +15,7 @@ from .base import ParsedToolCalls, ToolCall, marker_prefix_length
 from .glm45 import Glm45ToolCallParser
 from .hermes import HermesToolCallParser
 from .qwen3_coder import Qwen3CoderToolCallParser
-from .split import Tools
+from .split import BlockToolCallParser, Tools
 
 __all__ = [
     "IQuestQ1ToolCallParser",
@@ -66,3 +66,4 @@ class Ling3ToolCallParser(Glm45ToolCallParser):
 class IQuestQ1ToolCallParser(Glm45ToolCallParser):
     names = ("iquest_q1",)
     open, close = "<iquest_tool_call>", "</iquest_tool_call>"
+    block_end = BlockToolCallParser.block_end  # GLM's scan of values looks for GLM's own closing tag
