@@ -144,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.set_defaults(handler=_emulate)
 
     build = commands.add_parser("build-tokenizer", help="build an offline tokenizer and print its directory")
-    build.add_argument("name", choices=["qwen3", "qwen2.5", "llama3.1"])
+    build.add_argument(
+        "name", choices=["qwen3", "qwen2.5", "qwen3.5", "qwen3.6", "llama3.1", "deepseek-v4", "mistral-nemo"]
+    )
     build.set_defaults(handler=_build_tokenizer)
 
     demo = commands.add_parser("demo", help="a two-turn tool conversation through the example LiteLLM Router")
@@ -156,7 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="the demo conversation against a real SGLang server")
     chat.add_argument("--api-base", required=True)
     chat.add_argument("--model", required=True, help="the served model name, e.g. Qwen/Qwen3-8B")
-    chat.add_argument("--tokenizer", help="tokenizer directory or hub id (default: the model name)")
+    chat.add_argument(
+        "--tokenizer",
+        help="tokenizer directory, hub id, or an offline recipe built without the hub: offline:qwen3, "
+        "offline:qwen2.5, offline:llama3.1 (default: the model name)",
+    )
     chat.add_argument("--api-key", help="the server's API key (default: $SGLANG_API_KEY)")
     chat.set_defaults(handler=_chat)
     _add_sessions(commands)

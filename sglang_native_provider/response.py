@@ -241,6 +241,8 @@ def _choice(index: int, output: GenerateOutput, context: ResponseContext, token_
         reasoning_content=reasoning,
         provider_specific_fields=context.choice_fields(output, content, reasoning, calls, metadata),
     )
+    if reasoning is None:
+        message.reasoning_content = None  # LiteLLM deletes the attribute; keep it, so it can always be read
     meta = output.meta_info
     choice_logprobs = (
         openai_logprobs(meta.output_token_logprobs or [], meta.output_top_logprobs, token_bytes, context.top_logprobs)

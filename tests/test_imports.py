@@ -5,24 +5,35 @@ interpreter, since this test process has imported everything already."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
-# Any DNS lookup or connection attempt in the child is recorded and refused.
+# Any DNS lookup or connection attempt in the child, except to loopback, is recorded and refused.
 _NO_NETWORK = """
 import socket, sys
 attempts = []
-def _refuse(*args, **kwargs):
-    attempts.append(args[:1])
-    raise OSError("network disabled by the test")
-socket.getaddrinfo = _refuse
-socket.create_connection = _refuse
-socket.socket.connect = lambda self, *args: _refuse(*args)
+_LOOPBACK = ("127.0.0.1", "localhost")
+def _guard(original):
+    def guarded(*args, **kwargs):
+        target = args[0] if args else None
+        host = target[0] if isinstance(target, tuple) else target
+        if host in _LOOPBACK:
+            return original(*args, **kwargs)
+        attempts.append(host)
+        raise OSError("network disabled by the test")
+    return guarded
+socket.getaddrinfo = _guard(socket.getaddrinfo)
+socket.create_connection = _guard(socket.create_connection)
+_connect = socket.socket.connect
+socket.socket.connect = lambda self, *args: _guard(lambda *a: _connect(self, *a))(*args)
 """
 
 
 def _run(code: str, *, no_network: bool = True) -> str:
+    """Run ``code`` in a fresh interpreter (without ``LITELLM_LOCAL_MODEL_COST_MAP``); its stdout and stderr."""
     env = {key: value for key, value in os.environ.items() if key != "LITELLM_LOCAL_MODEL_COST_MAP"}
     completed = subprocess.run(
         [sys.executable, "-c", (_NO_NETWORK if no_network else "import sys\n") + textwrap.dedent(code)],
@@ -32,7 +43,7 @@ def _run(code: str, *, no_network: bool = True) -> str:
         timeout=120,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    return completed.stdout
+    return completed.stdout + completed.stderr
 
 
 def test_the_emulator_imports_neither_litellm_nor_the_provider():
@@ -109,3 +120,33 @@ def test_public_names_resolve_lazily():
         """
     )
     assert out.split() == ["True", "True", "AttributeError", "True"]
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_the_readme_snippet_runs_as_written_offline(emulator, qwen3_tokenizer):
+    """The "Use it" snippet, pasted into a script: asyncio.run, an offline tokenizer, no network but the server,
+    ``reasoning_content`` readable when there is none, and nothing printed by LiteLLM."""
+    snippet = re.search(r"<!-- use-it -->\n```python\n(.+?)```\n<!-- /use-it -->", README.read_text(), re.S)
+    assert snippet, "README.md lost its use-it block"
+    assert "http://127.0.0.1:30000" in snippet.group(1)
+    emulator.script("It is sunny.")
+    code = snippet.group(1).replace("http://127.0.0.1:30000", emulator.url) + "\nprint('attempts', attempts)\n"
+    out = _run(code)
+    ids = [*qwen3_tokenizer.encode("It is sunny.", add_special_tokens=False), 151645]
+    assert out.splitlines()[:3] == ["It is sunny. None", str(ids), "attempts []"], out
+    assert "Provider List" not in out and "cost map" not in out
+
+
+def test_chat_help_names_offline_tokenizers():
+    out = _run(
+        """
+        from sglang_native_provider.cli import main
+        try:
+            main(["chat", "--help"])
+        except SystemExit:
+            pass
+        """
+    )
+    assert "offline:qwen3" in " ".join(out.split())
