@@ -167,3 +167,37 @@ def test_every_recipe_can_be_built_from_the_command_line():
 
     for name in RECIPES:
         assert build_parser().parse_args(["build-tokenizer", name]).name == name
+
+
+QWEN_CALL = "<tool_call>\n<function=f>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call>"
+ROUND_TRIPS = {  # (first output, its reasoning, second output)
+    "mistral-nemo": ('[TOOL_CALLS][{"name": "f", "arguments": {"city": "Paris"}, "id": "abcdefghi"}]', None, ""),
+    "qwen3.6": (f"Call f.\n</think>\n\n{QWEN_CALL}", "Call f.", "Done.\n</think>\n\n"),  # the prompt opens <think>
+}
+
+
+@pytest.mark.parametrize("name", ROUND_TRIPS)
+async def test_two_turn_round_trip_on_the_real_tokenizer(name):
+    """The tokenizer's own template and the parsers it implies, through the provider and the emulator."""
+    import litellm
+
+    import sglang_native_provider
+    from sglang_native_provider.emulator import Emulator
+
+    sglang_native_provider.register()
+    output, reasoning, answer = ROUND_TRIPS[name]
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}]
+    with Emulator(name) as emulator:
+        emulator.script(output, answer + "It is sunny.")
+        settings = {"model": "sglang_native/m", "api_base": emulator.url, "tokenizer": f"offline:{name}"}
+        settings["tools"] = tools
+        messages = [{"role": "user", "content": "Weather in Paris?"}]
+        message = (await litellm.acompletion(messages=messages, **settings)).choices[0].message
+        assert [(c.function.name, c.function.arguments) for c in message.tool_calls] == [("f", '{"city": "Paris"}')]
+        assert getattr(message, "reasoning_content", None) == reasoning
+        messages += [message, {"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": "sunny"}]
+        second = await litellm.acompletion(messages=messages, **settings)
+        assert second.choices[0].message.content == "It is sunny."
+        fields = message.provider_specific_fields
+        turn = fields["prompt_token_ids"] + fields["completion_token_ids"]
+        assert emulator.requests[-1]["input_ids"][: len(turn)] == turn
