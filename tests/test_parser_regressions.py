@@ -327,13 +327,28 @@ def test_repeated_opening_tag_is_not_reasoning(opened):
     assert assert_streams_like_one_shot("qwen3", None, text, opened=opened) == ("Plan.", "Answer.", [])
 
 
-def test_kimi_bare_counter_id_is_not_a_function_name():
-    text = '<|tool_calls_section_begin|><|tool_call_begin|>0<|tool_call_argument_begin|>{"city": "Paris"}'
-    text += "<|tool_call_end|><|tool_calls_section_end|>"
-    _, content, calls, metadata = pipeline(None, "kimi_k2", "Checking." + text)
-    assert (content, calls, metadata) == ("Checking.", [], {UNPARSED: [text]})
-    named = text.replace(">0<", ">get_weather:0<")
-    assert pipeline(None, "kimi_k2", named)[2] == [PARIS]
+def kimi_section(call_id: str, arguments: str) -> str:
+    return (
+        f"<|tool_calls_section_begin|><|tool_call_begin|>{call_id}<|tool_call_argument_begin|>{arguments}"
+        "<|tool_call_end|><|tool_calls_section_end|>"
+    )
+
+
+def test_kimi_bare_counter_id_is_the_one_tool_its_arguments_fit():
+    assert pipeline(None, "kimi_k2", kimi_section("0", '{"city": "Paris"}'))[2] == [PARIS]
+    assert pipeline(None, "kimi_k2", kimi_section("functions.get_weather:0", '{"city": "Paris"}'))[2] == [PARIS]
+    assert assert_streams_like_one_shot(None, "kimi_k2", "Checking." + kimi_section("3", '{"code": "1"}')) == (
+        "",
+        "Checking.",
+        [("run", {"code": "1"})],
+    )
+
+
+@pytest.mark.parametrize("arguments", ['{"zone": "CET"}', "{}"], ids=["no tool fits", "two tools fit"])
+def test_kimi_bare_counter_id_is_never_a_function_named_after_it(arguments):
+    section = kimi_section("0", arguments)
+    _, content, calls, metadata = pipeline(None, "kimi_k2", "Checking." + section)
+    assert (content, calls, metadata) == ("Checking.", [], {UNPARSED: [section]})
 
 
 def test_empty_kimi_tool_section_is_not_content():

@@ -5,14 +5,17 @@ Format (Kimi-K2 chat template)::
     <|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>
     {"city": "Paris"}<|tool_call_end|><|tool_calls_section_end|>
 
-The function's name is read from the id; an id without one (a bare counter such as ``0``) does not name a
-function, so the section does not parse. An empty section is markup with no calls. Arguments are scanned as
+The function's name is read from the id. Kimi K2.5/K2.6 sometimes write a bare counter (``0``) instead: the
+call is then the one tool whose schema its arguments fit (every key declared, every required key present);
+with no such tool, or several, the section does not parse (never a function named ``0``). An empty section is
+markup with no calls. Arguments are scanned as
 JSON, so marker text inside a string is text. The markers are special tokens of Kimi's tokenizer, so SGLang
 must be asked to keep special tokens.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 from .base import ToolCall
@@ -26,9 +29,25 @@ _ID = re.compile(r"(?:functions\.)?([^\s:<>]+?)(?::\d+)?")
 _SPACE = re.compile(r"\s*")
 
 
-def _name(call_id: str) -> str | None:
+def _fitting_tool(arguments: str, tools: Tools) -> str | None:
+    """The name of the only tool whose parameters ``arguments`` fit, if exactly one does."""
+    keys = set(json.loads(arguments))
+    names = []
+    for tool in tools or ():
+        function = tool.get("function") or {}
+        parameters = function.get("parameters") if isinstance(function.get("parameters"), dict) else {}
+        properties = parameters.get("properties") if isinstance(parameters.get("properties"), dict) else {}
+        required = parameters.get("required") if isinstance(parameters.get("required"), list) else []
+        if keys <= set(properties) and set(required) <= keys and isinstance(function.get("name"), str):
+            names.append(function["name"])
+    return names[0] if len(names) == 1 else None
+
+
+def _name(call_id: str, arguments: str, tools: Tools) -> str | None:
     match = _ID.fullmatch(call_id.strip())
-    return None if match is None or match.group(1).isdigit() else match.group(1)
+    if match is None:
+        return None
+    return _fitting_tool(arguments, tools) if match.group(1).isdigit() else match.group(1)
 
 
 class KimiK2ToolCallParser(BlockToolCallParser):
@@ -61,8 +80,7 @@ class KimiK2ToolCallParser(BlockToolCallParser):
             if not payload.startswith(_CALL_BEGIN, position):
                 return None
             arguments = payload.find(_ARGUMENTS, position)
-            name = _name(payload[position + len(_CALL_BEGIN) : arguments]) if arguments != -1 else None
-            if name is None:
+            if arguments == -1:
                 return None
             value = _SPACE.match(payload, arguments + len(_ARGUMENTS)).end()
             scanned = json_end(payload, value, (_CALL_END,)) if payload.startswith("{", value) else None
@@ -71,6 +89,9 @@ class KimiK2ToolCallParser(BlockToolCallParser):
             end = payload.find(_CALL_END, scanned[0])
             text = arguments_text(payload[value : scanned[0]])
             if end == -1 or payload[scanned[0] : end].strip() or text is None:
+                return None
+            name = _name(payload[position + len(_CALL_BEGIN) : arguments], text, tools)
+            if name is None:
                 return None
             calls.append(ToolCall(name=name, arguments=text))
             position = _SPACE.match(payload, end + len(_CALL_END)).end()
