@@ -166,6 +166,38 @@ TOOL_CASES = [
         (PARIS, TOKYO),
     ),
     Case("lfm2", LFM.format(json.dumps([{"name": "get_time", "arguments": {"zone": "Asia/Tokyo"}}])), "", (TOKYO,)),
+    # A closing marker inside a JSON string value is text: the block ends where the JSON does.
+    Case(
+        "lfm2",
+        LFM.format(json.dumps([{"name": "get_time", "arguments": {"zone": "a <|tool_call_end|> b"}}])),
+        "",
+        (("get_time", {"zone": "a <|tool_call_end|> b"}),),
+    ),
+    Case(
+        "interns1",
+        ACTION + '{"name": "get_time", "parameters": {"zone": "<|action_end|>"}}<|action_end|>',
+        "",
+        (("get_time", {"zone": "<|action_end|>"}),),
+    ),
+    Case(
+        "dots",
+        '<dots_function_call>{"name": "get_time", "arguments": {"zone": "</dots_function_call>"}}'
+        "</dots_function_call> done",
+        " done",
+        (("get_time", {"zone": "</dots_function_call>"}),),
+    ),
+    Case(
+        "apertus2509",
+        '<|tools_prefix|>[{"get_time": {"zone": "<|tools_suffix|>"}}]<|tools_suffix|>',
+        "",
+        (("get_time", {"zone": "<|tools_suffix|>"}),),
+    ),
+    Case(
+        "cohere_command4",
+        '<|START_ACTION|>[{"tool_name": "get_time", "parameters": {"zone": "<|END_ACTION|>"}}]<|END_ACTION|>',
+        "",
+        (("get_time", {"zone": "<|END_ACTION|>"}),),
+    ),
     Case(
         "minicpm5",
         'Intro before.\n<function name="get_weather"><param name="city">上海</param><param name="days">3</param>'

@@ -20,6 +20,7 @@ from .base import (
     ToolCall,
     marker_prefix_length,
 )
+from .json_blocks import JsonPayloadEnd
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["ApertusReasoningParser", "ApertusToolCallParser"]
@@ -27,7 +28,7 @@ __all__ = ["ApertusReasoningParser", "ApertusToolCallParser"]
 TOOLS_OPEN, TOOLS_CLOSE = "<|tools_prefix|>", "<|tools_suffix|>"
 
 
-class ApertusToolCallParser(BlockToolCallParser):
+class ApertusToolCallParser(JsonPayloadEnd, BlockToolCallParser):
     names = ("apertus2509",)
     open, close = TOOLS_OPEN, TOOLS_CLOSE
 

@@ -25,6 +25,7 @@ from .base import (
     ToolCall,
     marker_prefix_length,
 )
+from .json_blocks import JsonPayloadEnd
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["CohereReasoningParser", "CohereToolCallParser"]
@@ -34,7 +35,7 @@ TEXT_OPEN, TEXT_CLOSE = "<|START_TEXT|>", "<|END_TEXT|>"
 ACTION_OPEN, ACTION_CLOSE = "<|START_ACTION|>", "<|END_ACTION|>"
 
 
-class CohereToolCallParser(BlockToolCallParser):
+class CohereToolCallParser(JsonPayloadEnd, BlockToolCallParser):
     names = ("cohere_command4",)
     open, close = ACTION_OPEN, ACTION_CLOSE
 

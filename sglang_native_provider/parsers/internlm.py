@@ -12,13 +12,14 @@ other.
 from __future__ import annotations
 
 from .base import ToolCall
+from .json_blocks import JsonPayloadEnd
 from .json_calls import json_call
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["InternLMToolCallParser"]
 
 
-class InternLMToolCallParser(BlockToolCallParser):
+class InternLMToolCallParser(JsonPayloadEnd, BlockToolCallParser):
     names = ("interns1",)
     open, close = "<|action_start|> <|plugin|>", "<|action_end|>"
     extra_markers = ("<|action_start|>", "<|plugin|>")

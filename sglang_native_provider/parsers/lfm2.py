@@ -11,8 +11,10 @@ Pythonic calls are read with ``ast`` literals only (as the ``pythonic`` parser d
 from __future__ import annotations
 
 import json
+import re
 
 from .base import ToolCall
+from .json_blocks import JsonPayloadEnd
 from .json_calls import call_from_object
 from .pythonic import PythonicToolCallParser
 from .split import BlockToolCallParser, Tools
@@ -32,9 +34,10 @@ def _json_calls(payload: str) -> list[ToolCall] | None:
     return calls if calls and None not in calls else None
 
 
-class Lfm2ToolCallParser(BlockToolCallParser):
+class Lfm2ToolCallParser(JsonPayloadEnd, BlockToolCallParser):
     names = ("lfm2",)
     open, close = "<|tool_call_start|>", "<|tool_call_end|>"
+    json_start = re.compile(r"\{|\[\s*\{")  # a Pythonic list (either quote) ends at the marker
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         payload = payload.strip()
