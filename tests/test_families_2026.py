@@ -592,3 +592,36 @@ async def test_two_turn_round_trip(emulator, qwen3_tokenizer, family):
     second_prompt = qwen3_tokenizer.decode(emulator.requests[-1]["input_ids"])
     # The model's turn, markup and all, is in the next prompt as it wrote it, followed by the tool's result.
     assert second_prompt.index(output) < second_prompt.rindex("sunny")
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=IDS)
+async def test_streamed_turn_adds_up_to_the_whole_answer(emulator, family):
+    sglang_native_provider.register()
+    output = model_output(family, [PARIS, TOKYO], content="Checking.", reasoning=THOUGHT)
+    emulator.script(output, output)
+    settings = {
+        "model": "sglang_native/qwen3",
+        "api_base": emulator.url,
+        "tokenizer": "offline:qwen3",
+        "chat_template": template_of(family),
+        "chat_template_kwargs": {"bos_token": "<s>", "eos_token": "</s>", **family.kwargs},
+        "tool_call_parser": family.tool,
+        "reasoning_parser": family.reasoning,
+        "tools": TOOLS,
+        "max_tokens": 1024,
+        "messages": [*USER],
+    }
+    whole = (await litellm.acompletion(**settings)).choices[0].message
+    content, reasoning, calls = "", "", {}
+    async for chunk in await litellm.acompletion(stream=True, **settings):
+        for choice in chunk.choices:
+            content += choice.delta.content or ""
+            reasoning += getattr(choice.delta, "reasoning_content", None) or ""
+            for call in choice.delta.tool_calls or []:
+                entry = calls.setdefault(call.index, ["", ""])
+                entry[0] += call.function.name or ""
+                entry[1] += call.function.arguments or ""
+    assert [(name, json.loads(arguments)) for name, arguments in calls.values()] == [PARIS, TOKYO]
+    assert [(call.function.name, json.loads(call.function.arguments)) for call in whole.tool_calls] == [PARIS, TOKYO]
+    assert (content, reasoning) == (whole.content, whole.reasoning_content)
+    assert (content.strip(), reasoning) == ("Checking.", THOUGHT)
