@@ -429,6 +429,13 @@ def test_malformed_markup_is_never_a_call(parser, text):
         ("minicpm5", "Use the <function keyword, or <functions>, to define one."),
         ("minicpm5", "a <function"),
         ("gigachat3", "No call here: function call"),
+        ("dots", "Wrap calls in <dots_function_call> tags."),
+        ("hunyuan", "The <tool_calls> section comes last."),
+        ("gigachat35", "A <｜GCML｜tool_calls> block holds invokes."),
+        ("apertus2509", "Calls follow <|tools_prefix|> as a list."),
+        ("cohere_command4", "After <|START_ACTION|> comes JSON."),
+        ("interns1", "After <|action_start|> <|plugin|> comes JSON."),
+        ("lfm2", "Calls sit between <|tool_call_start|> and its end."),
     ],
 )
 def test_marker_like_prose_is_content(parser, text):

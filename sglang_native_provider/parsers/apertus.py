@@ -21,6 +21,7 @@ from .base import (
     marker_prefix_length,
 )
 from .json_blocks import JsonPayloadEnd
+from .mentions import CallStart
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["ApertusReasoningParser", "ApertusToolCallParser"]
@@ -28,9 +29,10 @@ __all__ = ["ApertusReasoningParser", "ApertusToolCallParser"]
 TOOLS_OPEN, TOOLS_CLOSE = "<|tools_prefix|>", "<|tools_suffix|>"
 
 
-class ApertusToolCallParser(JsonPayloadEnd, BlockToolCallParser):
+class ApertusToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
     names = ("apertus2509",)
     open, close = TOOLS_OPEN, TOOLS_CLOSE
+    call_starts = ("[",)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         try:

@@ -26,6 +26,7 @@ from .base import (
     marker_prefix_length,
 )
 from .json_blocks import JsonPayloadEnd
+from .mentions import CallStart
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["CohereReasoningParser", "CohereToolCallParser"]
@@ -35,9 +36,10 @@ TEXT_OPEN, TEXT_CLOSE = "<|START_TEXT|>", "<|END_TEXT|>"
 ACTION_OPEN, ACTION_CLOSE = "<|START_ACTION|>", "<|END_ACTION|>"
 
 
-class CohereToolCallParser(JsonPayloadEnd, BlockToolCallParser):
+class CohereToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
     names = ("cohere_command4",)
     open, close = ACTION_OPEN, ACTION_CLOSE
+    call_starts = ("[", "{")
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         try:

@@ -19,6 +19,7 @@ import re
 from .base import ToolCall
 from .json_blocks import JsonPayloadEnd
 from .json_calls import json_call
+from .mentions import CallStart
 from .split import BlockToolCallParser, Tools
 from .typed import typed_arguments
 
@@ -45,11 +46,12 @@ def _consecutive(pattern: re.Pattern[str], text: str) -> list[re.Match[str]] | N
     return matches if position == len(text) else None
 
 
-class DotsToolCallParser(JsonPayloadEnd, BlockToolCallParser):
+class DotsToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
     names = ("dots",)
     open, close = "<dots_function_call>", "</dots_function_call>"
     extra_markers = ("<invoke", "</invoke>", "<parameter", "</parameter>")
     json_start = re.compile(r"\{")
+    call_starts = ("<invoke", "{")
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         if not payload.lstrip().startswith("<invoke"):

@@ -21,6 +21,7 @@ import json
 import re
 
 from .base import UNPARSED_TOOL_MARKUP, ParsedToolCalls, ToolCall, marker_prefix_length
+from .mentions import CallStart
 from .split import BlockToolCallParser, Tools, TrailingToolCallParser
 
 __all__ = ["GigaChat3ToolCallParser", "GigaChat35ToolCallParser"]
@@ -106,9 +107,10 @@ def _gcml_call(name: str, body: str) -> ToolCall | None:
     return ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False))
 
 
-class GigaChat35ToolCallParser(BlockToolCallParser):
+class GigaChat35ToolCallParser(CallStart, BlockToolCallParser):
     names = ("gigachat35",)
     open, close = "<｜GCML｜tool_calls>", "</｜GCML｜tool_calls>"
+    call_starts = ("<｜GCML｜invoke",)
     extra_markers = ("<｜GCML｜invoke", "</｜GCML｜invoke>", "<｜GCML｜parameter", "</｜GCML｜parameter>")
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:

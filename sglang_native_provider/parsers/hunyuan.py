@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from .base import ToolCall
+from .mentions import CallStart
 from .split import BlockToolCallParser, Tools
 from .typed import typed_arguments
 
@@ -47,9 +48,10 @@ def _call(body: str, tools: Tools) -> ToolCall | None:
     return ToolCall(name=name, arguments=typed_arguments(name, pairs, tools))
 
 
-class HunyuanToolCallParser(BlockToolCallParser):
+class HunyuanToolCallParser(CallStart, BlockToolCallParser):
     names = ("hunyuan",)
     open, close = "<tool_calls>", "</tool_calls>"
+    call_starts = ("<tool_call>",)
     extra_markers = (
         "<tool_call>",
         "</tool_call>",

@@ -14,15 +14,17 @@ from __future__ import annotations
 from .base import ToolCall
 from .json_blocks import JsonPayloadEnd
 from .json_calls import json_call
+from .mentions import CallStart
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["InternLMToolCallParser"]
 
 
-class InternLMToolCallParser(JsonPayloadEnd, BlockToolCallParser):
+class InternLMToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
     names = ("interns1",)
     open, close = "<|action_start|> <|plugin|>", "<|action_end|>"
     extra_markers = ("<|action_start|>", "<|plugin|>")
+    call_starts = ("{",)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         call = json_call(payload.strip())

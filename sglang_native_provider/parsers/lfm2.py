@@ -16,6 +16,7 @@ import re
 from .base import ToolCall
 from .json_blocks import JsonPayloadEnd
 from .json_calls import call_from_object
+from .mentions import CallStart
 from .pythonic import PythonicToolCallParser
 from .split import BlockToolCallParser, Tools
 
@@ -34,9 +35,10 @@ def _json_calls(payload: str) -> list[ToolCall] | None:
     return calls if calls and None not in calls else None
 
 
-class Lfm2ToolCallParser(JsonPayloadEnd, BlockToolCallParser):
+class Lfm2ToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
     names = ("lfm2",)
     open, close = "<|tool_call_start|>", "<|tool_call_end|>"
+    call_starts = ("[", "{")
     json_start = re.compile(r"\{|\[\s*\{")  # a Pythonic list (either quote) ends at the marker
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
