@@ -516,3 +516,114 @@ async def test_two_turn_round_trip(deepseek_emulator, family, thinking, stream):
     completion = message.provider_specific_fields["completion_token_ids"]
     assert emulator.requests[-1]["input_ids"][: len(first_prompt) + len(completion)] == first_prompt + completion
     assert fields["template_drift"]["detected"] is False  # the renderer re-renders the model's turn exactly
+
+
+# --- against SGLang 0.5.23's own DSML detectors -----------------------------------------------------------
+
+_SGLANG_MODULES = ("core_types", "utils", "base_format_detector", "deepseekv32_detector", "deepseekv4_detector")
+_SGLANG_MODULES += ("deepseekv41_detector",)
+
+
+@pytest.fixture(scope="module")
+def sglang_detectors(tmp_path_factory):
+    """SGLang's DeepSeek detectors loaded from the pinned wheel by path, with stubs for what they import but
+    never use on this path (request types, settings, the partial-JSON parser of streamed JSON calls)."""
+    import sys
+    import types
+    import zipfile
+
+    from _support import pinned_sglang_wheel
+
+    root = tmp_path_factory.mktemp("sglang")
+    with zipfile.ZipFile(pinned_sglang_wheel()) as wheel:
+        for module in _SGLANG_MODULES:
+            wheel.extract(f"sglang/srt/function_call/{module}.py", root)
+
+    def stub(name: str, **attributes) -> types.ModuleType:
+        module = types.ModuleType(name)
+        module.__dict__.update(attributes)
+        return module
+
+    setting = types.SimpleNamespace(get=lambda: False)
+    stubs = {
+        "sglang": stub("sglang", __path__=[str(root / "sglang")]),
+        "sglang.srt": stub("sglang.srt", __path__=[str(root / "sglang/srt")]),
+        "sglang.srt.function_call": stub("sglang.srt.function_call", __path__=[str(root / "sglang/srt/function_call")]),
+        "sglang.srt.entrypoints": stub("sglang.srt.entrypoints", __path__=[]),
+        "sglang.srt.entrypoints.openai": stub("sglang.srt.entrypoints.openai", __path__=[]),
+        "sglang.srt.entrypoints.openai.protocol": stub("protocol", Tool=object, ToolChoice=object),
+        "sglang.srt.environ": stub("environ", envs=types.SimpleNamespace(SGLANG_FORWARD_UNKNOWN_TOOLS=setting)),
+        "partial_json_parser": stub("partial_json_parser", __path__=[], loads=None),
+        "partial_json_parser.core": stub("partial_json_parser.core", __path__=[]),
+        "partial_json_parser.core.exceptions": stub("exceptions", MalformedJSON=ValueError),
+        "partial_json_parser.core.options": stub("options", Allow=types.SimpleNamespace(ALL=0, STR=1)),
+    }
+    saved = {name: sys.modules.get(name) for name in stubs}
+    sys.modules.update(stubs)
+    try:
+        import importlib
+
+        modules = {
+            family: importlib.import_module(f"sglang.srt.function_call.{family}_detector") for family in FAMILIES
+        }
+        yield {
+            "deepseekv32": modules["deepseekv32"].DeepSeekV32Detector,
+            "deepseekv4": modules["deepseekv4"].DeepSeekV4Detector,
+            "deepseekv41": modules["deepseekv41"].DeepSeekV41Detector,
+        }
+    finally:
+        for name in [*stubs, *(f"sglang.srt.function_call.{module}" for module in _SGLANG_MODULES)]:
+            sys.modules.pop(name, None)
+        sys.modules.update({name: module for name, module in saved.items() if module is not None})
+
+
+def sglang_parse(detectors, family: str, text: str):
+    from types import SimpleNamespace
+
+    names = ("get_weather", "get_time", "f")
+    tools = [SimpleNamespace(function=SimpleNamespace(name=name, parameters={})) for name in names]
+    result = detectors[family]().detect_and_parse(text, tools)
+    return result.normal_text, [(call.name, json.loads(call.parameters)) for call in result.calls]
+
+
+def _differential_cases():
+    for family in FAMILIES:
+        for calls in ([NOON], [NOON, EMPTY], []):
+            text = model_output(family, calls, content="Let me check." if calls else "Sunny.")
+            yield family, "rendered", text
+            yield from ((family, f"cut at {cut}", text[:cut]) for cut in range(0, len(text), 3))
+    for case, payload in MALFORMED.items():
+        if case not in ("repeated parameter", "stray text"):
+            yield "deepseekv4", case, f"Before.\n\n<｜DSML｜tool_calls>\n{payload}\n</｜DSML｜tool_calls>"
+
+
+def test_dsml_parsing_agrees_with_sglangs_detectors(sglang_detectors):
+    """On calls as the renderer writes them, on every 3rd prefix of those and on malformed blocks, our parsers
+    and SGLang's agree; the deliberate differences are the next test's."""
+    cases = list(_differential_cases())
+    assert len(cases) > 300
+    disagreements = [
+        (family, case)
+        for family, case, text in cases
+        if parse(family, text) != sglang_parse(sglang_detectors, family, text)
+    ]
+    assert disagreements == []
+
+
+V4_BLOCK = "<｜DSML｜tool_calls>\n{}\n</｜DSML｜tool_calls>"
+DIFFERENCES_FROM_SGLANG = {
+    # a string value is kept exactly as written (the encoder writes it so); SGLang strips it
+    "string value": (V4_BLOCK.format(V4_CALL.replace(">1<", "> 1 <")), [("f", {"a": " 1 "})], [("f", {"a": "1"})]),
+    # DeepSeek's own parser refuses a repeated parameter and stray text; SGLang keeps the last / skips the text
+    "repeated parameter": (V4_BLOCK.format(MALFORMED["repeated parameter"]), [], [("f", {"a": "1"})]),
+    "stray text": (V4_BLOCK.format(MALFORMED["stray text"]), [], [("f", {"a": "1"})]),
+    # an invoke outside a calls block is a mention; SGLang reads it as a call
+    "bare invoke": (f"See {V4_CALL}", [], [("f", {"a": "1"})]),
+}
+
+
+@pytest.mark.parametrize("case", DIFFERENCES_FROM_SGLANG)
+def test_deliberate_differences_from_sglang(sglang_detectors, case):
+    text, ours, sglangs = DIFFERENCES_FROM_SGLANG[case]
+    assert parse("deepseekv4", text)[1] == ours
+    assert sglang_parse(sglang_detectors, "deepseekv4", text)[1] == sglangs

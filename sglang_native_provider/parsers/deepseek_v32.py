@@ -64,12 +64,12 @@ class DsmlToolCallParser(BlockToolCallParser):
         super().__init_subclass__(**kwargs)
 
     def starts_call(self, text: str, start: int) -> bool | None:
-        """A block's first invoke follows its opening marker (after whitespace); anything else is a mention."""
+        """DSML markup follows a block's opening marker (after whitespace); prose after it is a mention."""
         rest = text[start:].lstrip()
-        invoke = f"<{DSML}{self.invoke_tag}"
-        if len(rest) < len(invoke) + 1:
-            return None if invoke.startswith(rest[: len(invoke)]) else False
-        return rest.startswith(invoke) and (rest[len(invoke)].isspace() or rest[len(invoke)] == ">")
+        tags = (f"<{DSML}", f"</{DSML}")
+        if any(rest.startswith(tag) for tag in tags):
+            return True
+        return None if any(tag.startswith(rest) for tag in tags) else False
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         calls: list[ToolCall] = []
