@@ -254,6 +254,12 @@ def test_schema_typing_reads_unions_references_and_type_lists():
     assert json.loads(typed_arguments("plan", TEXTS.items(), TYPED_TOOLS)) == TYPED
 
 
+def test_structured_values_written_escaped_or_as_python_literals():
+    written = [("point", "{'x': 1}"), ("tags", r"[\"a\"]"), ("note", "{'x': 1}"), ("count", "{1, 2}")]
+    typed = {"point": {"x": 1}, "tags": ["a"], "note": "{'x': 1}", "count": "{1, 2}"}
+    assert json.loads(typed_arguments("plan", written, TYPED_TOOLS)) == typed
+
+
 @pytest.mark.parametrize("tool_name", ["qwen3_coder", "glm45"])
 def test_xml_families_type_optional_lists(tool_name):
     if tool_name == "qwen3_coder":

@@ -3,11 +3,13 @@
 The JSON types a parameter admits are read through ``$ref`` (to the parameters' ``$defs`` or ``definitions``),
 ``anyOf``/``oneOf``/``allOf``, ``type`` lists, ``enum`` and ``const``, so that pydantic's ``Optional[list[int]]``
 (``anyOf: [{type: array}, {type: null}]``) is typed like ``list[int]``. A value becomes the JSON it spells only
-when that JSON is of an admitted type; otherwise it stays the string the model wrote.
+when that JSON is of an admitted type (a structured value may also be written JSON-escaped or as a Python
+literal, read with ``ast.literal_eval``, never evaluated); otherwise it stays the string the model wrote.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -84,6 +86,15 @@ def _decoded(value: str) -> tuple[bool, Any]:
         return False, None
 
 
+def _python_literal(value: str) -> tuple[bool, Any]:
+    try:
+        decoded = ast.literal_eval(value.strip())
+        json.dumps(decoded, allow_nan=False)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False, None
+    return isinstance(decoded, (list, dict)), decoded
+
+
 def typed_value(value: str, kinds: set[str]) -> Any:
     """``value`` as the JSON it spells when that is of one of ``kinds``, else the string itself."""
     if not kinds - {"string"}:
@@ -95,6 +106,8 @@ def typed_value(value: str, kinds: set[str]) -> Any:
         ok, inner = _decoded(f'"{value}"')
         if ok and isinstance(inner, str):
             ok, decoded = _decoded(inner)
+    if not ok and kinds & _STRUCTURED:  # or as a Python literal: {'id': 1}
+        ok, decoded = _python_literal(value)
     if not ok:
         return value
     kind = _json_type(decoded)
