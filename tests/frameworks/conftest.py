@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-import litellm
 import pytest
-from _frameworks import MODEL, LiteLLMSpy
+from _frameworks import LiteLLMSpy
 
 import sglang_native_provider
 
@@ -27,21 +26,3 @@ def spy(monkeypatch) -> LiteLLMSpy:
     recorder = LiteLLMSpy()
     recorder.install(monkeypatch)
     return recorder
-
-
-@pytest.fixture
-def function_calling_declared():
-    """How LiteLLM learns that the model calls tools natively: ``"provider"`` when sglang_native declares it
-    itself, else the workaround users need today (``litellm.register_model``), undone after the test."""
-    if litellm.supports_function_calling(model=MODEL):
-        yield "provider"
-        return
-    saved = litellm.model_cost
-    litellm.model_cost = dict(saved)
-    entry = {"litellm_provider": "sglang_native", "mode": "chat", "supports_function_calling": True}
-    litellm.register_model({MODEL: entry}, persist_across_reloads=False, add_to_provider_model_sets=False)
-    try:
-        yield "litellm.register_model"
-    finally:
-        litellm.model_cost = saved
-        litellm.utils._invalidate_model_cost_lowercase_map()

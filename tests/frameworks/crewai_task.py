@@ -44,15 +44,6 @@ def spy_on_completion(calls: list[dict]) -> None:
     litellm.completion = spied
 
 
-def declare_function_calling() -> str:
-    """What it took for CrewAI to call tools natively (it asks litellm.utils.supports_function_calling)."""
-    if litellm.supports_function_calling(model=MODEL):
-        return "provider"
-    entry = {"litellm_provider": "sglang_native", "mode": "chat", "supports_function_calling": True}
-    litellm.register_model({MODEL: entry})
-    return "litellm.register_model"
-
-
 def run_crew(api_base: str, store: str, session_id: str) -> str:
     from crewai import LLM, Agent, Crew, Task
     from crewai.tools import tool
@@ -86,8 +77,9 @@ def run_crew(api_base: str, store: str, session_id: str) -> str:
 def main() -> None:
     with open(sys.argv[1], encoding="utf-8") as file:
         spec = json.load(file)
-    sglang_native_provider.register()
-    report: dict = {"function_calling": declare_function_calling(), "calls": [], "results": []}
+    # CrewAI asks litellm.utils.supports_function_calling before its first call: name the model ahead
+    sglang_native_provider.register("qwen3")
+    report: dict = {"function_calling": litellm.utils.supports_function_calling(MODEL), "calls": [], "results": []}
     spy_on_completion(report["calls"])
     for session_id in spec["sessions"]:
         report["results"].append(run_crew(spec["api_base"], spec["session_store"], session_id))

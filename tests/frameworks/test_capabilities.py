@@ -1,33 +1,36 @@
-"""What the frameworks ask LiteLLM about a ``sglang_native`` model before or after calling it (issue 13, item 5):
-each lookup is read where the framework reads it, and must answer without a ``litellm.register_model``."""
+"""What the frameworks ask LiteLLM about a ``sglang_native`` model (issue 13, item 5), read where they read it:
+DSPy and CrewAI ask ``supports_function_calling`` before their first call (and fall back to tool calls written as
+text when it is False), so their models are named to ``register(...)`` ahead; mini-swe-agent prices every answer
+with ``completion_cost``; DSPy and langchain-litellm read ``_hidden_params["response_cost"]``."""
 
 from __future__ import annotations
 
+import uuid
+
 import litellm
-from _frameworks import MODEL, TOKENIZER
+from _frameworks import TOKENIZER
+
+import sglang_native_provider
 
 
-def test_function_calling_is_declared():
-    # DSPy (dspy.clients.capabilities) and CrewAI (LLM.supports_function_calling) fall back to tool calls
-    # written as text when this is False; CrewAI asks litellm.utils.supports_function_calling
-    assert litellm.supports_function_calling(model=MODEL) is True
-    assert litellm.utils.supports_function_calling(MODEL, custom_llm_provider="sglang_native") is True
+def unique_model() -> str:
+    return f"sglang_native/qwen3-{uuid.uuid4().hex[:8]}"  # not yet in LiteLLM's map, whatever ran before
 
 
-def test_supported_params_name_tools():
-    # DSPy's JSONAdapter sends response_format only when listed; CrewAI sends its stop words only when "stop"
-    # is listed (LLM.supports_stop_words, asked without a provider)
-    params = litellm.get_supported_openai_params(model=MODEL, custom_llm_provider="sglang_native") or []
-    assert {"tools", "tool_choice", "stop", "response_format"} <= set(params)
-    assert "stop" in (litellm.get_supported_openai_params(model=MODEL) or [])
+def test_models_named_to_register_are_declared_before_any_call():
+    model = unique_model()
+    sglang_native_provider.register(model.removeprefix("sglang_native/"))
+    assert litellm.supports_function_calling(model=model) is True  # DSPy
+    assert litellm.utils.supports_function_calling(model, custom_llm_provider="sglang_native") is True  # CrewAI
 
 
-def test_cost_is_zero_not_an_error(emulator):
-    # mini-swe-agent prices every answer with completion_cost (and refuses a cost <= 0 unless its
-    # cost_tracking is "ignore_errors"); DSPy and langchain-litellm read _hidden_params["response_cost"]
+def test_a_model_is_declared_and_priced_at_zero_by_its_first_call(emulator):
+    model = unique_model()
     emulator.script("Sunny.")
     response = litellm.completion(
-        model=MODEL, api_base=emulator.url, tokenizer=TOKENIZER, messages=[{"role": "user", "content": "Weather?"}]
+        model=model, api_base=emulator.url, tokenizer=TOKENIZER, messages=[{"role": "user", "content": "Weather?"}]
     )
+    assert litellm.supports_function_calling(model=model) is True
     assert response._hidden_params["response_cost"] == 0.0
-    assert litellm.cost_calculator.completion_cost(response, model=MODEL) == 0.0
+    # mini-swe-agent's own check then refuses the 0.0 unless its cost_tracking is "ignore_errors"
+    assert litellm.cost_calculator.completion_cost(response, model=model) == 0.0

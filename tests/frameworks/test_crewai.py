@@ -47,6 +47,7 @@ def test_crew_with_native_tool_calls(emulator, tmp_path, session_id):
     report = run_crews(emulator, tmp_path, [text_session, bare_session])
 
     assert report["crewai_version"] == "1.15.30"
+    assert report["function_calling"] is True
     assert report["results"] == ["Sunny in Paris."] * 2
     calls = report["calls"]
     assert [call["session_id"] for call in calls] == [text_session] * 2 + [bare_session] * 2

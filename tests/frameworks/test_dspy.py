@@ -1,7 +1,7 @@
-"""DSPy's ReActV2 with native tool calling: each turn sends back its own rendering of what the model wrote (the
-``[[ ## next_thought ## ]]`` fields it parsed, the tool calls by name and arguments, the results as tool
-messages), without our metadata. DSPy asks LiteLLM ``supports_function_calling`` first and silently falls back
-to tool calls written as text when it answers False."""
+"""DSPy's ReActV2 with native tool calling: each turn sends back its own rendering of what the model wrote (its
+output fields, the tool calls by name and re-serialized arguments, the results as tool messages), without our
+metadata and without the reasoning. DSPy asks LiteLLM ``supports_function_calling`` before its first call and
+silently falls back to tool calls written as text when it answers False: the model is named to ``register``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from _frameworks import (
     compact_tool_call,
     tool_messages_sent,
 )
+
+import sglang_native_provider
 
 dspy = pytest.importorskip("dspy", reason="pip install -c constraints.txt -e '.[agents]'")
 
@@ -42,9 +44,8 @@ def script(native_reasoning: bool) -> list[str]:
     ]
 
 
-def test_react_v2_with_native_tool_calls_continues_on_the_exact_tokens(
-    emulator, spy, session_id, function_calling_declared
-):
+def test_react_v2_with_native_tool_calls_continues_on_the_exact_tokens(emulator, spy, session_id):
+    sglang_native_provider.register("qwen3")  # declares function calling and reasoning to LiteLLM ahead
     lm = dspy.LM(
         MODEL,
         api_base=emulator.url,
@@ -52,8 +53,11 @@ def test_react_v2_with_native_tool_calls_continues_on_the_exact_tokens(
         metadata={"session_id": session_id},
         cache=False,  # DSPy's cache would answer a repeated prompt without calling the model
         num_retries=0,
+        # with reasoning declared, DSPy sends reasoning_effort="low", which LiteLLM refuses for a custom
+        # provider unless it is named here
+        allowed_openai_params=["reasoning_effort"],
     )
-    assert lm.supports_function_calling, function_calling_declared
+    assert lm.supports_function_calling
     texts = script(lm.supports_reasoning)
     emulator.script(*texts)
     agent = dspy.ReActV2("question -> answer", tools=[get_weather], max_iters=3)
@@ -75,5 +79,6 @@ def test_react_v2_with_native_tool_calls_continues_on_the_exact_tokens(
     ]
     assert_exact_session(emulator, session_id, texts)
     assert_rerender_differs(spy.calls[1])
+    assert [call.kwargs.get("reasoning_effort") for call in spy.calls] == ["low" if lm.supports_reasoning else None] * 2
     assert spy.continuations()[1] == "ledger"
     assert spy.warnings() == [None, None]
