@@ -15,6 +15,7 @@ by a name is a mention.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .base import ToolCall
@@ -29,7 +30,12 @@ _NAME = re.compile(rf"\s*([^\s<>\\]+){_GAP}")
 _PAIR = re.compile(
     rf"<arg_key>(.*?)</arg_key>{_GAP}<arg_value>(.*?)</arg_value>(?={_GAP}(?:<arg_key>|\Z)){_GAP}", re.DOTALL
 )
-_VALUE_END = re.compile(rf"</arg_value>(?={_GAP}(?:<arg_key>|</tool_call>))")
+
+
+@functools.lru_cache(maxsize=8)
+def _value_end(close: str) -> re.Pattern[str]:
+    """The ``</arg_value>`` that ends a value: followed by the next key or the block's closing tag."""
+    return re.compile(rf"</arg_value>(?={_GAP}(?:<arg_key>|{re.escape(close)}))")
 
 
 class Glm45ToolCallParser(BlockToolCallParser):
@@ -50,7 +56,7 @@ class Glm45ToolCallParser(BlockToolCallParser):
             value = text.find("<arg_value>", position)
             if value == -1 or (close != -1 and close < value):
                 return close
-            value_end = _VALUE_END.search(text, value)
+            value_end = _value_end(self.close).search(text, value)
             if value_end is None:
                 return -1  # inside a value: a closing tag here may be the value's text
             position = value_end.end()

@@ -17,6 +17,7 @@ may contain ``</parameter>`` or ``</tool_call>``. ``<tool_call>`` not followed b
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .base import ToolCall
@@ -29,7 +30,12 @@ _FUNCTION_OPEN = "<function="
 _SPACE = re.compile(r"\s*")
 _FUNCTION = re.compile(r"\s*<function=([^>\n]+)>(.*)</function>\s*", re.DOTALL)
 _PARAMETER = re.compile(r"\s*<parameter=([^>\n]+)>\n?(.*?)\n?</parameter>(?=\s*(?:<parameter=|\Z))", re.DOTALL)
-_VALUE_END = re.compile(r"</parameter>(?=\s*(?:<parameter=|</function>|</tool_call>))")
+
+
+@functools.lru_cache(maxsize=8)
+def _value_end(close: str) -> re.Pattern[str]:
+    """The ``</parameter>`` that ends a value: followed by the next parameter, the function's end or the block's."""
+    return re.compile(rf"</parameter>(?=\s*(?:<parameter=|</function>|{re.escape(close)}))")
 
 
 class Qwen3CoderToolCallParser(BlockToolCallParser):
@@ -50,7 +56,7 @@ class Qwen3CoderToolCallParser(BlockToolCallParser):
             parameter = text.find("<parameter=", position)
             if parameter == -1 or (close != -1 and close < parameter):
                 return close
-            value_end = _VALUE_END.search(text, parameter)
+            value_end = _value_end(self.close).search(text, parameter)
             if value_end is None:
                 return -1  # inside a value: a closing tag here may be the value's text
             position = value_end.end()
