@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import dataclasses
 import functools
 import json
@@ -284,7 +285,8 @@ class _BackgroundLoop:
 
     def _stop(self, loop: asyncio.AbstractEventLoop) -> None:
         if loop.is_running() and self._pid == os.getpid():
-            asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result(timeout=5)
+            with contextlib.suppress(Exception):  # at exit: closing politely is all it can try
+                asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result(timeout=5)
             loop.call_soon_threadsafe(loop.stop)
 
 
@@ -353,8 +355,9 @@ class _Watchdog:
 class GenerateClient:
     """Per event loop and TLS setting a pool of kept-alive aiohttp connections, closed when the loop shuts
     down; sync calls use a background loop's. A request lost on a kept-alive connection the server had just
-    closed (nothing of an answer arrived) is sent once more on a new connection, under the same ``rid``: SGLang
-    refuses a duplicate ``rid`` still in flight, so no request ever runs twice."""
+    closed (nothing of an answer arrived) is sent once more on a new connection, under the same ``rid``: if the
+    first send did reach SGLang and is still running, SGLang refuses the duplicate ``rid`` (a connection error
+    saying so), so a running request is never started twice."""
 
     def __init__(self) -> None:
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSessions] = weakref.WeakKeyDictionary()
@@ -371,21 +374,23 @@ class GenerateClient:
             sessions = loop_sessions.sessions[config.ssl_verify] = _Sessions(_tls(config.ssl_verify))
         return sessions
 
-    async def _send(self, config: DeploymentConfig, url: str, payload: bytes) -> aiohttp.ClientResponse:
+    async def _send(self, config: DeploymentConfig, url: str, payload: bytes) -> tuple[aiohttp.ClientResponse, bool]:
         """POST ``payload``; retried once on a new connection if the kept-alive one it went out on was closed
-        before any answer (uvicorn closes idle connections after 5 s: the request crossed the close)."""
+        before any answer (uvicorn closes idle connections after 5 s: the request crossed the close). Returns
+        the answer and whether it came from the retry."""
         sessions = await self._async_client(config)
         headers = {**_HEADERS, **config.headers()}
         attempt = _Attempt()
         try:
-            return await sessions.pooled.post(
+            response = await sessions.pooled.post(
                 url, data=payload, headers=headers, allow_redirects=False, trace_request_ctx=attempt
             )
+            return response, False
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
             if not attempt.reused or isinstance(exc, aiohttp.ClientConnectorError):
                 raise
             logger.info("sglang_native: %s closed a kept-alive connection (%s); sending again", url, exc)
-        return await sessions.fresh.post(url, data=payload, headers=headers, allow_redirects=False)
+        return await sessions.fresh.post(url, data=payload, headers=headers, allow_redirects=False), True
 
     async def agenerate(self, config: DeploymentConfig, body: dict[str, Any], model: str) -> list[GenerateOutput]:
         """A non-streamed ``/generate``, answered whole within ``timeout`` seconds."""
@@ -394,9 +399,9 @@ class GenerateClient:
         response = None
         try:
             async with timeout_at(asyncio.get_running_loop().time() + config.timeout):
-                response = await self._send(config, url, payload)
+                response, retried = await self._send(config, url, payload)
                 if response.status != 200:
-                    raise await _error_answer(response, url, model)
+                    raise await _error_answer(response, url, model, retried=retried)
                 content = await _read_body(response, config.max_response_bytes, model)
         except asyncio.TimeoutError:
             raise timeout_error(f"SGLang at {url} did not answer within timeout={config.timeout:g} s", model) from None
@@ -426,9 +431,9 @@ class GenerateClient:
         previous = ""
         try:
             async with timeout_at(clock.next_event):
-                response = await self._send(config, url, payload)
+                response, retried = await self._send(config, url, payload)
                 if response.status != 200:
-                    raise await _error_answer(response, url, model)
+                    raise await _error_answer(response, url, model, retried=retried)
                 _check_event_stream(response, model)
             watchdog = _Watchdog(config.stream_abandon_timeout, response)
             while True:
@@ -531,7 +536,7 @@ async def _read_body(response: aiohttp.ClientResponse, cap: int, model: str) -> 
     return bytes(content)
 
 
-async def _error_answer(response: aiohttp.ClientResponse, url: str, model: str) -> Exception:
+async def _error_answer(response: aiohttp.ClientResponse, url: str, model: str, *, retried: bool = False) -> Exception:
     """The exception for a non-200 answer, quoting at most :data:`_ERROR_TEXT_CHARS` of its text (read up to
     :data:`_ERROR_BODY_BYTES`: the rest is never read)."""
     status = response.status
@@ -556,6 +561,12 @@ async def _error_answer(response: aiohttp.ClientResponse, url: str, model: str) 
         )
     else:
         message = bounded(message, _ERROR_TEXT_CHARS)
+    if retried and status == 400 and "Duplicate request ID" in message:
+        return connection_error(
+            f"the connection to SGLang at {url} was lost as the request went out, and SGLang is still running it "
+            "(its rid is in flight), so it was not sent twice",
+            model,
+        )
     return error_for_status(status, message, model)
 
 

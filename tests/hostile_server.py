@@ -222,6 +222,20 @@ async def closes_reused(x: _Exchange) -> None:
     await x.whole(200, "text/event-stream" if x.stream else "application/json", answer, keep_alive=True)
 
 
+async def closes_reused_late(x: _Exchange) -> None:
+    """As ``closes_reused``, but the kept-alive connection closes once the request reached the emulator, which is
+    still running it (relayed on, then the connection dropped): the client's retry is refused as a duplicate."""
+    if x.reused:
+        x.server.background.add(asyncio.ensure_future(x.relayed()))
+        await asyncio.sleep(0.5)
+        x.server.dropped += 1
+        x.writer.close()
+        return
+    async with httpx.AsyncClient(timeout=30) as http:
+        answer = await http.post(f"{x.server.relay_to}/generate", content=x.body)
+    await x.whole(answer.status_code, answer.headers["content-type"], answer.content, keep_alive=True)
+
+
 async def not_http(x: _Exchange) -> None:
     await x.send(b"SSH-2.0-OpenSSH_9.6\r\n")
     x.writer.close()
@@ -247,6 +261,7 @@ CASES: dict[str, Case] = {
         stalls,
         repeats,
         closes_reused,
+        closes_reused_late,
         not_http,
     )
 }
@@ -260,6 +275,7 @@ class HostileServer:
         self.relay_to = relay_to
         self.calls: dict[str, int] = {}
         self.dropped = 0
+        self.background: set[asyncio.Future] = set()
         """Requests ``closes_reused`` dropped unanswered."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="hostile-server", daemon=True)

@@ -188,6 +188,17 @@ async def test_a_request_crossing_a_keep_alive_close_is_sent_again_on_a_new_conn
     assert upstream.faults.calls - calls_before == 4  # each request generated once
 
 
+async def test_a_retry_is_refused_while_the_first_send_still_runs(slow):
+    """The kept-alive connection broke after the request reached SGLang: the retry, under the same rid, is refused
+    as a duplicate, and the caller gets a retryable connection error, not a second generation."""
+    with HostileServer(relay_to=slow.url) as late:
+        call = settings(late.url_for("closes_reused_late"), max_tokens=60, ignore_eos=True)
+        assert await litellm.acompletion(**call)
+        with pytest.raises(litellm.APIConnectionError, match="so it was not sent twice"):
+            await litellm.acompletion(**call)
+        assert late.dropped == 1
+
+
 def test_sse_lines_split_in_linear_time():
     """A 16 MB line and a 50 MB event, fed in 16 KB chunks (the quadratic splitter took 19 s and 100 s)."""
     for size in (16 * 2**20, 50 * 2**20):

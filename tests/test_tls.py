@@ -222,3 +222,18 @@ def test_the_proxy_passes_ssl_verify_from_its_config(tls_url, certificates, tmp_
         )
         assert refused.status_code >= 500
         assert "TLS certificate is not trusted" in refused.text
+        for body in ({"ssl_verify": False}, {"extra_body": {"ssl_verify": False}}):  # a client cannot turn it off
+            overridden = httpx.post(
+                f"{base}/v1/chat/completions",
+                json={"model": "default", "messages": MESSAGES, **body},
+                headers=headers,
+                timeout=60,
+            )
+            assert overridden.status_code == 400, (body, overridden.text[:300])
+            assert "ssl_verify" in overridden.text
+
+
+async def test_ssl_verify_in_extra_body_is_refused(tls_url):
+    """extra_body is the request's own data (through a proxy, its clients'): not where TLS checks are switched."""
+    with pytest.raises(litellm.BadRequestError, match="'ssl_verify'"):
+        await litellm.acompletion(messages=MESSAGES, **params(tls_url, extra_body={"ssl_verify": False}))
