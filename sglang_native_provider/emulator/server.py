@@ -3,8 +3,9 @@
 Routes, status codes and bodies follow SGLang 0.5.23 ``srt/entrypoints/http_server.py``; the API-key
 rule follows ``srt/utils/auth.py`` (``decide_request_auth``: health/readiness paths are always open,
 everything else needs ``Authorization: Bearer <api_key>`` when a key is set, else 401
-``{"error": "Unauthorized"}``). Bodies are parsed with orjson as FastAPI does there, so malformed JSON gets
-the same decode-error text; every response carries SGLang's CORS middleware's ``vary: Origin``.
+``{"error": "Unauthorized"}``). Bodies are parsed with orjson and validated against ``GenerateReqInput`` as
+FastAPI does there (see :mod:`.request_model`), so malformed JSON and wrongly-typed fields get the same
+texts; every response but a 401 carries SGLang's CORS middleware's ``vary: Origin``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .contract import ContractError, check_generate_request
 from .engine import Engine
 from .model_config import ModelConfig
 from .openai_chat import ServerParsers, chat_completions
+from .request_model import body_errors
 from .requests import GenerateError, Job, plan_jobs
 
 __all__ = ["SGLANG_VERSION", "ServerInfo", "create_app"]
@@ -195,19 +197,9 @@ def create_app(
         body, invalid = _parse_body(raw, _GENERATE)
         if invalid is not None:
             return invalid
-        if not isinstance(body, dict):
-            return _validation_error(
-                [
-                    {
-                        "type": "dataclass_type",
-                        "loc": ("body",),
-                        "msg": "Input should be a dictionary or an instance of GenerateReqInput",
-                        "input": body,
-                        "ctx": {"class_name": "GenerateReqInput"},
-                    }
-                ],
-                _GENERATE,
-            )
+        errors = body_errors(body)
+        if errors:
+            return _validation_error(errors, _GENERATE)
         recorded.append(body)
         if recorded_headers is not None:
             recorded_headers.append(dict(request.headers))
@@ -357,7 +349,7 @@ def create_app(
             Route("/v1/chat/completions", openai_chat, methods=["POST"]),
             Route("/abort_request", abort_request, methods=["POST"]),
             Route("/flush_cache", flush_cache, methods=["GET", "POST"]),
-        ]
+        ],
     )
     app.add_middleware(_VaryOriginMiddleware)
     if api_key:  # outside the CORS layer, as in SGLang: a 401 has no vary header

@@ -106,6 +106,9 @@ EXCHANGES: tuple[Exchange, ...] = (
     ),
     _generate("unknown_sampling_param", {"input_ids": _prompt(15), "sampling_params": {"max_tokens": 4}}),
     _generate("wrong_type", {"input_ids": _prompt(16), "sampling_params": {"max_new_tokens": "8"}}),
+    _generate("text_wrong_type", {"text": 5}),  # FastAPI's validation, before the contract
+    _generate("input_ids_wrong_type", {"input_ids": "abc"}),
+    _generate("input_ids_wrong_item", {"input_ids": [[1000], [1001, None]]}),
     _generate("no_input", {"sampling_params": _SAMPLING}),
     _generate("empty_input_ids", {"input_ids": [], "sampling_params": _SAMPLING}),
     _generate("too_long", {"input_ids": _LONG, "sampling_params": _SAMPLING}),
@@ -204,7 +207,7 @@ def shape(value: Any) -> Any:
 _INSTALL_PATH = re.compile(r'File \\?"[^"\\]*?(sglang/srt/)')
 
 
-def _error_text(body: Any) -> str:
+def error_text(body: Any) -> str:
     """An error body as text with the server's install path cut from FastAPI's traceback fragment."""
     return _INSTALL_PATH.sub(r'File "\1', json.dumps(body, sort_keys=True))
 
@@ -285,9 +288,9 @@ def differences(exchange: Exchange, real: dict[str, Any], emulated: dict[str, An
         _compare_subset(real["body"], emulated["body"], where, problems)
     else:
         _compare_shapes(real["body"], emulated["body"], where, problems)
-        real_error, emulated_error = _error_text(real["body"]), _error_text(emulated["body"])
+        real_error, emulated_error = error_text(real["body"]), error_text(emulated["body"])
         if real["status"] >= 400 and exchange.exact_error and real_error != emulated_error:
-            problems.append(f"{where}: error {_error_text(emulated['body'])} != real {_error_text(real['body'])}")
+            problems.append(f"{where}: error {error_text(emulated['body'])} != real {error_text(real['body'])}")
     if exchange.stream and real["status"] == 200 and "events" in real:
         errors = [event for event in real["events"] if isinstance(event, dict) and "error" in event]
         emulated_errors = [event for event in emulated["events"] if isinstance(event, dict) and "error" in event]

@@ -2,7 +2,8 @@
 
 By hand: ``python tests/real_sglang/record.py`` builds the cached environment, starts the two servers the golden
 set needs (cumulative streaming; incremental streaming with an API key), records, and stops them.
-``--cumulative URL --incremental-api-key URL`` records from servers already running instead.
+``--cumulative URL`` and/or ``--incremental-api-key URL`` record from servers already running instead (only
+those given).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import golden
 import httpx
 from server import RealSGLang
 
+_SHOWN_BODY = 2000
+"""Longer request bodies (the context-length ones) are named, not copied, in the fixtures."""
 PROVENANCE = (
     "Recorded from real SGLang {version} on CPU (tests/real_sglang/record.py) serving the tiny random-weights "
     "Qwen3 of tests/real_sglang/environment.py with: {flags}. Values are random; tests compare shapes."
@@ -32,8 +35,10 @@ def record(server: str, url: str, flags: list[str]) -> dict[str, Any]:
             request: dict[str, Any] = {"method": exchange.method, "path": exchange.path}
             if exchange.raw_body is not None:
                 request["raw_body"] = exchange.raw_body.decode()
-            elif exchange.json_body is not None:
+            elif exchange.json_body is not None and len(json.dumps(exchange.json_body)) <= _SHOWN_BODY:
                 request["json"] = exchange.json_body
+            elif exchange.json_body is not None:
+                request["json"] = f"(see {exchange.name!r} in tests/real_sglang/golden.py)"
             exchanges[exchange.name] = {"request": request, "response": golden.send(client, exchange)}
     return {
         "provenance": PROVENANCE.format(version=environment.SGLANG_VERSION, flags=" ".join(flags)),
@@ -64,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{server.replace('_', '-')}", metavar="URL", help=f"a running {server} server")
     args = parser.parse_args(argv)
     given = {server: getattr(args, server) for server in golden.SERVERS}
+    if any(given.values()):  # record only the servers given
+        given = {server: url for server, url in given.items() if url}
     started: list[RealSGLang] = []
     try:
         if not all(given.values()):
@@ -78,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                     given[server] = process.url
             for process in started:
                 process.wait_healthy()
-        for server, (incremental, api_key) in golden.SERVERS.items():
+        for server in given:
+            incremental, api_key = golden.SERVERS[server]
             print(write(server, record(server, given[server], _server_flags(incremental, api_key))))
     finally:
         for process in started:
