@@ -57,3 +57,70 @@ def test_the_comparison_sees_a_difference():
     error = golden.load_fixture("cumulative")["exchanges"]["bad_temperature"]["response"]
     reworded = {**error, "body": {"error": {"message": "temperature must be a non-negative finite number, got -1.0."}}}
     assert golden.differences(exchange, error, reworded)
+
+
+# ---- the settings behind the fixes ----
+
+
+def _stream_lengths(emulator: Emulator, tokens: int) -> list[int]:
+    body = {"input_ids": [1000, 1001, 1002], "sampling_params": {"max_new_tokens": tokens, "ignore_eos": True}}
+    with httpx.Client(base_url=emulator.url, timeout=30) as client:
+        events = golden.send(client, golden.Exchange("s", "cumulative", "POST", "/generate", {**body, "stream": True}))
+    return [len(event["output_ids"]) for event in events["events"] if event != "[DONE]"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "lengths"),
+    [
+        ({}, [1, 2, 3, 4, 5, 6, 8]),  # the last event carries two tokens, as real SGLang's usually does
+        ({"merge_last_events": False}, [1, 2, 3, 4, 5, 6, 7, 8]),
+        ({"stream_interval": 3, "merge_last_events": False}, [1, 4, 7, 8]),  # first at once, then every 3
+        ({"stream_interval": 3}, [1, 4, 8]),
+    ],
+)
+def test_stream_events_follow_stream_interval_and_merging(settings, lengths):
+    with Emulator("qwen3", **settings) as emulator:
+        assert _stream_lengths(emulator, 8) == lengths
+
+
+def test_incremental_deltas_of_a_merged_event_cover_both_tokens():
+    with Emulator("qwen3", incremental_streaming_output=True) as emulator:
+        body = {"input_ids": [1000, 1001], "sampling_params": {"max_new_tokens": 5, "ignore_eos": True}}
+        whole = httpx.post(f"{emulator.url}/generate", json=body, timeout=30).json()
+        with httpx.Client(base_url=emulator.url, timeout=30) as client:
+            stream = golden.send(
+                client, golden.Exchange("s", "cumulative", "POST", "/generate", {**body, "stream": True})
+            )
+    events = [event for event in stream["events"] if event != "[DONE]"]
+    assert [len(event["output_ids"]) for event in events] == [1, 1, 1, 2]
+    assert [token for event in events for token in event["output_ids"]] == whole["output_ids"]
+    assert "".join(event["text"] for event in events) == whole["text"]
+
+
+def test_context_length_and_model_info_come_from_the_model_config():
+    with Emulator("qwen3", model_config=MODEL_CONFIG) as emulator:
+        info = httpx.get(f"{emulator.url}/model_info").json()
+        models = httpx.get(f"{emulator.url}/v1/models").json()
+        too_long = httpx.post(f"{emulator.url}/generate", json={"input_ids": [1000] * 4096}).json()
+    assert info["model_type"] == "qwen3" and info["architectures"] == ["Qwen3ForCausalLM"]
+    assert models["data"][0]["max_model_len"] == 4096  # max_position_embeddings, not the tokenizer's 40960
+    assert too_long["error"]["message"].endswith("context length (4096 tokens).")
+    with Emulator("qwen3") as emulator:  # no model config: the tokenizer's length
+        assert httpx.get(f"{emulator.url}/v1/models").json()["data"][0]["max_model_len"] == 40960
+
+
+def test_vary_origin_on_every_answer_but_a_401():
+    with Emulator("qwen3", api_key="k") as emulator:
+        assert httpx.get(f"{emulator.url}/health").headers["vary"] == "Origin"
+        refused = httpx.get(f"{emulator.url}/model_info")
+        assert refused.status_code == 401 and "vary" not in refused.headers
+        allowed = httpx.get(f"{emulator.url}/model_info", headers={"Authorization": "Bearer k"})
+        assert allowed.headers["vary"] == "Origin"
+
+
+def test_samples_of_one_request_share_the_prefilled_prompt():
+    with Emulator("qwen3") as emulator:
+        body = {"input_ids": [1000, 1001, 1002, 1003], "sampling_params": {"n": 2, "max_new_tokens": 2}}
+        samples = httpx.post(f"{emulator.url}/generate", json=body, timeout=30).json()
+    assert [sample["meta_info"]["cached_tokens"] for sample in samples] == [3, 3]
+    assert [sample["meta_info"]["cached_tokens_details"] for sample in samples] == [{"device": 3, "host": 0}] * 2
