@@ -62,11 +62,15 @@ def test_the_comparison_sees_a_difference():
 # ---- the settings behind the fixes ----
 
 
+def _events(emulator: Emulator, body: dict) -> list[dict]:
+    stream = golden.Exchange("stream", "cumulative", "POST", "/generate", {**body, "stream": True})
+    with httpx.Client(base_url=emulator.url, timeout=30) as client:
+        return [event for event in golden.send(client, stream)["events"] if event != "[DONE]"]
+
+
 def _stream_lengths(emulator: Emulator, tokens: int) -> list[int]:
     body = {"input_ids": [1000, 1001, 1002], "sampling_params": {"max_new_tokens": tokens, "ignore_eos": True}}
-    with httpx.Client(base_url=emulator.url, timeout=30) as client:
-        events = golden.send(client, golden.Exchange("s", "cumulative", "POST", "/generate", {**body, "stream": True}))
-    return [len(event["output_ids"]) for event in events["events"] if event != "[DONE]"]
+    return [len(event["output_ids"]) for event in _events(emulator, body)]
 
 
 @pytest.mark.parametrize(
@@ -87,11 +91,7 @@ def test_incremental_deltas_of_a_merged_event_cover_both_tokens():
     with Emulator("qwen3", incremental_streaming_output=True) as emulator:
         body = {"input_ids": [1000, 1001], "sampling_params": {"max_new_tokens": 5, "ignore_eos": True}}
         whole = httpx.post(f"{emulator.url}/generate", json=body, timeout=30).json()
-        with httpx.Client(base_url=emulator.url, timeout=30) as client:
-            stream = golden.send(
-                client, golden.Exchange("s", "cumulative", "POST", "/generate", {**body, "stream": True})
-            )
-    events = [event for event in stream["events"] if event != "[DONE]"]
+        events = _events(emulator, body)
     assert [len(event["output_ids"]) for event in events] == [1, 1, 1, 2]
     assert [token for event in events for token in event["output_ids"]] == whole["output_ids"]
     assert "".join(event["text"] for event in events) == whole["text"]
