@@ -500,3 +500,27 @@ def test_reasoning_then_tool_streams_equal_one_shot_on_arbitrary_markup(reasonin
     expected = pipeline(reasoning_name, tool_name, text, opened=opened)
     assert streamed(reasoning_name, tool_name, pieces, opened=opened) == expected[:3]
     assert streamed(reasoning_name, tool_name, parts, opened=opened) == expected[:3]
+
+
+@pytest.mark.parametrize("tool_choice", [None, "none"], ids=["no tools", "tool_choice none"])
+async def test_gpt_oss_answer_through_the_provider_streamed_and_not(emulator, registered, tool_choice):
+    template = (Path(__file__).parent / "fixtures" / "chat_templates" / "openai-gpt-oss-120b.jinja").read_text()
+    emulator.script(HARMONY_ANSWER, HARMONY_ANSWER)
+    settings = {
+        "model": "sglang_native/gpt-oss",
+        "api_base": emulator.url,
+        "tokenizer": "offline:qwen3",
+        "chat_template": template,
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+    }
+    if tool_choice:
+        settings.update(tools=[WEATHER_TOOL], tool_choice=tool_choice)
+    message = (await litellm.acompletion(**settings)).choices[0].message
+    assert (message.content, message.reasoning_content) == ("Sunny.", "Think.")
+    stream = await litellm.acompletion(stream=True, **settings)
+    content, reasoning = "", ""
+    async for chunk in stream:
+        delta = chunk.choices[0].delta
+        content += delta.content or ""
+        reasoning += getattr(delta, "reasoning_content", None) or ""
+    assert (content, reasoning) == ("Sunny.", "Think.")
