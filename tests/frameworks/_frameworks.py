@@ -42,14 +42,43 @@ def sampled_ids(tokenizer, text: str) -> list[int]:
 
 @dataclass
 class Call:
-    """One call a framework made into LiteLLM: its kwargs (copied at call time) and the response."""
+    """One call a framework made into LiteLLM: its kwargs (copied at call time), the response, and for a
+    stream the chunks the framework read."""
 
     kwargs: dict[str, Any]
     response: Any = None
+    chunks: list[Any] = field(default_factory=list)
 
     @property
     def fields(self) -> dict[str, Any]:
-        return self.response.choices[0].message.provider_specific_fields or {}
+        """Our metadata: on the message, or for a stream on the deltas that carry it."""
+        if not self.chunks:
+            return self.response.choices[0].message.provider_specific_fields or {}
+        merged: dict[str, Any] = {}
+        for chunk in self.chunks:
+            if chunk.choices:
+                merged.update(getattr(chunk.choices[0].delta, "provider_specific_fields", None) or {})
+        return merged
+
+
+class _RecordedStream:
+    """A LiteLLM stream that keeps each chunk the framework reads (anything else is the stream's own)."""
+
+    def __init__(self, stream: Any, chunks: list[Any]) -> None:
+        self._stream, self._chunks = stream, chunks
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def __iter__(self):
+        for chunk in self._stream:
+            self._chunks.append(chunk)
+            yield chunk
+
+    async def __aiter__(self):
+        async for chunk in self._stream:
+            self._chunks.append(chunk)
+            yield chunk
 
 
 @dataclass
@@ -64,12 +93,12 @@ class LiteLLMSpy:
         def spied(*args, **kwargs):
             call = self._record(kwargs)
             call.response = completion(*args, **kwargs)
-            return call.response
+            return _RecordedStream(call.response, call.chunks) if kwargs.get("stream") else call.response
 
         async def aspied(*args, **kwargs):
             call = self._record(kwargs)
             call.response = await acompletion(*args, **kwargs)
-            return call.response
+            return _RecordedStream(call.response, call.chunks) if kwargs.get("stream") else call.response
 
         monkeypatch.setattr(litellm, "completion", spied)
         monkeypatch.setattr(litellm, "acompletion", aspied)

@@ -1,5 +1,6 @@
-"""The OpenAI Agents SDK over LitellmModel: it keeps the conversation as Responses items and converts them back
-to chat messages on each turn (text + tool calls, results as tool messages), without our metadata."""
+"""The OpenAI Agents SDK over LitellmModel, run and streamed: it keeps the conversation as Responses items and
+converts them back to chat messages on each turn (text + tool calls, results as tool messages), without our
+metadata."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from _frameworks import (
     after_blank_line,
     assert_exact_session,
     assert_rerender_differs,
+    assistant_messages_sent,
     tool_messages_sent,
 )
 
@@ -25,7 +27,18 @@ def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
-async def test_litellm_model_continues_on_the_exact_tokens(emulator, spy, session_id):
+async def run(agent, streamed: bool):
+    config = agents.RunConfig(tracing_disabled=True)
+    if not streamed:
+        return await agents.Runner.run(agent, "Weather in Paris?", max_turns=3, run_config=config)
+    result = agents.Runner.run_streamed(agent, "Weather in Paris?", max_turns=3, run_config=config)
+    async for _ in result.stream_events():
+        pass
+    return result
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
+async def test_litellm_model_continues_on_the_exact_tokens(emulator, spy, session_id, streamed):
     emulator.script(*SCRIPT)
     agent = agents.Agent(
         name="weather",
@@ -35,14 +48,15 @@ async def test_litellm_model_continues_on_the_exact_tokens(emulator, spy, sessio
         # ModelSettings.metadata becomes litellm's metadata; extra_args are passed to litellm as they are
         model_settings=agents.ModelSettings(metadata={"session_id": session_id}, extra_args={"tokenizer": TOKENIZER}),
     )
-    result = await agents.Runner.run(
-        agent, "Weather in Paris?", max_turns=3, run_config=agents.RunConfig(tracing_disabled=True)
-    )
+    result = await run(agent, streamed)
 
     assert result.final_output == "It is sunny in Paris."
     assert [call.kwargs["metadata"] for call in spy.calls] == [{"session_id": session_id}] * 2
-    first_call = spy.calls[0].response.choices[0].message.tool_calls[0]
-    assert [message["tool_call_id"] for message in tool_messages_sent(spy.calls[1])] == [first_call.id]
+    assert [call.kwargs["stream"] for call in spy.calls] == [streamed] * 2
+    (sent_back,) = assistant_messages_sent(spy.calls[1])
+    assert sent_back["content"] == "I will look it up." and "provider_specific_fields" not in sent_back
+    (result_sent,) = tool_messages_sent(spy.calls[1])
+    assert result_sent["tool_call_id"] == sent_back["tool_calls"][0]["id"]
     assert_exact_session(emulator, session_id, SCRIPT)
     assert_rerender_differs(spy.calls[1])
     assert spy.continuations()[1] == "ledger"
