@@ -108,8 +108,6 @@ MUSE_REASONING = " to=self<|message|>Need weather.<|eom|>"
 ENDS_WITH_A_STOP_TOKEN = {"beam"}
 DROPPED_MARKUP = {
     "trinity": re.compile(r"</?think>"),
-    "gigachat3": re.compile(r"<\|message_sep\|>"),
-    "k2_horizon": re.compile(r"</?ifm\|tool_calls>"),
     "inkling": re.compile("|".join(re.escape(token) for token in INKLING_CONTROL_TOKENS)),
     "beam": re.compile(r"<\|channel\|>(?:analysis|final)<\|message\|>|<\|end\|><\|start\|>assistant|<\|return\|>"),
     "muse": re.compile(r"(?:<\|start\|>[^<]*)?\bto=[^\s<]+[^<]*<\|message\|>|<\|eom\|>|<\|eot\|>"),

@@ -61,8 +61,8 @@ class GigaChat3ToolCallParser(TrailingToolCallParser):
 
     def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
         """As the trailing form, with the answer ending at ``<|message_sep|>``: held back from it until the
-        end, and dropped from the content when a header follows (a call that does not parse is reported as
-        unparsed markup)."""
+        end, and dropped from the content when a call follows (a header whose call does not parse is reported
+        as unparsed markup)."""
         if not final:
             end = text.find(_MESSAGE_END)
             if end != -1:
@@ -73,8 +73,9 @@ class GigaChat3ToolCallParser(TrailingToolCallParser):
         if start is None:
             return ParsedToolCalls(text)
         calls = super().split(text, tools, final=True).calls
-        content = text[:start].rstrip().removesuffix(_MESSAGE_END).rstrip()
-        return ParsedToolCalls(content, calls, {} if calls else {UNPARSED_TOOL_MARKUP: [text[start:]]})
+        if not calls:
+            return ParsedToolCalls(text[:start].rstrip(), [], {UNPARSED_TOOL_MARKUP: [text[start:]]})
+        return ParsedToolCalls(text[:start].rstrip().removesuffix(_MESSAGE_END).rstrip(), calls)
 
 
 GigaChat3ToolCallParser.markers = (*_HEADERS, "<|role_sep|>", _MESSAGE_END)  # the base class lists only one

@@ -9,7 +9,7 @@ Format (K2 Horizon chat template; the group wrapper is optional)::
 
 A block whose payload starts with ``{`` or ``[`` is JSON (one call, a list of calls, or OpenAI's
 ``{"function": {...}}`` shape); otherwise it is the name and key/value tags, typed by the tool's schema, else by
-the written ``arg_type``, else read as JSON when it parses. The group tags are dropped from the content.
+the written ``arg_type``, else read as JSON when it parses. A group's calls are taken out with its tags.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ import json
 import re
 from typing import Any
 
-from .base import ParsedToolCalls, ToolCall, marker_prefix_length
-from .split import BlockToolCallParser, Tools
+from .base import UNPARSED_TOOL_MARKUP, ParsedToolCalls, ToolCall, marker_prefix_length
+from .split import SplitToolCallParser, Tools
 
 __all__ = ["K2HorizonToolCallParser"]
 
-_GROUP = ("<ifm|tool_calls>", "</ifm|tool_calls>")
+GROUP_OPEN, GROUP_CLOSE = "<ifm|tool_calls>", "</ifm|tool_calls>"
+CALL_OPEN, CALL_CLOSE = "<ifm|tool_call>", "</ifm|tool_call>"
+_BLOCK = re.compile(r"\s*<ifm\|tool_call>(.*?)</ifm\|tool_call>\s*", re.DOTALL)
 _ARGUMENT = re.compile(
     r"\s*<ifm\|arg_key>(.*?)</ifm\|arg_key>\s*(?:<ifm\|arg_type>(.*?)</ifm\|arg_type>\s*)?"
     r"<ifm\|arg_value>(.*?)</ifm\|arg_value>\s*",
@@ -89,21 +91,60 @@ def _xml_call(payload: str, tools: Tools) -> ToolCall | None:
     return ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False))
 
 
-class K2HorizonToolCallParser(BlockToolCallParser):
-    names = ("k2_horizon",)
-    open, close = "<ifm|tool_call>", "</ifm|tool_call>"
-    extra_markers = (*_GROUP, "<ifm|arg_key>", "<ifm|arg_value>", "<ifm|arg_type>")
+def _block_calls(payload: str, tools: Tools) -> list[ToolCall] | None:
+    stripped = payload.strip()
+    if stripped.startswith(("{", "[")):
+        return _json_calls(stripped)
+    call = _xml_call(payload, tools)
+    return None if call is None else [call]
 
-    def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        stripped = payload.strip()
-        if stripped.startswith(("{", "[")):
-            return _json_calls(stripped)
-        call = _xml_call(payload, tools)
-        return None if call is None else [call]
+
+def _group_calls(payload: str, tools: Tools) -> list[ToolCall] | None:
+    """The calls of a group: blocks one after the other, each well formed."""
+    calls, position = [], 0
+    for block in _BLOCK.finditer(payload):
+        block_calls = _block_calls(block.group(1), tools) if block.start() == position else None
+        if block_calls is None:
+            return None
+        calls.extend(block_calls)
+        position = block.end()
+    return calls if calls and position == len(payload) else None
+
+
+class K2HorizonToolCallParser(SplitToolCallParser):
+    names = ("k2_horizon",)
+    markers = (GROUP_OPEN, GROUP_CLOSE, CALL_OPEN, CALL_CLOSE, "<ifm|arg_key>", "<ifm|arg_value>", "<ifm|arg_type>")
 
     def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
-        if not final:  # a group tag half-written must not reach the content before it is dropped
-            text = text[: len(text) - max(marker_prefix_length(text, tag) for tag in _GROUP)]
-        for tag in _GROUP:
-            text = text.replace(tag, "")
-        return super().split(text, tools, final=final)
+        """Groups and lone blocks in the order written; one that does not parse (a whole group, if any of its
+        blocks does not) or is never closed is reported as unparsed markup, tags included."""
+        parts: list[str] = []
+        calls: list[ToolCall] = []
+        unparsed: list[str] = []
+        position, taken, held = 0, False, None
+        while openings := [
+            (index, tag) for tag in (GROUP_OPEN, CALL_OPEN) if (index := text.find(tag, position)) != -1
+        ]:
+            opening, tag = min(openings)
+            close, read = (GROUP_CLOSE, _group_calls) if tag == GROUP_OPEN else (CALL_CLOSE, _block_calls)
+            end = text.find(close, opening + len(tag))
+            if end == -1 and not final:
+                held = opening
+                break
+            stop = len(text) if end == -1 else end + len(close)
+            block_calls = None if end == -1 else read(text[opening + len(tag) : end], tools)
+            parts.append(text[position:opening])
+            if block_calls is None:
+                unparsed.append(text[opening:stop])
+            else:
+                calls.extend(block_calls)
+            position, taken = stop, True
+        tail = text[position:] if held is None else text[position:held]
+        if not final and held is None:
+            tail = tail[: len(tail) - max(marker_prefix_length(tail, tag) for tag in (GROUP_OPEN, CALL_OPEN))]
+        content = "".join(parts) + tail
+        return ParsedToolCalls(
+            content.rstrip() if taken or not final else content,
+            calls,
+            {UNPARSED_TOOL_MARKUP: unparsed} if unparsed else {},
+        )
