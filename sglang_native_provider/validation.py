@@ -9,7 +9,6 @@ the field and the index. :func:`text_mismatch` compares SGLang's ``text`` with t
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,16 +45,21 @@ def vocab_size(tokenizer) -> int:
     return len(tokenizer)
 
 
-def check_token_ids(ids: Sequence[Any], size: int, where: str, model: str, start: int = 0) -> None:
-    """Each id from ``start`` on is an int in ``[0, size)``."""
-    for index in range(start, len(ids)):
-        token_id = ids[index]
-        if type(token_id) is not int or not 0 <= token_id < size:
-            raise _violation(f"{where}[{index}] = {token_id!r} is not a token id (0 to {size - 1})", model)
+def check_token_ids(ids: Sequence[int], size: int, where: str, model: str, start: int = 0) -> None:
+    """Each id from ``start`` on is in ``[0, size)`` (the protocol models made them ints)."""
+    window = ids[start:]
+    if not window or (min(window) >= 0 and max(window) < size):
+        return
+    index = next(index for index, token_id in enumerate(window, start) if not 0 <= token_id < size)
+    raise _violation(f"{where}[{index}] = {ids[index]!r} is not a token id (0 to {size - 1})", model)
+
+
+def _is_logprob(value: Any) -> bool:
+    return isinstance(value, (int, float)) and value <= _POSITIVE_TOLERANCE  # NaN compares False
 
 
 def _check_logprob(value: Any, where: str, model: str) -> None:
-    if not isinstance(value, (int, float)) or math.isnan(value) or value > _POSITIVE_TOLERANCE:
+    if not _is_logprob(value):
         raise _violation(f"{where} = {value!r} is not a logprob (a number <= 0)", model)
 
 
@@ -67,7 +71,11 @@ def check_logprobs(
     where = "meta_info.output_token_logprobs"
     if complete and len(entries) != len(ids):
         raise _violation(f"{where} has {len(entries)} entries for {len(ids)} output_ids", model)
-    for index in range(start, min(len(entries), len(ids))):
+    end = min(len(entries), len(ids))
+    window = entries[start:end]
+    if [entry[1] for entry in window] == list(ids[start:end]) and all(_is_logprob(entry[0]) for entry in window):
+        return
+    for index in range(start, end):
         logprob, token_id, _ = entries[index]
         if token_id != ids[index]:
             raise _violation(f"{where}[{index}] is for token {token_id}, output_ids[{index}] is {ids[index]}", model)
@@ -89,18 +97,29 @@ def check_top_logprobs(
     where = "meta_info.output_top_logprobs"
     if complete and len(rows) != len(ids):
         raise _violation(f"{where} has {len(rows)} rows for {len(ids)} output_ids", model)
-    for index in range(start, min(len(rows), len(ids))):
-        row = rows[index]
-        if row is None or len(row) != top_logprobs:
-            count = "no row" if row is None else f"{len(row)} entries"
-            raise _violation(f"{where}[{index}] has {count}, {top_logprobs} were asked", model)
-        previous = math.inf
-        for rank, (logprob, token_id, _) in enumerate(row):
-            check_token_ids([token_id], size, f"{where}[{index}][{rank}] token id", model)
+    window = rows[start : min(len(rows), len(ids))]
+    short = next((index for index, row in enumerate(window, start) if row is None or len(row) != top_logprobs), None)
+    if short is not None:
+        count = "no row" if rows[short] is None else f"{len(rows[short])} entries"
+        raise _violation(f"{where}[{short}] has {count}, {top_logprobs} were asked", model)
+    # Checked over all rows at once (rows x top_logprobs entries), then located row by row when wrong.
+    token_ids = [entry[1] for row in window for entry in row]
+    if token_ids and (min(token_ids) < 0 or max(token_ids) >= size):
+        for index, row in enumerate(window, start):
+            check_token_ids([entry[1] for entry in row], size, f"{where}[{index}] token id", model)
+    logprobs = [entry[0] for row in window for entry in row]
+    columns = [logprobs[rank::top_logprobs] for rank in range(top_logprobs)]
+    sorted_rows = all(
+        all(earlier >= later for earlier, later in zip(columns[rank], columns[rank + 1], strict=True))
+        for rank in range(top_logprobs - 1)
+    )
+    if None not in logprobs and all(logprob <= _POSITIVE_TOLERANCE for logprob in logprobs) and sorted_rows:
+        return
+    for index, row in enumerate(window, start):
+        for rank, (logprob, _, _) in enumerate(row):
             _check_logprob(logprob, f"{where}[{index}][{rank}] logprob", model)
-            if logprob > previous:
+            if rank and logprob > row[rank - 1][0]:
                 raise _violation(f"{where}[{index}] is not sorted best first (entry {rank})", model)
-            previous = logprob
 
 
 def check_finish_reason(finish: FinishReason | None, model: str) -> None:

@@ -147,7 +147,7 @@ BAD_TOP_ROWS = {
     ),
     "an unknown id": (
         _top_rows(lambda item: item["meta_info"]["output_top_logprobs"][0][1].__setitem__(1, -5)),
-        "output_top_logprobs[0][1] token id[0] = -5",
+        "output_top_logprobs[0] token id[1] = -5",
     ),
     "missing": (_output(tops=0), "output_top_logprobs is missing (top_logprobs were asked)"),
 }
