@@ -580,6 +580,8 @@ def test_reasoning_tags_are_markers_for_special_token_handling():
     assert "<|END_THINKING|>" in REASONING_PARSERS["cohere_command4"]().markers
     assert "</ifm|think_fast>" in REASONING_PARSERS["k2_horizon"]().markers
     assert "<tool_calls>" in REASONING_PARSERS["hunyuan"]().markers
+    # A response template's delimiters are made of special tokens: each is listed for the special-token check.
+    assert {"<|channel|>", "<|message|>", "<|constrain|>", "<|call|>"} <= set(TOOL_CALL_PARSERS["beam"]().markers)
 
 
 PIPELINES = [

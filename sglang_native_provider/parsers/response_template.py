@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 THINKING, CONTENT, TOOL_CALLS = "thinking", "content", "tool_calls"
+_TAG = re.compile(r"<[^<>\s]+>")
 
 BEAM_RESPONSE_TEMPLATE: dict[str, Any] = {
     # Beam's harmony-style messages (SGLang 0.5.23, ``parser/beam.py``): the prompt ends with
@@ -216,12 +218,22 @@ class _TemplateBound:
 
     @property
     def markers(self) -> tuple[str, ...]:
+        """The delimiters, and each tag-shaped piece of them (``<|channel|>`` of ``<|channel|>final<|message|>``,
+        also in a pattern's text), so that the special-token check sees the tokens they are made of."""
         if self._spec is None:
             return ()
-        fields = self._spec.fields.values()
-        return tuple(
-            literal for field in fields for literal in (*(field.open_literals or ()), *(field.close_literals or ()))
-        )
+        literals = [
+            literal
+            for field in self._spec.fields.values()
+            for literal in (*(field.open_literals or ()), *(field.close_literals or ()))
+        ]
+        patterns = [
+            pattern.pattern.replace("\\", "")
+            for field in self._spec.fields.values()
+            for pattern in (field.open_re, field.close_re)
+            if pattern is not None
+        ]
+        return tuple(dict.fromkeys([*literals, *(tag for source in patterns for tag in _TAG.findall(source))]))
 
 
 class ResponseTemplateToolCallParser(_TemplateBound, SplitToolCallParser):
