@@ -65,7 +65,7 @@ SHIMS = Path(__file__).resolve().parent / "shims"
 _COMPLETE = ".complete"
 
 
-class EnvironmentError_(RuntimeError):
+class SetupError(RuntimeError):
     """Real SGLang could not be installed (registry unreachable, a wheel missing, an import failing)."""
 
 
@@ -109,7 +109,7 @@ def _run(command: list[str], log) -> None:
     log.flush()
     completed = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
     if completed.returncode != 0:
-        raise EnvironmentError_(f"command failed ({completed.returncode}): {' '.join(command)}; see {log.name}")
+        raise SetupError(f"command failed ({completed.returncode}): {' '.join(command)}; see {log.name}")
 
 
 @contextlib.contextmanager
@@ -149,7 +149,7 @@ def sglang_wheel(log) -> Path:
             log,
         )
         if not list(build.glob("sglang-*.whl")):
-            raise EnvironmentError_(f"pip download left no sglang wheel in {build}")
+            raise SetupError(f"pip download left no sglang wheel in {build}")
         _publish(build, final)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
@@ -256,7 +256,7 @@ def ensure(log=None) -> tuple[Path, Path]:
 def main() -> int:
     try:
         python, model = ensure()
-    except EnvironmentError_ as error:
+    except SetupError as error:
         print(f"real SGLang environment: {error}", file=sys.stderr)
         return 1
     print(python)
