@@ -50,17 +50,20 @@ def test_no_call_and_a_mere_mention_stay_content():
         assert parsed.calls == [] and parsed.content == text
 
 
-def test_malformed_block_stays_content_next_to_a_good_one():
+def test_malformed_block_is_reported_not_content_next_to_a_good_one():
     good = block('{"name": "g", "arguments": {}}')
     bad = block('{"name": "f", "arguments": {')
     parsed = hermes.parse(f"{bad}\n{good}", tools=None)
     assert [call.name for call in parsed.calls] == ["g"]
-    assert parsed.content == bad
+    assert parsed.content == ""
+    assert parsed.metadata == {"unparsed_tool_markup": [bad]}
 
 
-def test_truncated_call_is_content():
+def test_truncated_call_is_reported_not_content():
     text = 'Sure. <tool_call>\n{"name": "f", "argu'
-    assert hermes.parse(text, tools=None).content == text
+    parsed = hermes.parse(text, tools=None)
+    assert (parsed.content, parsed.calls) == ("Sure.", [])
+    assert parsed.metadata == {"unparsed_tool_markup": ['<tool_call>\n{"name": "f", "argu']}
 
 
 def test_think_split():
@@ -100,8 +103,11 @@ markup = st.sampled_from(
 @given(st.lists(markup | st.text(max_size=8), max_size=12).map("".join))
 def test_parsers_never_raise_and_keep_text(text):
     parsed = hermes.parse(text, tools=None)
-    if not parsed.calls:
+    unparsed = parsed.metadata.get("unparsed_tool_markup", [])
+    if not parsed.calls and not unparsed:
         assert parsed.content == text
+    if not parsed.calls:  # nothing is lost: what is not content is reported
+        assert sorted("".join(text.split())) == sorted("".join((parsed.content + "".join(unparsed)).split()))
     reasoning = think.parse(text)
     assert reasoning.content in text
 

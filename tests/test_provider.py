@@ -130,12 +130,13 @@ async def test_unknown_function_is_kept_and_flagged(emulator):
     assert message.provider_specific_fields["unknown_tool_calls"] == ["launch_rocket"]
 
 
-async def test_malformed_tool_json_is_returned_as_content(emulator):
+async def test_malformed_tool_json_is_reported_not_content(emulator):
     broken = '<tool_call>\n{"name": "get_weather", "arguments": {"city": \n</tool_call>'
     emulator.script(broken)
     response = await chat(emulator, tools=[WEATHER_TOOL])
     assert response.choices[0].finish_reason == "stop"
-    assert response.choices[0].message.content == broken
+    assert response.choices[0].message.content == ""
+    assert response.choices[0].message.provider_specific_fields["unparsed_tool_markup"] == [broken]
     assert not response.choices[0].message.tool_calls
 
 
@@ -458,17 +459,13 @@ def test_drift_check_settings():
 
 def test_a_ca_bundle_becomes_a_tls_context_trusting_it():
     import ssl
-    import warnings
 
     import certifi
 
-    from sglang_native_provider.client import GenerateClient, _tls
-    from sglang_native_provider.config import load_config
+    from sglang_native_provider.client import _tls
 
-    assert _tls(True) is True and _tls(False) is False
-    context = _tls(certifi.where())
-    assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
-    assert context.get_ca_certs()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # httpx deprecates verify=<path>; a context is passed instead
-        GenerateClient()._sync_client(load_config("m", {"ssl_verify": certifi.where()}))
+    assert _tls(False) is False
+    for setting in (True, certifi.where()):  # True: certifi's CA store, as httpx's default
+        context = _tls(setting)
+        assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
+        assert context.get_ca_certs()
