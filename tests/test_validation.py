@@ -245,6 +245,7 @@ class _CannedServer(http.server.ThreadingHTTPServer):
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("content-length") or 0))
+                server.calls += 1
                 self.send_response(200)
                 self.send_header("content-type", server.content_type)
                 self.send_header("content-length", str(len(server.body)))
@@ -255,7 +256,7 @@ class _CannedServer(http.server.ThreadingHTTPServer):
                 pass
 
         super().__init__(("127.0.0.1", 0), Handler)
-        self.body, self.content_type = body, content_type
+        self.body, self.content_type, self.calls = body, content_type, 0
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
     def __enter__(self):
@@ -292,6 +293,20 @@ async def test_through_litellm_a_broken_answer_is_an_internal_server_error(body,
         assert caught.value.status_code == 502 and fragment in str(caught.value)
         with pytest.raises(litellm.InternalServerError):
             litellm.completion(**_call(server.url))  # sync as well
+
+
+async def test_a_router_retries_an_invalid_output():
+    """A 502 is retried (another worker may answer well), unlike a BadRequestError."""
+    body = json.dumps(_output(ids=[13048, 10**9])).encode()
+    with _CannedServer(body) as server:
+        router = litellm.Router(
+            model_list=[{"model_name": "qwen3", "litellm_params": _call(server.url, model="sglang_native/qwen3")}],
+            num_retries=1,
+        )
+        with pytest.raises(litellm.InternalServerError) as caught:
+            await router.acompletion(model="qwen3", messages=[{"role": "user", "content": "Hi"}])
+        assert "output_ids[1] = 1000000000 is not a token id" in str(caught.value)
+        assert server.calls == 2
 
 
 def _sse(*events) -> bytes:
