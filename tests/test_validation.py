@@ -175,6 +175,15 @@ def test_a_consistent_output_passes_with_its_numbers(qwen3_tokenizer):
     assert fields["completion_logprobs"] == [-0.5] * 3
     assert "text_mismatch" not in fields
     assert response.choices[0].message.content == "Hi!"
+    assert response.choices[0].message.reasoning_content is None  # LiteLLM would delete the attribute
+
+
+def test_reasoning_content_is_kept_when_there_is_reasoning(qwen3_tokenizer):
+    ids = [*qwen3_tokenizer.encode("<think>\nhm\n</think>\n\nHi!", add_special_tokens=False), 151645]
+    response = _build(qwen3_tokenizer, [_output(ids=ids, text="<think>\nhm\n</think>\n\nHi!")])
+    message = response.choices[0].message
+    assert (message.reasoning_content, message.content) == ("hm", "Hi!")
+    assert "text_mismatch" not in message.provider_specific_fields
 
 
 def test_minus_infinity_is_a_logprob(qwen3_tokenizer):
