@@ -256,3 +256,75 @@ def fuzz_emulator():
 
     with Emulator("qwen3") as emu:
         yield emu
+
+
+@st.composite
+def stream_events(draw):
+    """A sequence of SGLang stream events, cumulative or incremental, mostly consistent, sometimes not."""
+    incremental = draw(st.booleans())
+    n = draw(st.integers(1, 2))
+    ids = draw(st.lists(st.integers(0, VOCAB + 1), min_size=1, max_size=5))
+    cuts = sorted([*draw(st.lists(st.integers(0, len(ids)), max_size=3)), len(ids)])
+    events, previous = [], 0
+    for number, cut in enumerate(cuts):
+        part = ids[previous:cut] if incremental else ids[:cut]
+        entries = [[draw(st.floats(max_value=0, allow_nan=False)), token_id, None] for token_id in part]
+        last = number == len(cuts) - 1
+        meta = {
+            "id": "r",
+            "finish_reason": draw(finish_reasons) if last else None,
+            "prompt_tokens": 3,
+            "completion_tokens": cut,
+            "cached_tokens": draw(st.integers(-1, 3)),
+            "output_token_logprobs": draw(st.just(entries) | st.lists(logprob_entry, max_size=3)),
+        }
+        event = {"text": draw(st.text(max_size=6)), "output_ids": part, "meta_info": meta}
+        if draw(st.booleans()):
+            event["index"] = draw(st.integers(0, n))
+        events.append(event)
+        previous = cut
+    return incremental, n, events
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=stream_events(), logprobs=st.booleans())
+def test_stream_assembler_raises_only_documented_errors(qwen3_tokenizer, case, logprobs):
+    from types import SimpleNamespace
+
+    from sglang_native_provider.parsers import REASONING_PARSERS, TOOL_CALL_PARSERS
+    from sglang_native_provider.sampling import SamplingRequest
+    from sglang_native_provider.streaming import StreamAssembler
+
+    incremental, n, events = case
+    context = ResponseContext(
+        model="m",
+        prompt_ids=[1, 2, 3],
+        tokenizer=qwen3_tokenizer,
+        tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
+        tool_parser=TOOL_CALL_PARSERS["qwen25"](),
+        reasoning_parser=REASONING_PARSERS["qwen3"](),
+        reasoning_opened=False,
+        logprobs=logprobs,
+        top_logprobs=0,
+        sampling_params={"n": n},
+    )
+    call = SimpleNamespace(
+        config=SimpleNamespace(incremental_streaming_output=incremental),
+        context=context,
+        sampling=SamplingRequest(sampling_params={"n": n}, logprobs=logprobs),
+        rid="r",
+        model="m",
+    )
+    assembler = StreamAssembler(call)
+    try:
+        chunks = [chunk for event in events for chunk in assembler.event(event)]
+        assembler.done()
+    except DOCUMENTED:
+        event("refused")
+        return
+    event("accepted")
+    finals = [chunk for chunk in chunks if chunk.choices and chunk.choices[0].delta.provider_specific_fields]
+    assert len(finals) == n
+    for chunk in finals:
+        ids = chunk.choices[0].delta.provider_specific_fields["completion_token_ids"]
+        assert all(0 <= token_id < VOCAB for token_id in ids)
