@@ -2,10 +2,11 @@
 
 ``sglang/__init__.py`` and ``sglang/srt/__init__.py`` pull in torch, so the package tree is built by hand: each
 package SGLang's parser modules import from is an empty module whose ``__path__`` points at the extracted wheel
-(its ``__init__`` never runs), and the few heavy leaves they import but never use while parsing are stubbed:
-xgrammar (grammar-constrained decoding), ``sglang.utils`` (one JSON-schema helper) and
-``sglang.srt.utils`` / the tokenizer manager (server plumbing). Everything else (``environ``, the OpenAI
-protocol types, the detectors, the reasoning parsers) is SGLang's own code, run unchanged.
+(its ``__init__`` never runs), and the two heavy modules they import but never use while parsing are stubbed:
+xgrammar (grammar-constrained decoding) and ``sglang.utils`` (one JSON-schema helper). Everything else
+(``environ``, the OpenAI protocol types, the detectors, the reasoning parsers) is SGLang's own code, run unchanged;
+it needs only packages the test extra installs (pydantic, openai, msgspec, orjson, partial-json-parser,
+transformers).
 
 :func:`sglang_parsers` installs the tree in ``sys.modules`` for the duration of a ``with`` block and removes it
 afterwards, so other tests that stub the same names (tests/test_families_deepseek.py) are not disturbed.
@@ -130,9 +131,6 @@ def sglang_parsers() -> Iterator[SGLangParsers]:
     restored afterwards."""
     import importlib
 
-    pytest_skip_if_missing = ("partial_json_parser", "orjson", "msgspec", "openai", "pydantic", "transformers")
-    for requirement in pytest_skip_if_missing:
-        importlib.import_module(requirement)
     modules = _modules(extracted_source())
     saved = {name: module for name, module in sys.modules.items() if _owned(name, modules)}
     for name in saved:
