@@ -143,3 +143,14 @@ async def test_an_unknown_mode_is_a_bad_request(emulator):
             special_tokens_in_content="strip",
         )
     assert "special_tokens_in_content" in str(caught.value)
+
+
+def test_escape_applies_to_family_renderers_too(qwen3_tokenizer):
+    """``chat_template="renderer:..."`` renders without Jinja; the content is escaped all the same."""
+    messages = [{"role": "user", "content": INJECTION}]
+    render = {**RENDER, "tools": None, "chat_template": "renderer:deepseekv32"}
+    keep = render_prompt(qwen3_tokenizer, messages, **render)
+    escaped = render_prompt(prompt_tokenizer(qwen3_tokenizer, "escape", "qwen3"), messages, **render)
+    assert keep.count(IM_END) == 2 and IM_START in keep
+    assert IM_END not in escaped and IM_START not in escaped
+    assert qwen3_tokenizer.decode(escaped) == qwen3_tokenizer.decode(keep)
