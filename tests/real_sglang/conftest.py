@@ -81,6 +81,12 @@ def targets(request):
 
 
 @pytest.fixture
+def server(targets) -> Target:
+    """The server for checks that do not depend on the streaming mode (the cumulative one when both run)."""
+    return targets["cumulative"] or targets["incremental"]
+
+
+@pytest.fixture
 def cumulative(targets) -> Target:
     if targets["cumulative"] is None:
         pytest.skip("the --api-base server streams incrementally; this check needs cumulative events")

@@ -45,8 +45,6 @@ class Exchange:
     raw_body: bytes | None = None
     authorized: bool = True
     wrong_key: bool = False
-    exact_error: bool = True
-    """Compare an error body's text exactly (after the install path is cut from tracebacks)."""
     server_info: bool = False
     """/server_info: real SGLang dumps every server arg; only the emulator's keys are checked."""
     stream: bool = field(init=False, default=False)
@@ -289,7 +287,7 @@ def differences(exchange: Exchange, real: dict[str, Any], emulated: dict[str, An
     else:
         _compare_shapes(real["body"], emulated["body"], where, problems)
         real_error, emulated_error = error_text(real["body"]), error_text(emulated["body"])
-        if real["status"] >= 400 and exchange.exact_error and real_error != emulated_error:
+        if real["status"] >= 400 and real_error != emulated_error:
             problems.append(f"{where}: error {error_text(emulated['body'])} != real {error_text(real['body'])}")
     if exchange.stream and real["status"] == 200 and "events" in real:
         errors = [event for event in real["events"] if isinstance(event, dict) and "error" in event]
