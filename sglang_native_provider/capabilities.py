@@ -3,8 +3,8 @@
 Frameworks ask LiteLLM (``litellm.supports_function_calling``, ``supports_reasoning``, cost tracking) before
 they choose native tool calls over text ones, and LiteLLM's cost lookup raises for a model it does not know
 (and searches its whole map for it first, ~1 ms a call). Each model is registered once: with function
-calling, tool choice, reasoning and response schemas, at zero cost, unless the map already has an entry
-for it (the user's own pricing, e.g. a Router deployment's ``model_info``, is kept).
+calling, tool choice and response schemas, at zero cost, where the map does not already say otherwise (the
+user's own pricing, e.g. a Router deployment's ``model_info``, is kept).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ CAPABILITIES = {
     "supports_function_calling": True,
     "supports_parallel_function_calling": True,
     "supports_tool_choice": True,
-    "supports_reasoning": True,
+    # Not "supports_reasoning": frameworks that see it send reasoning_effort (DSPy does), which LiteLLM
+    # refuses for a custom provider unless the call allows it (allowed_openai_params=["reasoning_effort"]).
     "supports_response_schema": True,
     "supports_system_messages": True,
     "input_cost_per_token": 0.0,
@@ -42,7 +43,14 @@ def register_models(*models: str) -> None:
     if _registered.issuperset(keys):  # every call after the first
         return
     with _lock:
-        new = {key: dict(CAPABILITIES) for key in keys if key not in _registered and key not in litellm.model_cost}
+        new = {key: _missing(litellm.model_cost.get(key) or {}) for key in keys if key not in _registered}
         _registered.update(keys)
+        new = {key: entry for key, entry in new.items() if entry}
         if new:
             litellm.register_model(new)
+
+
+def _missing(entry: dict) -> dict:
+    """The capabilities an existing entry lacks (a Router registers its deployments with every field None);
+    whatever the entry sets, its pricing above all, is kept."""
+    return {name: value for name, value in CAPABILITIES.items() if entry.get(name) is None}

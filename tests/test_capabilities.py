@@ -16,12 +16,13 @@ def unique_model() -> str:
     return f"qwen3-{uuid.uuid4().hex[:8]}"
 
 
-def test_registered_models_support_tools_and_reasoning_at_no_cost():
+def test_registered_models_support_tools_at_no_cost():
     model = unique_model()
     assert not litellm.supports_function_calling(f"sglang_native/{model}")
     sglang_native_provider.register(model)
     assert litellm.supports_function_calling(f"sglang_native/{model}")
-    assert litellm.supports_reasoning(f"sglang_native/{model}")
+    # Reasoning is not declared: frameworks would send reasoning_effort, which LiteLLM refuses for custom providers
+    assert not litellm.supports_reasoning(f"sglang_native/{model}")
     assert litellm.supports_response_schema(f"sglang_native/{model}")
     assert litellm.get_model_info(f"sglang_native/{model}")["input_cost_per_token"] == 0.0
 
@@ -47,6 +48,28 @@ def test_the_users_own_pricing_is_kept():
     )
     sglang_native_provider.register(model)
     assert litellm.get_model_info(f"sglang_native/{model}")["input_cost_per_token"] == 2e-6
+
+
+async def test_a_router_deployment_gets_the_capabilities_too(emulator):
+    # The Router puts each deployment in LiteLLM's map with every field None before any call.
+    sglang_native_provider.register()
+    model = unique_model()
+    router = litellm.Router(
+        model_list=[
+            {
+                "model_name": "m",
+                "litellm_params": {
+                    "model": f"sglang_native/{model}",
+                    "api_base": emulator.url,
+                    "tokenizer": "offline:qwen3",
+                },
+            }
+        ]
+    )
+    emulator.script("Hi.")
+    response = await router.acompletion(model="m", messages=[{"role": "user", "content": "Hello"}])
+    assert litellm.supports_function_calling(f"sglang_native/{model}")
+    assert litellm.completion_cost(response) == 0.0
 
 
 @pytest.fixture
