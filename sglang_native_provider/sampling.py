@@ -51,13 +51,17 @@ class SamplingRequest:
 
 
 def _response_format(value: Any, model: str) -> str | None:
-    kind = value.get("type") if isinstance(value, Mapping) else None
+    if not isinstance(value, Mapping):
+        example = "{'type': 'json_object'}"
+        raise bad_request(f"response_format must be an object such as {example}, got {_shown(value)}", model)
+    kind = value.get("type")
     if kind in (None, "text"):
         return None
     if kind == "json_object":
         return json.dumps({"type": "object"})
     if kind == "json_schema":
-        schema = (value.get("json_schema") or {}).get("schema")
+        json_schema = value.get("json_schema")
+        schema = json_schema.get("schema") if isinstance(json_schema, Mapping) else None
         if not isinstance(schema, Mapping):
             raise bad_request("response_format.json_schema.schema must be a JSON schema object", model)
         return json.dumps(schema)

@@ -221,7 +221,13 @@ PARAMETERS = [
     *("n", "logprobs", "top_logprobs", "temperature", "top_p", "stop", "seed", "max_tokens", "tools"),
     *("tool_choice", "response_format", "extra_body", "logit_bias", "presence_penalty", "chat_template_kwargs"),
 ]
-caller_params = st.dictionaries(st.sampled_from(PARAMETERS), small_values, max_size=4)
+response_formats = st.fixed_dictionaries(
+    {"type": st.sampled_from(["text", "json_object", "json_schema", "xml"])},
+    optional={"json_schema": small_values | st.fixed_dictionaries({"schema": small_values})},
+)
+caller_params = st.dictionaries(st.sampled_from(PARAMETERS), small_values, max_size=4) | st.fixed_dictionaries(
+    {"response_format": response_formats | small_values}
+)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

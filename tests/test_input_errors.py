@@ -32,6 +32,7 @@ BAD_PARAMETERS = [
     ({"logprobs": True, "top_logprobs": -1}, "top_logprobs must be an integer of at least 0, got -1"),
     ({"logprobs": True, "top_logprobs": [1] * 30}, "got [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ..."),
     ({"logprobs": "no"}, "logprobs must be true or false, got 'no'"),
+    ({"response_format": {"type": "json_schema", "json_schema": "x"}}, "json_schema.schema must be a JSON schema"),
 ]
 
 
@@ -96,6 +97,23 @@ def _handler_call(emulator, messages):
         model_response=ModelResponse(),
         timeout=30,
     )
+
+
+def test_a_response_format_that_is_not_an_object(emulator):
+    """LiteLLM refuses a string itself (as an APIConnectionError); what reaches the provider is refused clearly."""
+    call = {"tokenizer": "offline:qwen3", "response_format": ["json"]}
+    with pytest.raises(litellm.BadRequestError) as caught:
+        handler.completion(
+            model="qwen3",
+            messages=USER,
+            api_base=emulator.url,
+            api_key=None,
+            optional_params=call,
+            litellm_params={},
+            model_response=ModelResponse(),
+            timeout=30,
+        )
+    assert "response_format must be an object such as {'type': 'json_object'}, got ['json']" in str(caught.value)
 
 
 @pytest.mark.parametrize(
