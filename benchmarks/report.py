@@ -111,6 +111,34 @@ def _ledger_rows(path: Path) -> list[str]:
     ]
 
 
+def _sse_section(path: Path) -> list[str]:
+    """The stream line splitter on long lines (``sse_lines.py``), if it was run."""
+    if not path.is_file():
+        return []
+    sse = json.loads(path.read_text())
+    rows = [
+        f"| {line['line_mb']} MB | {line['seconds'] * 1e3:.1f} ms | {line['before_seconds']:.2f} s |"
+        for line in sse["lines"]
+    ]
+    return [
+        "## SSE line splitting",
+        "",
+        "`python benchmarks/sse_lines.py` (results in `benchmarks/results/sse_lines.json`): one stream line of 1, 4"
+        f" and 16 MB fed in {sse['chunk_bytes'] // 1024} KB chunks. The splitter joins a line's pieces once, when it"
+        " ends, so time grows linearly with the line; the one it replaced re-joined and re-split everything pending"
+        " on every chunk.",
+        "",
+        "| line | splitter | before |",
+        "|---|---|---|",
+        *rows,
+        f"| 16 MB / 1 MB | {sse['ratio_16_to_1_mb']:.1f}x (linear) |"
+        f" {sse['before_ratio_16_to_1_mb']:.0f}x (quadratic) |",
+        "",
+        f"A 50 MB event, split and parsed (`sse_event`, mostly `json.loads`): {sse['event_50_mb_seconds']:.2f} s.",
+        "",
+    ]
+
+
 def _findings(results: dict) -> list[str]:
     short = results["targets"]["short"]
     native, floor = short["native_ms_p50"], short["floor_ms_p50"]
@@ -131,10 +159,10 @@ def _findings(results: dict) -> list[str]:
         " connection pool, httpcore's `_assign_requests_to_connections` scanned every connection (with a"
         " `getpeername` syscall each) on every request start and end: 44% of the client's time, growing with"
         " concurrency (the raw httpx floor's client CPU per request grows several times from concurrency 1 to"
-        " 256 in the tables above). The provider now sends through httpx's API on aiohttp's pool"
-        " (`httpx-aiohttp`, as the openai SDK's aiohttp client does): a raw request costs 0.38 ms of client CPU"
-        " instead of 0.92 at concurrency 1 and 0.27 ms instead of 6.25 at concurrency 64 (50-turn prompt), and"
-        " native throughput at concurrency 64 rose from ~190 to ~280 req/s.",
+        " 256 in the tables above). The provider then moved to httpx's API on aiohttp's pool (`httpx-aiohttp`, as"
+        " the openai SDK's aiohttp client does; this run) and since to aiohttp itself: a raw request cost 0.38 ms of"
+        " client CPU instead of 0.92 at concurrency 1 and 0.27 ms instead of 6.25 at concurrency 64 (50-turn"
+        " prompt), and native throughput at concurrency 64 rose from ~190 to ~280 req/s.",
         "- LiteLLM prices every answer that has usage; for a model missing from its cost map the search"
         " (`response_cost_calculator`, `fallback_generalizations`) costs ~1.2-1.5 ms per call, for this provider"
         " and for `openai/` alike.",
@@ -192,6 +220,7 @@ def write_report(results: dict, docs: Path) -> None:
         f"Open file descriptors during the soak: {', '.join(str(s['open_fds']) for s in soak['samples'])}.",
         "",
         *_findings(results),
+        *_sse_section(ROOT / "benchmarks" / "results" / "sse_lines.json"),
     ]
     (docs / "benchmarks.md").write_text("\n".join(lines))
 

@@ -76,6 +76,47 @@ def test_proxy_returns_bad_requests_as_400(proxy):
         client.chat.completions.create(model="qwen3", messages=[{"role": "wizard", "content": "hi"}])
 
 
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"tokenizer": "some/remote-model", "trust_remote_code": True},  # remote code on the proxy host
+        {"chat_template": "/etc/passwd"},  # a local file read as a template, sent back as token ids
+        {"session_store": "redis://10.0.0.1:6379/0"},  # the ledger written anywhere (never connected to)
+    ],
+    ids=["remote-code", "template-file", "session-store"],
+)
+def test_proxy_clients_cannot_set_deployment_settings(proxy, proxy_emulator, setting):
+    base, master_key = proxy
+    calls = len(proxy_emulator.requests)
+    answer = httpx.post(
+        f"{base}/v1/chat/completions",
+        json={"model": "qwen3", "messages": [{"role": "user", "content": "hi"}], **setting},
+        headers={"Authorization": f"Bearer {master_key}"},
+        timeout=60,
+    )
+    assert answer.status_code == 400, answer.text[:300]
+    assert all(name in answer.text for name in setting) and "deployment setting" in answer.text
+    assert len(proxy_emulator.requests) == calls
+
+
+def test_proxy_clients_may_set_per_request_switches(proxy, proxy_emulator):
+    base, master_key = proxy
+    proxy_emulator.script("Switched.")
+    answer = httpx.post(
+        f"{base}/v1/chat/completions",
+        json={
+            "model": "qwen3",
+            "messages": [{"role": "user", "content": "hi"}],
+            "chat_template_kwargs": {"enable_thinking": False},
+        },
+        headers={"Authorization": f"Bearer {master_key}"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text[:300]
+    prompt = proxy_emulator.requests[-1]["input_ids"]
+    assert prompt[-4:] == [151667, 271, 151668, 271]  # thinking switched off: an empty <think></think> block
+
+
 def test_proxy_forces_a_named_tool_call(proxy, proxy_emulator):
     base, master_key = proxy
     client = openai.OpenAI(base_url=f"{base}/v1", api_key=master_key)
