@@ -80,6 +80,18 @@ def _count(name: str, value: Any, minimum: int, model: str) -> int:
     return value
 
 
+def _logit_bias(value: Any, model: str) -> dict[str, float]:
+    """OpenAI's ``logit_bias``: token ids (as strings, or ints) to biases from -100 to 100."""
+    if not isinstance(value, Mapping):
+        raise bad_request(f"logit_bias must be an object mapping token ids to biases, got {_shown(value)}", model)
+    for key, bias in value.items():
+        if not (isinstance(key, str) and key.isascii() and key.isdigit()) and (type(key) is not int or key < 0):
+            raise bad_request(f"logit_bias keys must be token ids, got {_shown(key)}", model)
+        if isinstance(bias, bool) or not isinstance(bias, (int, float)) or not -100 <= bias <= 100:
+            raise bad_request(f"logit_bias[{key!r:.20}] must be a number from -100 to 100, got {_shown(bias)}", model)
+    return {str(key): bias for key, bias in value.items()}
+
+
 def build_sampling_request(
     params: Mapping[str, Any], defaults: Mapping[str, Any], *, drop_params: bool, model: str
 ) -> SamplingRequest:
@@ -95,7 +107,7 @@ def build_sampling_request(
         if name in _OPENAI_TO_SGLANG:
             if name == "stop" and value == []:
                 continue
-            sampling[_OPENAI_TO_SGLANG[name]] = value
+            sampling[_OPENAI_TO_SGLANG[name]] = _logit_bias(value, model) if name == "logit_bias" else value
         elif name == "logprobs":
             if not isinstance(value, bool):
                 raise bad_request(f"logprobs must be true or false, got {_shown(value)}", model)

@@ -33,6 +33,10 @@ BAD_PARAMETERS = [
     ({"logprobs": True, "top_logprobs": [1] * 30}, "got [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ..."),
     ({"logprobs": "no"}, "logprobs must be true or false, got 'no'"),
     ({"response_format": {"type": "json_schema", "json_schema": "x"}}, "json_schema.schema must be a JSON schema"),
+    ({"logit_bias": {"": 1}}, "logit_bias keys must be token ids, got ''"),
+    ({"logit_bias": {"-3": 1}}, "logit_bias keys must be token ids, got '-3'"),
+    ({"logit_bias": {"12": 101}}, "logit_bias['12'] must be a number from -100 to 100, got 101"),
+    ({"logit_bias": {"12": "high"}}, "logit_bias['12'] must be a number from -100 to 100, got 'high'"),
 ]
 
 
@@ -129,6 +133,17 @@ def test_wrong_types_at_the_provider_boundary(emulator, messages, fragment):
     with pytest.raises(litellm.BadRequestError) as caught:
         _handler_call(emulator, messages)
     assert fragment in str(caught.value)
+
+
+async def test_a_valid_logit_bias_reaches_sglang(emulator):
+    await litellm.acompletion(
+        model="sglang_native/qwen3",
+        api_base=emulator.url,
+        tokenizer="offline:qwen3",
+        messages=USER,
+        logit_bias={"13048": -100, "9707": 5.5},
+    )
+    assert emulator.requests[-1]["sampling_params"]["logit_bias"] == {"13048": -100, "9707": 5.5}
 
 
 async def test_valid_unicode_beyond_the_bmp_is_fine(emulator):
