@@ -12,7 +12,10 @@ Format (Qwen3-Coder chat template)::
 
 Parameter values are text; they are typed with the tool's JSON schema (numbers, booleans, objects...). A value
 ends at the ``</parameter>`` followed by the next parameter or the end of the function, so code in a value
-may contain ``</parameter>`` or ``</tool_call>``. ``<tool_call>`` not followed by ``<function=`` is a mention.
+may contain ``</parameter>`` or ``</tool_call>``. A value whose end tag is missing or drifted (``</parameter1>``)
+ends where the next ``<parameter=`` or the function's ``</function>`` starts a line (the drifted tag stays in the
+value, as SGLang keeps it); so a value's text never starts a line with ``<parameter=``. ``<tool_call>`` not
+followed by ``<function=`` is a mention.
 """
 
 from __future__ import annotations
@@ -29,13 +32,20 @@ __all__ = ["Qwen3CoderToolCallParser"]
 _FUNCTION_OPEN = "<function="
 _SPACE = re.compile(r"\s*")
 _FUNCTION = re.compile(r"\s*<function=([^>\n]+)>(.*)</function>\s*", re.DOTALL)
-_PARAMETER = re.compile(r"\s*<parameter=([^>\n]+)>\n?(.*?)\n?</parameter>(?=\s*(?:<parameter=|\Z))", re.DOTALL)
+_PARAMETER = re.compile(
+    r"\s*<parameter=([^>\n]+)>\n?(.*?)"
+    r"(?:\n?</parameter>(?=\s*(?:<parameter=|\Z))|\n(?=<parameter=)|\n\Z)",  # closed, or a line starts the next tag
+    re.DOTALL,
+)
 
 
 @functools.lru_cache(maxsize=8)
 def _value_end(close: str) -> re.Pattern[str]:
-    """The ``</parameter>`` that ends a value: followed by the next parameter, the function's end or the block's."""
-    return re.compile(rf"</parameter>(?=\s*(?:<parameter=|</function>|{re.escape(close)}))")
+    """What ends a value: a ``</parameter>`` followed by the next parameter, the function's end or the block's;
+    else the line break before the next ``<parameter=`` or before the ``</function>`` that ends the block."""
+    closed = rf"</parameter>(?=\s*(?:<parameter=|</function>|{re.escape(close)}))"
+    next_line = rf"\n(?=<parameter=|</function>\s*{re.escape(close)})"
+    return re.compile(f"{closed}|{next_line}")
 
 
 class Qwen3CoderToolCallParser(BlockToolCallParser):
