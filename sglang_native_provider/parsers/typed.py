@@ -4,7 +4,8 @@ The JSON types a parameter admits are read through ``$ref`` (to the parameters' 
 ``anyOf``/``oneOf``/``allOf``, ``type`` lists, ``enum`` and ``const``, so that pydantic's ``Optional[list[int]]``
 (``anyOf: [{type: array}, {type: null}]``) is typed like ``list[int]``. A value becomes the JSON it spells only
 when that JSON is of an admitted type (a structured value may also be written JSON-escaped or as a Python
-literal, read with ``ast.literal_eval``, never evaluated); otherwise it stays the string the model wrote.
+literal, read with ``ast.literal_eval``, never evaluated; a number may be written as a JSON string, ``"42"``,
+when the schema admits numbers but not strings); otherwise it stays the string the model wrote.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .split import Tools
 __all__ = ["admitted_types", "typed_arguments", "typed_value"]
 
 _STRUCTURED = {"object", "array"}
+_NUMERIC = {"number", "integer"}
 _MAX_DEPTH = 32
 
 
@@ -110,6 +112,10 @@ def typed_value(value: str, kinds: set[str]) -> Any:
         ok, decoded = _python_literal(value)
     if not ok:
         return value
+    if isinstance(decoded, str) and "string" not in kinds and kinds & _NUMERIC:  # a number quoted: "42"
+        quoted_ok, number = _decoded(decoded)
+        if quoted_ok and _json_type(number) in _NUMERIC:
+            decoded = number
     kind = _json_type(decoded)
     if kind in kinds or (kind == "integer" and "number" in kinds):
         return decoded
