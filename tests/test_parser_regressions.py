@@ -524,3 +524,94 @@ async def test_gpt_oss_answer_through_the_provider_streamed_and_not(emulator, re
         content += delta.content or ""
         reasoning += getattr(delta, "reasoning_content", None) or ""
     assert (content, reasoning) == ("Sunny.", "Think.")
+
+
+# 9. Differential-test findings: a drifted Qwen3-Coder end tag, a GLM-4.5 number written as a JSON string.
+
+CODER_FAMILIES = ["qwen3_coder", "nanbeige", "step3p5", "mimo"]
+DRIFTED = ["</parameter1>", "</parameter_function>", "</parameter"]
+
+
+def coder_call(*parameters: str) -> str:
+    return "<tool_call>\n<function=get_weather>\n" + "".join(parameters) + "</function>\n</tool_call>"
+
+
+@pytest.mark.parametrize("tool_name", CODER_FAMILIES)
+@pytest.mark.parametrize("drifted", DRIFTED)
+def test_a_drifted_end_tag_ends_its_value_at_the_next_parameter(tool_name, drifted):
+    text = "Checking.\n" + coder_call(f"<parameter=city>\nShanghai\n{drifted}\n", "<parameter=days>\n3\n</parameter>\n")
+    expected = ("", "Checking.", [("get_weather", {"city": f"Shanghai\n{drifted}", "days": 3})])
+    assert assert_streams_like_one_shot(None, tool_name, text) == expected
+    assert pipeline(None, tool_name, text)[3] == {}
+
+
+@pytest.mark.parametrize("tool_name", CODER_FAMILIES)
+def test_a_drifted_end_tag_on_the_last_value_ends_it_at_the_function_end(tool_name):
+    text = coder_call("<parameter=days>\n3\n</parameter>\n", "<parameter=city>\nShanghai\n</parameter1>\n")
+    expected = ("", "", [("get_weather", {"days": 3, "city": "Shanghai\n</parameter1>"})])
+    assert assert_streams_like_one_shot(None, tool_name, text) == expected
+
+
+def test_a_drifted_value_keeps_marker_text_that_ends_nothing():
+    value = "a '</parameter>' b '</tool_call>' c <parameter=x> d"
+    text = coder_call(f"<parameter=city>\n{value}\n</parameter1>\n", "<parameter=days>\n3\n</parameter>\n") + "\nDone."
+    expected = ("", "\nDone.", [("get_weather", {"city": f"{value}\n</parameter1>", "days": 3})])
+    assert assert_streams_like_one_shot(None, "qwen3_coder", text) == expected
+
+
+def test_a_drifted_value_double_spaced_keeps_one_newline():
+    text = coder_call("<parameter=city>\nShanghai\n</parameter1>\n\n", "<parameter=days>\n3\n</parameter>\n")
+    expected = ("", "", [("get_weather", {"city": "Shanghai\n</parameter1>\n", "days": 3})])
+    assert assert_streams_like_one_shot(None, "qwen3_coder", text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<tool_call>\n<function=get_weather>\n<parameter=city>\nShanghai</parameter1></function>\n</tool_call>",
+        "<tool_call>\n<function=get_weather>\n<parameter=city>\nShanghai\n</parameter1>\n</function>\n",
+        coder_call("<parameter=city>\nShanghai\n</parameter1>\n", "<parameter=days\n3\n</parameter>\n"),
+    ],
+    ids=["no line break before the function end", "block never closed", "next parameter malformed"],
+)
+def test_a_drifted_value_without_a_next_tag_or_function_end_is_no_call(text):
+    _, content, calls, metadata = pipeline(None, "qwen3_coder", text)
+    assert (content, calls, metadata) == ("", [], {UNPARSED: [text]})
+    assert assert_streams_like_one_shot(None, "qwen3_coder", text) == ("", "", [])
+
+
+NUMBER_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string"},
+                    "count": {"type": "number"},
+                    "days": {"type": "integer"},
+                    "limit": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+                    "ratio": {"type": ["number", "string"]},
+                },
+            },
+        },
+    }
+]
+
+
+@pytest.mark.parametrize("tool_name", ["glm45", "poolside_v1", "spark25"])
+def test_glm45_number_written_as_a_json_string_is_that_number(tool_name):
+    written = {"city": '"Paris"', "count": '"42"', "days": '"3"', "limit": '"2.0"', "ratio": '"0.5"'}
+    body = "".join(f"<arg_key>{key}</arg_key>\n<arg_value>{value}</arg_value>\n" for key, value in written.items())
+    text = f"<tool_call>get_weather\n{body}</tool_call>"
+    typed = {"city": '"Paris"', "count": 42, "days": 3, "limit": 2, "ratio": "0.5"}
+    assert assert_streams_like_one_shot(None, tool_name, text, tools=NUMBER_TOOLS) == ("", "", [("get_weather", typed)])
+
+
+def test_a_quoted_value_that_is_no_number_of_the_schema_stays_as_written():
+    written = [("count", '"many"'), ("days", '"2.5"'), ("limit", '"true"'), ("ratio", '"NaN"')]
+    typed = {"count": '"many"', "days": '"2.5"', "limit": '"true"', "ratio": "NaN"}
+    assert json.loads(typed_arguments("get_weather", written, NUMBER_TOOLS)) == typed
+    assert json.loads(typed_arguments("get_weather", [("count", '"NaN"')], NUMBER_TOOLS)) == {"count": '"NaN"'}
+    assert json.loads(typed_arguments("get_weather", [("count", '"-1.5e2"')], NUMBER_TOOLS)) == {"count": -150.0}
