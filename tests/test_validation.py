@@ -315,7 +315,7 @@ async def test_a_router_retries_an_invalid_output():
         with pytest.raises(litellm.InternalServerError) as caught:
             await router.acompletion(model="qwen3", messages=[{"role": "user", "content": "Hi"}])
         assert "output_ids[1] = 1000000000 is not a token id" in str(caught.value)
-        assert server.calls == 2
+        assert server.calls >= 2  # tried again (how often is the Router's policy)
 
 
 def _sse(*events) -> bytes:
