@@ -308,14 +308,18 @@ async def test_a_router_retries_an_invalid_output():
     """A 502 is retried (another worker may answer well), unlike a BadRequestError."""
     body = json.dumps(_output(ids=[13048, 10**9])).encode()
     with _CannedServer(body) as server:
-        router = litellm.Router(
-            model_list=[{"model_name": "qwen3", "litellm_params": _call(server.url, model="sglang_native/qwen3")}],
-            num_retries=1,
-        )
-        with pytest.raises(litellm.InternalServerError) as caught:
-            await router.acompletion(model="qwen3", messages=[{"role": "user", "content": "Hi"}])
-        assert "output_ids[1] = 1000000000 is not a token id" in str(caught.value)
-        assert server.calls >= 2  # tried again (how often is the Router's policy)
+        with pytest.raises(litellm.InternalServerError):  # the provider's first contact with this server
+            await litellm.acompletion(**_call(server.url))
+        for retries in (0, 1):
+            router = litellm.Router(
+                model_list=[{"model_name": "qwen3", "litellm_params": _call(server.url, model="sglang_native/qwen3")}],
+                num_retries=retries,
+            )
+            before = server.calls
+            with pytest.raises(litellm.InternalServerError) as caught:
+                await router.acompletion(model="qwen3", messages=[{"role": "user", "content": "Hi"}])
+            assert "output_ids[1] = 1000000000 is not a token id" in str(caught.value)
+            assert server.calls - before == 1 + retries
 
 
 def _sse(*events) -> bytes:
