@@ -25,3 +25,34 @@ def test_ci_runs_the_readme_test_command():
 def test_demo_command_installs_and_runs_the_demo():
     command = _command("demo-command")
     assert "'.[emulator]'" in command and command.endswith("sglang-native demo")
+
+
+def _family_table() -> tuple[list[str], list[list[str]]]:
+    """The header cells and the rows' cells of the README's model-family table (``\\|`` is a pipe in a cell)."""
+    readme = (ROOT / "README.md").read_text()
+    assert "### Model families" in readme, "README.md lost its Model families section"
+    section = readme.split("### Model families", 1)[1]
+    match = re.search(r"^\| family \|.*\n(?:\|.*\n)+", section, re.M)
+    assert match, "README.md lost its model-family table"
+    header, separator, *rows = (
+        [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]] for line in match.group(0).splitlines()
+    )
+    assert set("".join(separator)) == {"-"} and rows
+    return header, rows
+
+
+def test_family_table_lists_every_parser_name_template_and_offline_tokenizer():
+    from sglang_native_provider.offline_tokenizers import RECIPES
+    from sglang_native_provider.parsers import REASONING_PARSERS, TOOL_CALL_PARSERS
+
+    header, rows = _family_table()
+    assert header[4:] == ["chat template in the tests", "tokenizer"], f"unexpected columns: {header}"
+    assert all(len(row) == len(header) and all(row) for row in rows), "a family row lacks a cell"
+    tool_cells = " ".join(row[1] for row in rows)
+    reasoning_cells = " ".join(row[3] for row in rows)
+    missing = [name for name in TOOL_CALL_PARSERS if f"`{name}`" not in tool_cells]
+    missing += [name for name in REASONING_PARSERS if f"`{name}`" not in reasoning_cells]
+    assert not missing, f"parser names missing from the README's family table: {missing}"
+    tokenizer_cells = " ".join(row[5] for row in rows)
+    unlisted = [name for name in RECIPES if f"`offline:{name}`" not in tokenizer_cells]
+    assert not unlisted, f"offline tokenizers missing from the README's family table: {unlisted}"
