@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from .errors import bad_request
+from .renderers import RENDERER_PREFIX, family_renderer
 
 __all__ = [
+    "ContentEscapingTokenizer",
     "TokenizerCache",
     "encode_text",
     "normalize_messages",
     "normalize_tools",
+    "prompt_tokenizer",
     "render_prompt",
     "render_text",
     "resolve_chat_template",
@@ -172,8 +175,29 @@ def normalize_messages(messages: Sequence[Any], model: str) -> list[dict[str, An
             if not isinstance(message["tool_calls"], list):
                 raise bad_request(f"{where}: tool_calls must be a list", model)
             entry["tool_calls"] = [_tool_call(call, where, model) for call in message["tool_calls"]]
+        for key, value in entry.items():
+            _refuse_lone_surrogates(value, f"{where}.{key}", model)
         normalized.append(entry)
     return normalized
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_lone_surrogates(value: Any, where: str, model: str) -> None:
+    """Tokenizers cannot encode lone surrogates (text cut out of UTF-16, or decoded with ``surrogateescape``)."""
+    if isinstance(value, str):
+        found = None if value.isascii() else _LONE_SURROGATE.search(value)
+        if found is not None:
+            code = f"U+{ord(found.group()):04X}"
+            raise bad_request(f"{where} contains a lone surrogate ({code}) at character {found.start()}", model)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _refuse_lone_surrogates(key, where, model)
+            _refuse_lone_surrogates(item, where, model)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _refuse_lone_surrogates(item, where, model)
 
 
 def normalize_tools(tools: Any, model: str) -> list[dict[str, Any]] | None:
@@ -191,6 +215,7 @@ def normalize_tools(tools: Any, model: str) -> list[dict[str, Any]] | None:
         parameters = function.get("parameters")
         if parameters is not None and not isinstance(parameters, Mapping):
             raise bad_request(f"tools[{index}].function.parameters must be a JSON schema object", model)
+        _refuse_lone_surrogates(tool, f"tools[{index}]", model)
     return tools
 
 
@@ -204,7 +229,19 @@ def render_text(
     chat_template_kwargs: Mapping[str, Any],
     continue_final_message: bool = False,
 ) -> str:
-    """The conversation rendered to text (no tokenization)."""
+    """The conversation rendered to text (no tokenization); ``chat_template="renderer:<name>"`` renders
+    with that family renderer (``sglang_native_provider.renderers``) instead of a Jinja template."""
+    if isinstance(tokenizer, ContentEscapingTokenizer):
+        messages, tools = tokenizer.mask(messages, tools)
+    renderer = family_renderer(chat_template)
+    if renderer is not None:
+        return renderer(
+            messages,
+            tools=tools,
+            add_generation_prompt=add_generation_prompt,
+            continue_final_message=continue_final_message,
+            **chat_template_kwargs,
+        )
     return tokenizer.apply_chat_template(
         messages,
         tools=tools,
@@ -265,6 +302,94 @@ def _piece(tokenizer, text: str) -> tuple[int, ...] | list[int]:
     return _encode_piece(tokenizer, text)
 
 
+_FIRST_PLACEHOLDER = 0xF0000  # Supplementary Private Use Area-A: one character per added token's text
+
+
+class ContentEscapingTokenizer:
+    """A tokenizer (``special_tokens_in_content="escape"``) for which :func:`render_text` renders each added
+    token's text in message and tool strings (assistant messages excepted) as one placeholder character, and
+    whose ``encode`` tokenizes placeholders as that text, plainly; the template's own added tokens stay
+    tokens. Everything else is the wrapped tokenizer's."""
+
+    def __init__(self, tokenizer) -> None:
+        splitter = _added_token_splitter(tokenizer)
+        if splitter is None:
+            raise ValueError("its added tokens strip or normalize their surroundings")
+        self._tokenizer = tokenizer
+        self._pattern, self._ids = splitter
+        self._placeholders = {text: chr(_FIRST_PLACEHOLDER + rank) for rank, text in enumerate(sorted(self._ids))}
+        self._texts = {placeholder: text for text, placeholder in self._placeholders.items()}
+        self._placeholder_pattern = token_pattern(self._texts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tokenizer, name)
+
+    def __len__(self) -> int:
+        return len(self._tokenizer)
+
+    def mask(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None):
+        """``messages`` (but assistant messages) and ``tools`` with placeholders for added-token texts, as
+        :func:`render_text` renders them."""
+        masked = [message if message.get("role") == "assistant" else self._mask(message) for message in messages]
+        return masked, self._mask(tools)
+
+    def _mask(self, value: Any) -> Any:
+        if isinstance(value, str):
+            if self._placeholder_pattern.search(value):
+                reserved = "message or tool text uses the private-use characters from U+F0000 that it reserves"
+                raise bad_request(f"special_tokens_in_content='escape': {reserved}", "sglang_native")
+            return self._pattern.sub(lambda match: self._placeholders[match.group(0)], value)
+        if isinstance(value, Mapping):
+            return {key: self._mask(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._mask(item) for item in value]
+        return value
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        """The ids of ``text`` (the template's added tokens as tokens, placeholders as their plain text)."""
+        ids: list[int] = []
+        position = 0
+        for match in [*self._pattern.finditer(text), None]:
+            piece = text[position : match.start() if match else len(text)]
+            if self._placeholder_pattern.search(piece):
+                ids += _plain_ids(self._tokenizer, self._placeholder_pattern.sub(self._text, piece))
+            elif piece:
+                ids += self._tokenizer.encode(piece, add_special_tokens=False)
+            if match:
+                ids.append(self._ids[match.group(0)])
+                position = match.end()
+        return ids
+
+    def _text(self, match: re.Match[str]) -> str:
+        return self._texts[match.group(0)]
+
+
+def _plain_ids(tokenizer, text: str) -> list[int]:
+    """``text`` through the tokenizer's normalizer, pre-tokenizer and model only: added tokens' texts are not
+    matched (as ``encode`` does for text without them)."""
+    backend = tokenizer.backend_tokenizer
+    normalized = backend.normalizer.normalize_str(text) if backend.normalizer else text
+    pieces = backend.pre_tokenizer.pre_tokenize_str(normalized) if backend.pre_tokenizer else [(normalized, None)]
+    return [token.id for piece, _ in pieces for token in backend.model.tokenize(piece)]
+
+
+@functools.lru_cache(maxsize=16)
+def _escaping(tokenizer) -> ContentEscapingTokenizer:
+    return ContentEscapingTokenizer(tokenizer)
+
+
+def prompt_tokenizer(tokenizer, special_tokens_in_content: str, model: str):
+    """The tokenizer prompts are rendered and encoded with (see ``DeploymentConfig.special_tokens_in_content``)."""
+    if special_tokens_in_content == "keep":
+        return tokenizer
+    if getattr(tokenizer, "backend_tokenizer", None) is None:
+        raise bad_request(f"special_tokens_in_content='escape' needs a fast tokenizer for {model!r}", model)
+    try:
+        return _escaping(tokenizer)
+    except ValueError as exc:
+        raise bad_request(f"special_tokens_in_content='escape' cannot be used for {model!r}: {exc}", model) from None
+
+
 def render_prompt(
     tokenizer,
     messages: list[dict[str, Any]],
@@ -278,7 +403,7 @@ def render_prompt(
     template = chat_template or tokenizer.chat_template
     if not template:
         raise bad_request(f"The tokenizer of {model!r} has no chat template; set chat_template", model)
-    if tools and "tools" not in template and "tool_calls" not in template:
+    if tools and "tools" not in template and "tool_calls" not in template and not template.startswith(RENDERER_PREFIX):
         raise bad_request(f"The chat template of {model!r} does not support tools", model)
     prefill = messages[-1]["role"] == "assistant"
     try:

@@ -114,5 +114,6 @@ def test_missing_source_package_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_unknown_recipe_names_the_known_ones():
-    with pytest.raises(OfflineTokenizerError, match=r"known: llama3\.1, qwen2\.5, qwen3"):
+    known = r"known: deepseek-v4, llama3\.1, mistral-nemo, qwen2\.5, qwen3, qwen3\.5, qwen3\.6$"
+    with pytest.raises(OfflineTokenizerError, match=known):
         build_tokenizer("gpt-2")

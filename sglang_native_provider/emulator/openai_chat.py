@@ -17,7 +17,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import litellm
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -28,8 +27,6 @@ from ..parsers import (
     detect_reasoning_parser,
     detect_tool_call_parser,
 )
-from ..response import openai_logprobs, token_bytes_for
-from ..templating import normalize_messages
 from .contract import ContractError, check_generate_request
 from .engine import Engine
 from .requests import GenerateError, Job, plan_jobs
@@ -80,6 +77,7 @@ def _calls(calls: list[ToolCall], first_index: int = 0) -> list[dict[str, Any]]:
 
 def _logprobs(tokenizer, meta_info: dict[str, Any], top_logprobs: int, since: int = 0) -> dict[str, Any] | None:
     """OpenAI ``logprobs`` of the output tokens from ``since`` on, as the native path builds them."""
+    from ..response import openai_logprobs, token_bytes_for  # the provider's, imported by this endpoint only
     entries = meta_info.get("output_token_logprobs")
     if entries is None:
         return None
@@ -104,6 +102,9 @@ def _finish(meta_info: dict[str, Any], has_calls: bool) -> str:
 
 async def chat_completions(request: Request, engine: Engine, model_name: str, parsers: ServerParsers) -> Response:
     """Handle one ``/v1/chat/completions`` request."""
+    import litellm  # the provider's message checks raise LiteLLM's errors; only this endpoint needs them
+
+    from ..templating import normalize_messages
     try:
         body = json.loads(await request.body())
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
