@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import certifi
+import litellm
 from pydantic import ValidationError
 
 from .config import DeploymentConfig
@@ -60,6 +61,8 @@ _ERROR_BODY_BYTES = 64 * 1024
 _ERROR_TEXT_CHARS = 2000
 """The most of an error answer that is quoted in the exception's message."""
 _ABORT_TIMEOUT = 2.0  # seconds; an abort runs while the caller's cancellation waits for it
+_PROBE_TIMEOUT = 5.0  # seconds; a probe of the server (see server_check.py) is best effort
+_PROBE_BYTES = 1 << 20
 _ENDED_EARLY = "SGLang's stream ended before [DONE] (connection dropped or server stopped)"
 
 
@@ -497,6 +500,39 @@ class GenerateClient:
     def abort(self, config: DeploymentConfig, rid: str) -> None:
         """Sync :meth:`aabort`."""
         self._background.run(self.aabort(config, rid))
+
+    async def aprobe(self, config: DeploymentConfig, path: str, body: dict[str, Any] | None = None) -> Probe | None:
+        """GET ``path`` (POST ``body`` when given) for a small JSON answer, best effort: the status and the
+        parsed answer (None when it is not JSON), or None when the server could not be reached in time."""
+        url = f"{config.api_base}{path}"
+        try:
+            sessions = await self._async_client(config)
+            async with timeout_at(asyncio.get_running_loop().time() + min(config.timeout, _PROBE_TIMEOUT)):
+                headers = {**_HEADERS, **config.headers()}
+                data = None if body is None else json.dumps(body)
+                method = sessions.pooled.get if body is None else functools.partial(sessions.pooled.post, data=data)
+                async with method(url, headers=headers, allow_redirects=False) as response:
+                    content = await _read_body(response, _PROBE_BYTES, "")
+        except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError, _TooLarge, litellm.APIError) as exc:
+            logger.debug("sglang_native: probing %s failed: %s", url, type(exc).__name__)
+            return None
+        try:
+            answer = json.loads(content)
+        except ValueError:
+            answer = None
+        return Probe(response.status, answer)
+
+    def probe(self, config: DeploymentConfig, path: str, body: dict[str, Any] | None = None) -> Probe | None:
+        """Sync :meth:`aprobe`."""
+        return self._background.run(self.aprobe(config, path, body))
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """A probe's answer: its HTTP status and its JSON body (None when it was not JSON)."""
+
+    status: int
+    answer: Any
 
 
 def _encode(body: dict[str, Any], model: str) -> bytes:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from .emulator.contract import SAMPLING_PARAM_FIELDS
 from .errors import PROVIDER, bad_request
 
-__all__ = ["PROVIDER", "SETTING_NAMES", "DeploymentConfig", "load_config"]
+__all__ = ["CLIENT_SETTINGS", "PROVIDER", "SETTING_NAMES", "DeploymentConfig", "load_config"]
 
 DEFAULT_API_BASE = "http://127.0.0.1:30000"
 
@@ -31,7 +31,8 @@ class DeploymentConfig(BaseModel):
     """Tokenizer directory, hub id, or ``offline:<recipe>``; defaults to the model name."""
     tokenizer_revision: str | None = None
     chat_template: str | None = None
-    """A Jinja template, or a path to a file holding one, used instead of the tokenizer's."""
+    """A Jinja template, or a path to a file holding one, used instead of the tokenizer's; or ``renderer:<name>``,
+    a family renderer (``sglang_native_provider.renderers``) for families that publish no template."""
     chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
     tool_call_parser: str | None = None
     reasoning_parser: str | None = None
@@ -61,8 +62,15 @@ class DeploymentConfig(BaseModel):
     """The most an untrusted server may send: a response body, or one line of a stream."""
     incremental_streaming_output: bool = False
     """Whether the server runs with ``--incremental-streaming-output`` (stream events carry deltas)."""
+    special_tokens_in_content: Literal["keep", "escape"] = "keep"
+    """How added-token text (``<|im_end|>``, ``<tool_call>``...) inside message and tool strings is tokenized:
+    as those tokens, as ``apply_chat_template(tokenize=True)`` does (default), or as plain text, so that
+    content cannot forge the template's markup (assistant messages are kept as they are)."""
     session_store: str = Field(default_factory=lambda: os.environ.get("SGLANG_NATIVE_SESSION_STORE", "memory"))
     """Where the session ledger keeps turns: ``memory``, ``sqlite:///path.db`` or ``redis://host:port/db``."""
+    server_check: bool = True
+    """Before a deployment's first request, check that the server tokenizes as this tokenizer does and runs
+    the same parsers (``POST /v1/tokenize``, ``GET /model_info``); disagreements become ``server_warnings``."""
     routing_key: str | None = None
     """Sent as ``/generate``'s ``routing_key`` and the ``X-SMG-Routing-Key`` header that SGLang's router reads,
     so related requests reach the worker holding their prefix; defaults to the request's session id."""
@@ -108,6 +116,22 @@ class DeploymentConfig(BaseModel):
 
 
 SETTING_NAMES = frozenset(DeploymentConfig.model_fields)
+CLIENT_SETTINGS = frozenset(
+    {
+        "chat_template_kwargs",
+        "continuation",
+        "drift_check",
+        "reasoning_parser",
+        "routing_key",
+        "stream_abandon_timeout",
+        "stream_first_event_timeout",
+        "stream_idle_timeout",
+        "timeout",
+        "tool_call_parser",
+    }
+)
+"""The settings a client of the LiteLLM proxy may give per request (in the request body); the others are the
+deployment's: which server, tokenizer, template, store, TLS checks and limits."""
 
 
 def _secret_from_env(name: str) -> SecretStr | None:

@@ -20,7 +20,7 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from .capabilities import register_models
 from .client import GenerateClient
-from .config import PROVIDER, SETTING_NAMES, DeploymentConfig, load_config
+from .config import CLIENT_SETTINGS, PROVIDER, SETTING_NAMES, DeploymentConfig, load_config
 from .continuation import PreviousTurn, Prompt, build_prompt, conversation_digest, last_assistant, previous_turn
 from .errors import bad_request, connection_error
 from .ledger import HistoryKeys, Ledger, session_id_of
@@ -33,9 +33,10 @@ from .parsers import (
 from .request import PreparedCall, SessionTurn
 from .response import ResponseContext
 from .sampling import SamplingRequest, build_sampling_request
+from .server_check import ServerChecks
 from .sessions import StoreError, open_store
 from .streaming import StreamAssembler
-from .templating import normalize_messages, normalize_tools, resolve_chat_template, tokenizers
+from .templating import normalize_messages, normalize_tools, prompt_tokenizer, resolve_chat_template, tokenizers
 from .tool_choice import resolve_tool_choice
 
 __all__ = ["SGLangNativeProvider", "handler", "register"]
@@ -94,7 +95,10 @@ def _parser(kind: str, name: str | None, registry: dict[str, type], model: str, 
     parser = registry.get(name)
     if parser is None:
         raise bad_request(f"Unknown {kind} {name!r} for {model!r}; known: {', '.join(sorted(registry))}", model)
-    return parser.for_tokenizer(tokenizer) if hasattr(parser, "for_tokenizer") else parser()
+    try:
+        return parser.for_tokenizer(tokenizer) if hasattr(parser, "for_tokenizer") else parser()
+    except ImportError as exc:  # a parser built on a newer transformers than the one installed
+        raise bad_request(f"The {kind} {name!r} for {model!r} cannot be used here: {exc}", model) from None
 
 
 @functools.lru_cache(maxsize=256)
@@ -146,6 +150,24 @@ def _drop_params(litellm_params: dict[str, Any] | None) -> bool:
     return bool((litellm_params or {}).get("drop_params") or litellm.drop_params)
 
 
+def _refuse_client_settings(litellm_params: Mapping[str, Any], model: str) -> None:
+    """Through the LiteLLM proxy, a request body's keys reach the provider mixed with the deployment's own
+    settings: a client could choose the tokenizer (and remote code), read a file as a chat template, point
+    the session store anywhere or switch TLS checks off. Only ``CLIENT_SETTINGS`` may come from a client."""
+    request = litellm_params.get("proxy_server_request")
+    body = request.get("body") if isinstance(request, Mapping) else None
+    if not isinstance(body, Mapping):
+        return
+    refused = sorted((set(body) & (SETTING_NAMES | {"ssl_verify"})) - CLIENT_SETTINGS)
+    if refused:
+        names = ", ".join(refused)
+        raise bad_request(
+            f"{names}: deployment setting(s) a request through the proxy cannot set "
+            f"(a client may set only {', '.join(sorted(CLIENT_SETTINGS))})",
+            model,
+        )
+
+
 def _deployment(
     model: str,
     params: dict[str, Any],
@@ -156,8 +178,10 @@ def _deployment(
 ) -> DeploymentConfig:
     """The deployment's settings: those mixed into ``params`` (taken out of it) and LiteLLM's own arguments
     (``ssl_verify``, a call kwarg or Router ``litellm_params``, is consumed by LiteLLM into ``litellm_params``)."""
+    litellm_params = litellm_params or {}
+    _refuse_client_settings(litellm_params, model)
     settings = {name: params.pop(name) for name in list(params) if name in SETTING_NAMES}
-    ssl_verify = (litellm_params or {}).get("ssl_verify")
+    ssl_verify = litellm_params.get("ssl_verify")
     settings.update(
         {
             key: value
@@ -275,6 +299,9 @@ class SGLangNativeProvider(CustomLLM):
     def __init__(self) -> None:
         super().__init__()
         self._client = GenerateClient()
+        self._checks = ServerChecks(
+            self._client, {"tool_call_parser": TOOL_CALL_PARSERS, "reasoning_parser": REASONING_PARSERS}
+        )
 
     def _prepare(
         self,
@@ -322,7 +349,7 @@ class SGLangNativeProvider(CustomLLM):
             config = config.model_copy(update={"routing_key": session.session_id})
         conversation = _conversation(messages, session, render_inputs, config, model)
         prompt = build_prompt(
-            tokenizer,
+            prompt_tokenizer(tokenizer, config.special_tokens_in_content, model),
             conversation.raw,
             conversation.messages,
             conversation.previous,
@@ -342,10 +369,8 @@ class SGLangNativeProvider(CustomLLM):
         reasoning_parser = _parser("reasoning_parser", reasoning_parser_name, REASONING_PARSERS, model, tokenizer)
         _keep_special_markers(sampling, tokenizer, tool_parser, reasoning_parser)
         reasoning_start = _ReasoningStart.of(tokenizer, prompt.ids, reasoning_parser)
-        request_fields = _request_fields(
-            config, model, prompt, conversation_digest(conversation.messages, tools, template_kwargs),
-            logged=conversation.unmatched is None,
-        )
+        digest = conversation_digest(conversation.messages, tools, template_kwargs)
+        request_fields = _request_fields(config, model, prompt, digest, logged=conversation.unmatched is None)
         if session_turn is not None:
             request_fields.update(session_turn.recording.fields())
         context = ResponseContext(
@@ -370,14 +395,30 @@ class SGLangNativeProvider(CustomLLM):
             context=context,
             require_reasoning=require_reasoning,
             session=session_turn,
+            server_check=(
+                ServerChecks.deployment(config, tool_parser_name, reasoning_parser_name, model)
+                if config.server_check
+                else None
+            ),
         )
+
+    async def _acheck_server(self, call: PreparedCall) -> None:
+        if call.server_check is not None:
+            warnings = await self._checks.acheck(call.config, call.server_check, call.context.tokenizer)
+            call.report_server_warnings(warnings)
+
+    def _check_server(self, call: PreparedCall) -> None:
+        if call.server_check is not None:
+            call.report_server_warnings(self._checks.check(call.config, call.server_check, call.context.tokenizer))
 
     def completion(self, *, model_response: ModelResponse, **kwargs: Any) -> ModelResponse:
         call = self._prepare(**kwargs)
+        self._check_server(call)
         return call.response(model_response, self._client.generate(call.config, call.body(), call.model))
 
     async def acompletion(self, *, model_response: ModelResponse, **kwargs: Any) -> ModelResponse:
         call = self._prepare(**kwargs)
+        await self._acheck_server(call)
         return call.response(model_response, await self._client.agenerate(call.config, call.body(), call.model))
 
     def astreaming(self, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
@@ -386,6 +427,7 @@ class SGLangNativeProvider(CustomLLM):
         return self._astream(self._prepare(**kwargs))
 
     async def _astream(self, call: PreparedCall) -> AsyncIterator[ModelResponseStream]:
+        await self._acheck_server(call)
         assembler = StreamAssembler(call)
         finished = False
         try:
@@ -408,6 +450,7 @@ class SGLangNativeProvider(CustomLLM):
         return self._stream(self._prepare(**kwargs))
 
     def _stream(self, call: PreparedCall) -> Iterator[ModelResponseStream]:
+        self._check_server(call)
         assembler = StreamAssembler(call)
         finished = False
         try:

@@ -66,6 +66,8 @@ class PreparedCall:
     require_reasoning: bool = False
     """A forced tool call's grammar starts after the reasoning block (SGLang's reasoning-aware grammar)."""
     session: SessionTurn | None = None
+    server_check: Any = None
+    """The deployment to check once against the server (``server_check.ServerChecks``), or None."""
     rid: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
@@ -89,6 +91,10 @@ class PreparedCall:
         if self.config.routing_key:
             body["routing_key"] = self.config.routing_key  # a session's turns go to the worker caching them
         return body
+
+    def report_server_warnings(self, warnings: tuple[str, ...]) -> None:
+        if warnings:
+            self.context.request_fields["server_warnings"] = list(warnings)
 
     def response(self, model_response: ModelResponse, outputs) -> ModelResponse:
         response = build_model_response(model_response, outputs, self.context)

@@ -50,6 +50,8 @@ def settings(api_base: str, **extra) -> dict:
         "tokenizer": "offline:qwen3",
         "max_tokens": 8,
         "messages": MESSAGES,
+        # these tests time /generate alone; the server check's own probes are bounded (test_server_check.py)
+        "server_check": False,
         **extra,
     }
 

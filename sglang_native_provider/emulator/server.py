@@ -299,6 +299,23 @@ def create_app(
         }
         return json_response({"object": "list", "data": [card]})
 
+    async def tokenize(request: Request) -> Response:
+        """SGLang's ``/v1/tokenize`` for a ``prompt`` (text or texts); chat ``messages`` are not emulated."""
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        prompt = body.get("prompt") if isinstance(body, dict) else None
+        texts = [prompt] if isinstance(prompt, str) else prompt
+        if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+            return json_response({"object": "error", "message": "Invalid prompt type: expected str or List[str]."}, 400)
+        special = body.get("add_special_tokens", True) is not False
+        tokens = [engine.model.tokenizer.encode(text, add_special_tokens=special) for text in texts]
+        if isinstance(prompt, str):
+            return json_response({"tokens": tokens[0], "count": len(tokens[0]), "max_model_len": engine.context_length})
+        counts = [len(ids) for ids in tokens]
+        return json_response({"tokens": tokens, "count": counts, "max_model_len": engine.context_length})
+
     async def abort_request(request: Request) -> Response:
         body, invalid = _parse_body(await request.body(), _ABORT)
         if invalid is not None:
@@ -348,6 +365,8 @@ def create_app(
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/chat/completions", openai_chat, methods=["POST"]),
             Route("/abort_request", abort_request, methods=["POST"]),
+            Route("/v1/tokenize", tokenize, methods=["POST"]),
+            Route("/tokenize", tokenize, methods=["POST"]),
             Route("/flush_cache", flush_cache, methods=["GET", "POST"]),
         ],
     )
