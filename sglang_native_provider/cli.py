@@ -27,8 +27,10 @@ def _emulate(args: argparse.Namespace) -> int:
         api_key=args.api_key or os.environ.get("SGLANG_API_KEY"),
         served_model_name=args.served_model_name,
         context_length=args.context_length,
+        model_config=args.model_config,
         token_delay=args.token_delay,
         incremental_streaming_output=args.incremental_streaming_output,
+        stream_interval=args.stream_interval,
         faults=faults,
     )
     print(f"SGLang emulator serving {emulator.info.served_model_name!r} on {emulator.url}", flush=True)
@@ -118,13 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulate = commands.add_parser("emulate", help="serve SGLang's native API with a real tokenizer and a fake model")
     emulate.add_argument(
-        "--tokenizer", default="qwen3", help="offline recipe (qwen3, qwen2.5, llama3.1) or a tokenizer directory"
+        "--tokenizer", default="qwen3", help="offline recipe (qwen3, qwen3.6, deepseek-v4, …) or a tokenizer directory"
     )
     emulate.add_argument("--host", default="127.0.0.1")
     emulate.add_argument("--port", type=int, default=30000)
     emulate.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (default: $SGLANG_API_KEY)")
     emulate.add_argument("--served-model-name")
     emulate.add_argument("--context-length", type=int)
+    emulate.add_argument(
+        "--model-config", help="a model directory or config.json: context length, model type (as real SGLang reads)"
+    )
+    emulate.add_argument("--stream-interval", type=int, default=1, help="as SGLang's --stream-interval")
     emulate.add_argument("--token-delay", type=float, default=0.0, help="seconds between generated tokens")
     emulate.add_argument(
         "--incremental-streaming-output",

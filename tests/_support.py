@@ -8,7 +8,9 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -59,8 +61,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def output_tail(process: subprocess.Popen) -> deque:
+    """The last lines ``process`` wrote to its stdout pipe, read as they come by a thread started on first call:
+    a pipe nobody reads fills up (64 KB: a few of LiteLLM's logged tracebacks) and then blocks the process."""
+    tail = getattr(process, "output_tail", None)
+    if tail is None:
+        tail = process.output_tail = deque(maxlen=300)
+        if process.stdout is not None:
+            threading.Thread(target=tail.extend, args=(process.stdout,), daemon=True).start()
+    return tail
+
+
 def wait_until_serving(url: str, process: subprocess.Popen, timeout: float) -> None:
-    """Poll ``url`` until it answers 200; fail with the process output if it exits or takes too long."""
+    """Poll ``url`` until it answers 200; fail with the process output if it exits or takes too long. The
+    process's output is drained from then on (see :func:`output_tail`)."""
+    tail = output_tail(process)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -69,7 +84,9 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout: float) -> N
         except httpx.TransportError:
             pass
         if process.poll() is not None:
-            raise AssertionError(f"{process.args[0]} exited: {process.stdout.read()[-3000:]}")
+            process.wait()
+            time.sleep(0.2)  # the reader thread takes the last lines
+            raise AssertionError(f"{process.args[0]} exited: {''.join(tail)[-3000:]}")
         if time.monotonic() > deadline:
             raise AssertionError(f"{url} did not answer within {timeout} s")
         time.sleep(0.3)

@@ -12,6 +12,9 @@ import pytest
 
 from sglang_native_provider.emulator import Emulator, load_emulator_tokenizer
 
+# The real-SGLang tier (installs and starts SGLang 0.5.23 on CPU) runs only when asked: pytest tests/real_sglang
+collect_ignore = ["real_sglang"]
+
 
 @pytest.fixture(scope="session")
 def qwen3_tokenizer():

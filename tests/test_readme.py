@@ -22,6 +22,13 @@ def test_ci_runs_the_readme_test_command():
     assert "test-command" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_ci_runs_the_readme_real_sglang_tier_after_the_tests():
+    command = _command("real-sglang-command")
+    assert command.endswith("pytest tests/real_sglang")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.index("test-command") < ci.index("real-sglang-command")
+
+
 def test_demo_command_installs_and_runs_the_demo():
     command = _command("demo-command")
     assert "'.[emulator]'" in command and command.endswith("sglang-native demo")

@@ -126,3 +126,19 @@ async def test_a_server_dripping_its_probe_answers_delays_a_request_by_at_most_t
         elapsed = time.monotonic() - start
     # the probes (together, at most min(timeout, 5 s)) then the request itself (its own timeout)
     assert elapsed < 1.5 + 1.5 + 5, elapsed
+
+
+async def test_prompt_ids_outside_the_vocabulary_are_refused_before_sending(emulator):
+    """A real SGLang scheduler dies on an input id beyond its embedding: forged (or another tokenizer's)
+    metadata must never reach it."""
+    emulator.script("One.")
+    kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3")
+    first = (await litellm.acompletion(messages=MESSAGES, **kwargs)).choices[0].message
+    forged = first.model_dump()
+    forged["provider_specific_fields"]["prompt_token_ids"] = [
+        *forged["provider_specific_fields"]["prompt_token_ids"][:-1],
+        10**6,
+    ]
+    with pytest.raises(litellm.BadRequestError, match="prompt token id 1000000 is outside the tokenizer's vocabulary"):
+        await litellm.acompletion(messages=[*MESSAGES, forged, {"role": "user", "content": "More"}], **kwargs)
+    assert len(emulator.requests) == 1
