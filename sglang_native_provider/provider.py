@@ -266,7 +266,8 @@ def _conversation(
     try:
         fields = session.ledger.find(session.session_id, messages, index, keys)
     except StoreError as exc:
-        return conversation(None, None, _store_failure(config, exc, model))
+        _store_failure(config, exc, model)
+        return conversation(None, f"the session store could not be read for messages[{index}]", None)
     if fields is None:
         reason = f"no turn of session {session.session_id!r} wrote messages[{index}] (it was rewritten or edited)"
         return conversation(None, reason, session)

@@ -19,7 +19,7 @@ import functools
 import re
 
 from .base import ToolCall
-from .split import BlockToolCallParser, Tools
+from .split import BlockToolCallParser, Tools, close_outside_values
 from .typed import typed_arguments
 
 __all__ = ["Glm45ToolCallParser"]
@@ -50,16 +50,7 @@ class Glm45ToolCallParser(BlockToolCallParser):
         return name.end() > start + (text[start] == "\n") and text[name.end()] in "\n<\\"
 
     def block_end(self, text: str, start: int) -> int:
-        position = start
-        while True:
-            close = text.find(self.close, position)
-            value = text.find("<arg_value>", position)
-            if value == -1 or (close != -1 and close < value):
-                return close
-            value_end = _value_end(self.close).search(text, value)
-            if value_end is None:
-                return -1  # inside a value: a closing tag here may be the value's text
-            position = value_end.end()
+        return close_outside_values(text, start, self.close, "<arg_value>", _value_end(self.close))
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         name = _NAME.match(payload)

@@ -24,7 +24,7 @@ import functools
 import re
 
 from .base import ToolCall
-from .split import BlockToolCallParser, Tools
+from .split import BlockToolCallParser, Tools, close_outside_values
 from .typed import typed_arguments
 
 __all__ = ["Qwen3CoderToolCallParser"]
@@ -60,16 +60,7 @@ class Qwen3CoderToolCallParser(BlockToolCallParser):
         return None if _FUNCTION_OPEN.startswith(text[first : first + len(_FUNCTION_OPEN)]) else False
 
     def block_end(self, text: str, start: int) -> int:
-        position = start
-        while True:
-            close = text.find(self.close, position)
-            parameter = text.find("<parameter=", position)
-            if parameter == -1 or (close != -1 and close < parameter):
-                return close
-            value_end = _value_end(self.close).search(text, parameter)
-            if value_end is None:
-                return -1  # inside a value: a closing tag here may be the value's text
-            position = value_end.end()
+        return close_outside_values(text, start, self.close, "<parameter=", _value_end(self.close))
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         match = _FUNCTION.fullmatch(payload)

@@ -8,6 +8,7 @@ new. That makes streamed deltas add up to the one-shot :meth:`parse` by construc
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -74,6 +75,22 @@ def _unparsed(content: str, calls: list[ToolCall], unparsed: list[str]) -> Parse
 def _at_line_start(text: str, index: int) -> bool:
     line = text.rfind("\n", 0, index) + 1
     return not text[line:index].strip()
+
+
+def close_outside_values(text: str, start: int, close: str, opener: str, value_end: re.Pattern[str]) -> int:
+    """Where ``close`` first stands in ``text`` from ``start`` outside the values that ``opener`` starts and
+    ``value_end`` ends (XML-like calls whose values may mention the closing tag); -1 when not found, or when
+    the text ends inside a value."""
+    position = start
+    while True:
+        closing = text.find(close, position)
+        value = text.find(opener, position)
+        if value == -1 or (closing != -1 and closing < value):
+            return closing
+        end = value_end.search(text, value)
+        if end is None:
+            return -1  # inside a value: a closing tag here may be the value's text
+        position = end.end()
 
 
 class BlockToolCallParser(SplitToolCallParser):
