@@ -81,6 +81,7 @@ class Emulator:
         reasoning_parser: str | None = None,
         seed: int = 0,
         faults: Faults | None = None,
+        keep_alive_seconds: float = 5.0,
     ) -> None:
         self.tokenizer = load_emulator_tokenizer(tokenizer)
         self.model = FakeModel(self.tokenizer, eos_token_ids=eos_token_ids, seed=seed)
@@ -120,6 +121,7 @@ class Emulator:
         )
         self.app = FaultInjector(app, self.faults)
         self._host, self._port = host, port
+        self._keep_alive_seconds = keep_alive_seconds  # uvicorn's (and SGLang's) idle keep-alive: 5 s
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -154,7 +156,13 @@ class Emulator:
         return sock
 
     def _uvicorn(self) -> uvicorn.Server:
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_keep_alive=self._keep_alive_seconds,
+        )
         return uvicorn.Server(config)
 
     def start(self) -> Emulator:
