@@ -30,7 +30,7 @@ from .parsers import (
     detect_reasoning_parser,
     detect_tool_call_parser,
 )
-from .request import PreparedCall, SessionTurn
+from .request import UNRECORDED, PreparedCall, SessionTurn
 from .response import ResponseContext
 from .sampling import SamplingRequest, build_sampling_request
 from .server_check import ServerChecks
@@ -374,6 +374,8 @@ class SGLangNativeProvider(CustomLLM):
         request_fields = _request_fields(config, model, prompt, digest, logged=conversation.unmatched is None)
         if session_turn is not None:
             request_fields.update(session_turn.recording.fields())
+        elif session_id_of(litellm_params, headers if isinstance(headers, Mapping) else None) is not None:
+            request_fields["session_warning"] = UNRECORDED  # the store failed and session_store_errors="rerender"
         context = ResponseContext(
             model=model,
             prompt_ids=prompt.ids,

@@ -17,9 +17,11 @@ from .response import ResponseContext, build_model_response
 from .sampling import SamplingRequest
 from .sessions import StoreError
 
-__all__ = ["PreparedCall", "SessionTurn"]
+__all__ = ["UNRECORDED", "PreparedCall", "SessionTurn"]
 
 logger = logging.getLogger(__name__)
+
+UNRECORDED = "the session store could not be used (see the log): this turn is not in the ledger"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,17 +34,21 @@ class SessionTurn:
     fail_on_store_errors: bool = True
     """A store that cannot record fails the request (APIConnectionError), or is logged and skipped."""
 
-    def record(self, choices) -> None:
-        """Record (provider_specific_fields, content, reasoning, [(name, arguments)]) per choice."""
+    def record(self, choices) -> bool:
+        """Record (provider_specific_fields, content, reasoning, [(name, arguments)]) per choice; False when
+        the store failed and ``session_store_errors`` says to go on (logged)."""
         try:
             self.ledger.record(self.recording, choices)
         except StoreError as exc:
             if self.fail_on_store_errors:
                 raise connection_error(f"{exc} (the answer was not recorded)", self.model) from None
             logger.warning("sglang_native: %s; the answer was not recorded", exc)
+            return False
+        return True
 
     def record_response(self, response: ModelResponse) -> None:
-        self.record(
+        """Record a whole response; if the store failed, each choice says so in ``session_warning``."""
+        recorded = self.record(
             [
                 (
                     choice.message.provider_specific_fields or {},
@@ -53,6 +59,9 @@ class SessionTurn:
                 for choice in response.choices
             ]
         )
+        if not recorded:
+            for choice in response.choices:
+                choice.message.provider_specific_fields["session_warning"] = UNRECORDED
 
 
 @dataclasses.dataclass

@@ -298,6 +298,7 @@ async def test_an_unreachable_store_fails_the_request_naming_it(emulator):
     )
     assert response.choices[0].message.content == "Still here."
     assert "session_id" not in response.choices[0].message.provider_specific_fields
+    assert "not in the ledger" in response.choices[0].message.provider_specific_fields["session_warning"]
 
 
 async def test_a_bad_store_url_is_a_bad_request(emulator):
