@@ -90,6 +90,11 @@ class ServerChecks:
             reasoning_parser,
         )
 
+    def forget(self) -> None:
+        """Drop every result, so each deployment is checked again at its next request."""
+        with self._lock:
+            self._results.clear()
+
     def known(self, deployment: _Deployment) -> tuple[str, ...] | None:
         """The warnings of a deployment already checked, or None."""
         return self._results.get(deployment)

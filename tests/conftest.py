@@ -10,10 +10,18 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import httpx
 import pytest
 
+import sglang_native_provider
 from sglang_native_provider.emulator import Emulator, load_emulator_tokenizer
 
 # The real-SGLang tier (installs and starts SGLang 0.5.23 on CPU) runs only when asked: pytest tests/real_sglang
 collect_ignore = ["real_sglang"]
+
+
+@pytest.fixture(autouse=True)
+def unchecked_servers():
+    """Each test's servers are checked afresh: a new emulator may get the free port of an earlier test's, and the
+    provider keeps one check result per address for the life of the process."""
+    sglang_native_provider.handler._checks.forget()
 
 
 @pytest.fixture(scope="session")
