@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import functools
@@ -420,9 +421,11 @@ class SGLangNativeProvider(CustomLLM):
         return call.response(model_response, self._client.generate(call.config, call.body(), call.model))
 
     async def acompletion(self, *, model_response: ModelResponse, **kwargs: Any) -> ModelResponse:
-        call = self._prepare(**kwargs)
+        # In a worker thread: rendering is CPU work and a session store may do I/O. (LiteLLM already calls
+        # ``astreaming`` from one, and ``acompletion`` only to make this coroutine, awaited on the loop.)
+        call = await asyncio.to_thread(self._prepare, **kwargs)
         await self._acheck_server(call)
-        return call.response(model_response, await self._client.agenerate(call.config, call.body(), call.model))
+        return await call.aresponse(model_response, await self._client.agenerate(call.config, call.body(), call.model))
 
     def astreaming(self, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
         """Validate and render now, so bad input raises its own exception from ``acompletion`` (LiteLLM wraps
@@ -446,7 +449,7 @@ class SGLangNativeProvider(CustomLLM):
             if not finished:  # cancelled, abandoned or failed: do not let the GPU generate for nobody
                 await self._client.aabort(call.config, call.rid)
         if call.session is not None:
-            call.session.record(assembler.finished_choices())
+            await call.session.arecord(assembler.finished_choices())
 
     def streaming(self, **kwargs: Any) -> Iterator[ModelResponseStream]:
         """As :meth:`astreaming`, synchronously."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import uuid
@@ -46,22 +47,38 @@ class SessionTurn:
             return False
         return True
 
+    async def arecord(self, choices) -> bool:
+        """As :meth:`record`, in a worker thread when the store does I/O, so that a slow store holds up only
+        this request, not the event loop with every other request on it."""
+        if self.ledger.store.blocking:
+            return await asyncio.to_thread(self.record, choices)
+        return self.record(choices)
+
     def record_response(self, response: ModelResponse) -> None:
         """Record a whole response; if the store failed, each choice says so in ``session_warning``."""
-        recorded = self.record(
-            [
-                (
-                    choice.message.provider_specific_fields or {},
-                    choice.message.content,
-                    getattr(choice.message, "reasoning_content", None),
-                    [(call.function.name, call.function.arguments) for call in choice.message.tool_calls or ()],
-                )
-                for choice in response.choices
-            ]
+        _mark_unrecorded(response, self.record(_choices_of(response)))
+
+    async def arecord_response(self, response: ModelResponse) -> None:
+        """As :meth:`record_response`, off the event loop when the store does I/O."""
+        _mark_unrecorded(response, await self.arecord(_choices_of(response)))
+
+
+def _choices_of(response: ModelResponse) -> list[tuple[Any, ...]]:
+    return [
+        (
+            choice.message.provider_specific_fields or {},
+            choice.message.content,
+            getattr(choice.message, "reasoning_content", None),
+            [(call.function.name, call.function.arguments) for call in choice.message.tool_calls or ()],
         )
-        if not recorded:
-            for choice in response.choices:
-                choice.message.provider_specific_fields["session_warning"] = UNRECORDED
+        for choice in response.choices
+    ]
+
+
+def _mark_unrecorded(response: ModelResponse, recorded: bool) -> None:
+    if not recorded:
+        for choice in response.choices:
+            choice.message.provider_specific_fields["session_warning"] = UNRECORDED
 
 
 @dataclasses.dataclass
@@ -109,4 +126,11 @@ class PreparedCall:
         response = build_model_response(model_response, outputs, self.context)
         if self.session is not None:
             self.session.record_response(response)
+        return response
+
+    async def aresponse(self, model_response: ModelResponse, outputs) -> ModelResponse:
+        """As :meth:`response`, recording off the event loop."""
+        response = build_model_response(model_response, outputs, self.context)
+        if self.session is not None:
+            await self.session.arecord_response(response)
         return response

@@ -3,9 +3,11 @@ in each store (in-process, SQLite, Redis), and builds the session's trajectories
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import threading
 import uuid
 
 import litellm
@@ -14,9 +16,9 @@ from _redis import redis_url  # noqa: F401  (fixture)
 from _support import free_port
 
 import sglang_native_provider
-from sglang_native_provider import Trajectory
+from sglang_native_provider import Trajectory, sessions
 from sglang_native_provider.demo import WEATHER_TOOL
-from sglang_native_provider.sessions import LedgerTurn, UnknownSessionError, open_store
+from sglang_native_provider.sessions import LedgerTurn, MemoryStore, UnknownSessionError, open_store
 
 EOS = 151645
 TIME_TOOL = {
@@ -299,6 +301,62 @@ async def test_an_unreachable_store_fails_the_request_naming_it(emulator):
     assert response.choices[0].message.content == "Still here."
     assert "session_id" not in response.choices[0].message.provider_specific_fields
     assert "not in the ledger" in response.choices[0].message.provider_specific_fields["session_warning"]
+
+
+class GatedStore(MemoryStore):
+    """A store doing I/O (as SQLite and Redis do) that answers nothing until its gate opens."""
+
+    blocking = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def _wait(self) -> None:
+        self.entered.set()
+        if not self.gate.wait(timeout=30):
+            raise sessions.StoreError("the gate never opened: the event loop was held by the store")
+
+    def add(self, turn: LedgerTurn) -> None:
+        self._wait()
+        super().add(turn)
+
+    def recent(self, session_id: str, count: int) -> list[LedgerTurn]:
+        self._wait()
+        return super().recent(session_id, count)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_slow_store_holds_up_only_its_own_request(emulator, monkeypatch, stream):
+    store = GatedStore()
+    url = "redis://gated.invalid:6379/0"
+    monkeypatch.setitem(sessions._opened, url, store)
+    emulator.script("Done.", "Done.")
+    common = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", stream=stream)
+    messages = [{"role": "user", "content": "Hi"}]
+    finished: list[str] = []
+
+    async def complete(**kwargs) -> None:
+        response = await litellm.acompletion(messages=messages, **common, **kwargs)
+        if stream:
+            assert "".join([chunk.choices[0].delta.content or "" async for chunk in response]) == "Done."
+        else:
+            assert response.choices[0].message.content == "Done."
+
+    async def in_session() -> None:
+        await complete(metadata={"session_id": session_id}, session_store=url)
+        finished.append("in session")
+
+    async def plain() -> None:
+        assert await asyncio.to_thread(store.entered.wait, 30)  # the session's request is waiting on the store
+        await complete()
+        finished.append("plain")
+        store.gate.set()  # only now can the session's request read and record its turn
+
+    session_id = new_session()
+    await asyncio.gather(in_session(), plain())
+    assert finished == ["plain", "in session"]
+    assert [turn.continuation for turn in store.turns(session_id)] == ["new"]
 
 
 async def test_a_bad_store_url_is_a_bad_request(emulator):
