@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CallFrame:
-    """How one call is written: ``begin`` (with ``{name}``), the JSON arguments, ``end``; ``trigger`` starts it."""
+    """How one call is written: ``begin`` (with ``{name}``), the JSON arguments, ``end``; ``trigger`` (which may
+    name the function too) starts it."""
 
     begin: str
     end: str
@@ -36,11 +37,15 @@ class CallFrame:
         schema = function.get("parameters") if function.get("strict") is True else None
         return {"begin": self.begin.replace("{name}", function["name"]), "schema": schema or {}, "end": self.end}
 
+    def trigger_for(self, tool: Mapping[str, Any]) -> str:
+        return self.trigger.replace("{name}", tool["function"]["name"])
+
 
 _QWEN = CallFrame('<tool_call>\n{"name":"{name}", "arguments":', "}\n</tool_call>", "<tool_call>")
 CALL_FRAMES: dict[str, CallFrame] = {
     "qwen25": _QWEN,
     "qwen": _QWEN,
+    "trinity": _QWEN,
     "hermes": CallFrame('<tool_call>{"name":"{name}", "arguments":', "}</tool_call>", "<tool_call>"),
     "llama3": CallFrame('<|python_tag|>{"name":"{name}", "arguments":', "}", "<|python_tag|>"),
     "mistral": CallFrame('[TOOL_CALLS] [{"name":"{name}", "arguments":', "}]", "[TOOL_CALLS]"),
@@ -59,6 +64,18 @@ CALL_FRAMES: dict[str, CallFrame] = {
         "<|tool_calls_section_begin|><|tool_call_begin|>functions.{name}:0<|tool_call_argument_begin|>",
         "<|tool_call_end|><|tool_calls_section_end|>",
         "<|tool_calls_section_begin|>",
+    ),
+    "apertus2509": CallFrame('<|tools_prefix|>[{"{name}": ', "}]<|tools_suffix|>", "<|tools_prefix|>"),
+    "interns1": CallFrame(
+        '<|action_start|> <|plugin|>\n{"name": "{name}", "parameters": ',
+        "}<|action_end|>",
+        "<|action_start|> <|plugin|>",
+    ),
+    # Inkling's trigger is the whole block header, function name included: one trigger per tool.
+    "inkling": CallFrame(
+        '<|message_model|>{name}<|content_invoke_tool_json|>{"name":"{name}","args":',
+        "}<|end_message|>",
+        "<|message_model|>{name}<|content_invoke_tool_json|>",
     ),
 }
 
@@ -127,7 +144,7 @@ def resolve_tool_choice(
     tag = {
         "type": "structural_tag",
         "structures": [frame.structure(tool) for tool in forced],
-        "triggers": [frame.trigger],
+        "triggers": list(dict.fromkeys(frame.trigger_for(tool) for tool in forced)),
         "at_least_one": True,
     }
     return ToolChoice(structural_tag=json.dumps(tag, ensure_ascii=False))

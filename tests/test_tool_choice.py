@@ -14,7 +14,7 @@ import sglang_native_provider
 from sglang_native_provider.demo import WEATHER_TOOL
 from sglang_native_provider.emulator import Emulator
 from sglang_native_provider.parsers import TOOL_CALL_PARSERS
-from sglang_native_provider.tool_choice import CALL_FRAMES
+from sglang_native_provider.tool_choice import CALL_FRAMES, resolve_tool_choice
 
 TIME_TOOL = {
     "type": "function",
@@ -42,11 +42,68 @@ def sent_tag(emulator: Emulator) -> dict:
 def test_a_forced_call_in_each_familys_frame_parses_with_its_parser(parser_name):
     frame = CALL_FRAMES[parser_name]
     structure = frame.structure(WEATHER_TOOL)
-    assert structure["begin"].startswith(frame.trigger)
+    assert structure["begin"].startswith(frame.trigger_for(WEATHER_TOOL))
     output = structure["begin"] + '{"city": "Paris"}' + structure["end"]
     parsed = TOOL_CALL_PARSERS[parser_name]().parse(output, [WEATHER_TOOL])
     assert [(call.name, json.loads(call.arguments)) for call in parsed.calls] == [("get_weather", {"city": "Paris"})]
     assert parsed.content == ""
+
+
+def test_the_frames_are_sglangs_for_every_parser_it_frames_and_only_those():
+    """The parsers whose SGLang 0.5.23 detector writes a legacy frame (``structure_info``, ``supports_structural_tag``
+    and no model-native tag); V3.1 differs on purpose (SGLang's frame omits the calls section its parser needs)."""
+    assert set(CALL_FRAMES) == {
+        *("qwen25", "qwen", "trinity", "hermes", "llama3", "mistral", "deepseekv3", "deepseekv31", "kimi_k2"),
+        *("apertus2509", "interns1", "inkling"),
+    }
+    assert CALL_FRAMES["apertus2509"].structure(WEATHER_TOOL)["begin"] == '<|tools_prefix|>[{"get_weather": '
+    assert CALL_FRAMES["interns1"].structure(WEATHER_TOOL) == {
+        "begin": '<|action_start|> <|plugin|>\n{"name": "get_weather", "parameters": ',
+        "schema": {},
+        "end": "}<|action_end|>",
+    }
+
+
+@pytest.mark.parametrize(
+    ("parser_name", "output"),
+    [
+        ("apertus2509", '<|tools_prefix|>[{"get_time": {"city": "Paris"}}]<|tools_suffix|>'),
+        (
+            "interns1",
+            '<|action_start|> <|plugin|>\n{"name": "get_time", "parameters": {"city": "Paris"}}<|action_end|>',
+        ),
+        ("trinity", '<tool_call>\n{"name":"get_time", "arguments":{"city": "Paris"}}\n</tool_call>'),
+        (
+            "inkling",
+            '<|message_model|>get_time<|content_invoke_tool_json|>{"name":"get_time","args":{"city": "Paris"}}'
+            "<|end_message|>",
+        ),
+    ],
+)
+async def test_the_new_legacy_frames_force_a_call_end_to_end(emulator, parser_name, output):
+    emulator.script(output)
+    response = await chat(
+        emulator, tools=[WEATHER_TOOL, TIME_TOOL], tool_choice="required", tool_call_parser=parser_name
+    )
+    tag = sent_tag(emulator)
+    assert [structure["begin"] for structure in tag["structures"]] == [
+        CALL_FRAMES[parser_name].structure(tool)["begin"] for tool in (WEATHER_TOOL, TIME_TOOL)
+    ]
+    assert tag["at_least_one"] is True
+    message = response.choices[0].message
+    assert [(call.function.name, json.loads(call.function.arguments)) for call in message.tool_calls] == [
+        ("get_time", {"city": "Paris"})
+    ]
+
+
+def test_a_frame_whose_trigger_names_the_function_has_one_trigger_per_forced_tool():
+    choice = resolve_tool_choice("required", [WEATHER_TOOL, TIME_TOOL], "inkling", drop_params=False, model="m")
+    assert json.loads(choice.structural_tag)["triggers"] == [
+        "<|message_model|>get_weather<|content_invoke_tool_json|>",
+        "<|message_model|>get_time<|content_invoke_tool_json|>",
+    ]
+    choice = resolve_tool_choice("required", [WEATHER_TOOL, TIME_TOOL], "hermes", drop_params=False, model="m")
+    assert json.loads(choice.structural_tag)["triggers"] == ["<tool_call>"]
 
 
 async def test_required_forces_a_call_to_any_tool_after_the_reasoning(emulator):
