@@ -1,9 +1,10 @@
 """OpenAI ``tool_choice`` -> the constraint SGLang decodes under.
 
-``"required"`` and a named function become SGLang's structural tag forcing at least one call, written in the
-model family's own call markup (the frames SGLang's OpenAI server uses for these parsers), so the sampled
-tokens stay in the model's format and parse with its parser. The prompt still renders every tool, so it is
-the same whatever a turn's choice, and a conversation continues on exact tokens.
+``"required"`` and a named function become a structural tag forcing at least one call, written in the model
+family's own call markup, as SGLang's OpenAI server constrains these parsers: the model-native xgrammar tag
+where SGLang's detector names one (:mod:`.structural_tags`), else its legacy frame (begin, JSON arguments,
+end). The sampled tokens stay in the model's format and parse with its parser. The prompt still renders every
+tool, so it is the same whatever a turn's choice, and a conversation continues on exact tokens.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 
 from .emulator.contract import GRAMMAR_FIELDS
 from .errors import bad_request
+from .structural_tags import NATIVE_TAGS, native_structural_tag
 
-__all__ = ["CALL_FRAMES", "CallFrame", "ToolChoice", "resolve_tool_choice"]
+__all__ = ["CALL_FRAMES", "CallFrame", "ToolChoice", "resolve_tool_choice", "supported_parsers"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class CallFrame:
 
 
 _QWEN = CallFrame('<tool_call>\n{"name":"{name}", "arguments":', "}\n</tool_call>", "<tool_call>")
+# SGLang's legacy frames (``structure_info``), for the detectors without a model-native tag; Kimi K2's frame gave
+# way to its native tag, which SGLang prefers for a forced call.
 CALL_FRAMES: dict[str, CallFrame] = {
     "qwen25": _QWEN,
     "qwen": _QWEN,
@@ -59,11 +63,6 @@ CALL_FRAMES: dict[str, CallFrame] = {
         "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>{name}<｜tool▁sep｜>",
         "<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
         "<｜tool▁calls▁begin｜>",
-    ),
-    "kimi_k2": CallFrame(
-        "<|tool_calls_section_begin|><|tool_call_begin|>functions.{name}:0<|tool_call_argument_begin|>",
-        "<|tool_call_end|><|tool_calls_section_end|>",
-        "<|tool_calls_section_begin|>",
     ),
     "apertus2509": CallFrame('<|tools_prefix|>[{"{name}": ', "}]<|tools_suffix|>", "<|tools_prefix|>"),
     "interns1": CallFrame(
@@ -103,6 +102,11 @@ class ToolChoice:
         sampling_params["structural_tag"] = self.structural_tag
 
 
+def supported_parsers() -> list[str]:
+    """The tool-call parser names a forced call can be constrained for."""
+    return sorted({*CALL_FRAMES, *NATIVE_TAGS})
+
+
 def _forced_tools(choice: Any, tools: Sequence[Mapping[str, Any]], model: str) -> list[Mapping[str, Any]]:
     if choice == "required":
         if not tools:
@@ -131,11 +135,14 @@ def resolve_tool_choice(
     if choice == "none":
         return ToolChoice(parse_calls=False)
     forced = _forced_tools(choice, tools or [], model)
+    native = native_structural_tag(parser_name or "", [tool["function"] for tool in forced], named=choice != "required")
+    if native is not None:
+        return ToolChoice(structural_tag=json.dumps(native, ensure_ascii=False))
     frame = CALL_FRAMES.get(parser_name or "")
     if frame is None:
         reason = (
             f"tool_choice {choice!r} needs a tool-call format SGLang can constrain to; the "
-            f"{parser_name or 'undetected'} tool-call parser has none (supported: {', '.join(sorted(CALL_FRAMES))})"
+            f"{parser_name or 'undetected'} tool-call parser has none (supported: {', '.join(supported_parsers())})"
         )
         if not drop_params:
             raise bad_request(reason, model)

@@ -1,10 +1,12 @@
 """``tool_choice``: "required" and a named function force a call through SGLang's structural tag, written in the
-family's own markup, and the constrained output parses with the family's parser."""
+family's own markup (a legacy frame, or the model-native xgrammar tag SGLang sends for the family), and the
+constrained output parses with the family's parser."""
 
 from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import litellm
 import pytest
@@ -13,8 +15,10 @@ from _support import chat
 import sglang_native_provider
 from sglang_native_provider.demo import WEATHER_TOOL
 from sglang_native_provider.emulator import Emulator
+from sglang_native_provider.emulator.grammar import forced_call_text
 from sglang_native_provider.parsers import TOOL_CALL_PARSERS
-from sglang_native_provider.tool_choice import CALL_FRAMES, resolve_tool_choice
+from sglang_native_provider.structural_tags import NATIVE_TAGS
+from sglang_native_provider.tool_choice import CALL_FRAMES, resolve_tool_choice, supported_parsers
 
 TIME_TOOL = {
     "type": "function",
@@ -27,6 +31,7 @@ TIME_TOOL = {
 }
 QWEN_CALL = '<tool_call>\n{"name":"get_weather", "arguments":{"city": "Paris"}}\n</tool_call>'
 QWEN_BEGIN = '<tool_call>\n{"name":"get_weather", "arguments":'
+XGRAMMAR_TAGS = json.loads((Path(__file__).parent / "fixtures" / "xgrammar_structural_tags.json").read_text())
 
 
 @pytest.fixture(autouse=True)
@@ -51,9 +56,10 @@ def test_a_forced_call_in_each_familys_frame_parses_with_its_parser(parser_name)
 
 def test_the_frames_are_sglangs_for_every_parser_it_frames_and_only_those():
     """The parsers whose SGLang 0.5.23 detector writes a legacy frame (``structure_info``, ``supports_structural_tag``
-    and no model-native tag); V3.1 differs on purpose (SGLang's frame omits the calls section its parser needs)."""
+    and no model-native tag); V3.1 differs on purpose (SGLang's frame omits the calls section its parser needs).
+    Kimi K2 has a frame in SGLang too, but a forced call there takes its native tag."""
     assert set(CALL_FRAMES) == {
-        *("qwen25", "qwen", "trinity", "hermes", "llama3", "mistral", "deepseekv3", "deepseekv31", "kimi_k2"),
+        *("qwen25", "qwen", "trinity", "hermes", "llama3", "mistral", "deepseekv3", "deepseekv31"),
         *("apertus2509", "interns1", "inkling"),
     }
     assert CALL_FRAMES["apertus2509"].structure(WEATHER_TOOL)["begin"] == '<|tools_prefix|>[{"get_weather": '
@@ -230,3 +236,144 @@ async def test_unscripted_the_emulator_writes_the_call_the_structural_tag_forces
     response = await chat(emulator, tools=[TIME_TOOL, WEATHER_TOOL], tool_choice=named)
     (call,) = response.choices[0].message.tool_calls
     assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", {})  # any arguments
+
+
+# ---- model-native structural tags (xgrammar's formats), as SGLang 0.5.23 sends them ----
+
+
+def _fixture_cases(*, native: bool):
+    return [
+        pytest.param(case, id=f"{case['parser']}:{case['tools']}:{case['tool_choice']}")
+        for case in XGRAMMAR_TAGS["cases"]
+        if (case["parser"] in NATIVE_TAGS) == native and "tag" in case
+    ]
+
+
+def _our_tag(case: dict) -> dict:
+    tools = XGRAMMAR_TAGS["tool_sets"][case["tools"]]
+    choice = XGRAMMAR_TAGS["tool_choices"][case["tool_choice"]]
+    return json.loads(resolve_tool_choice(choice, tools, case["parser"], drop_params=False, model="m").structural_tag)
+
+
+def test_the_fixture_was_dumped_from_real_sglang_and_xgrammar():
+    assert XGRAMMAR_TAGS["provenance"].startswith("SGLang 0.5.23 with xgrammar 0.2.7:")
+    assert {case["parser"] for case in XGRAMMAR_TAGS["cases"] if "tag" in case} == set(supported_parsers())
+
+
+@pytest.mark.parametrize("case", _fixture_cases(native=True))
+def test_native_tags_are_the_json_sglang_gets_from_xgrammar(case):
+    assert _our_tag(case) == case["tag"]
+
+
+@pytest.mark.parametrize("case", _fixture_cases(native=False))
+def test_legacy_frames_are_sglangs_but_a_named_function_frames_only_that_function(case):
+    """Where we differ on purpose: SGLang frames every tool even for a named function (we frame the named one),
+    and its DeepSeek V3.1 frame lacks the calls section V3.1's parser reads. Trigger order is a set's there."""
+    ours, sglang = _our_tag(case), dict(case["tag"])
+    if case["tool_choice"] != "required":
+        named = XGRAMMAR_TAGS["tool_choices"][case["tool_choice"]]["function"]["name"]
+        sglang["structures"] = [s for s in sglang["structures"] if named in s["begin"]]
+        sglang["triggers"] = [
+            t for t in sglang["triggers"] if any(s["begin"].startswith(t) for s in sglang["structures"])
+        ]
+    if case["parser"] == "deepseekv31":
+        opener, closer = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
+        ours["structures"] = [
+            {**s, "begin": s["begin"].removeprefix(opener), "end": s["end"].removesuffix(closer)}
+            for s in ours["structures"]
+        ]
+        ours["triggers"] = ["<｜tool▁call▁begin｜>"]
+    assert {**ours, "triggers": sorted(ours["triggers"])} == {**sglang, "triggers": sorted(sglang["triggers"])}
+
+
+def test_glm47_keeps_the_native_tag_where_sglang_uses_its_own_grammar():
+    """With no strict tool SGLang forces GLM-4.7's call through its full-assistant EBNF (reasoning included);
+    we send xgrammar's glm_4_7 tag, which SGLang sends as soon as a tool is strict."""
+    cases = [case for case in XGRAMMAR_TAGS["cases"] if "tag" not in case]
+    assert {(case["parser"], case["constraint"]) for case in cases} == {("glm47", "full_assistant_ebnf")}
+    tag = _our_tag(cases[0])
+    assert tag["format"]["triggers"] == ["<tool_call>"] and tag["format"]["at_least_one"] is True
+
+
+STRICT_SEARCH = {
+    "type": "function",
+    "function": {
+        "name": "search",
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}, "exact": {"type": "boolean"}},
+            "required": ["query", "limit"],
+        },
+        "strict": True,
+    },
+}
+
+
+@pytest.mark.parametrize("parser_name", sorted(NATIVE_TAGS))
+@pytest.mark.parametrize("tools", [[WEATHER_TOOL, TIME_TOOL], [STRICT_SEARCH, WEATHER_TOOL]], ids=["strings", "typed"])
+def test_the_emulators_call_under_a_native_tag_parses_back_into_the_forced_call(parser_name, tools):
+    for choice in ("required", {"type": "function", "function": {"name": tools[1]["function"]["name"]}}):
+        tag = resolve_tool_choice(choice, tools, parser_name, drop_params=False, model="m").structural_tag
+        text = forced_call_text(tag)
+        forced = tools[0] if choice == "required" else tools[1]
+        parsed = TOOL_CALL_PARSERS[parser_name]().parse(text, tools)
+        (call,) = parsed.calls
+        expected = {"city": ""} if "city" in json.dumps(forced) else {"query": "", "limit": 0}
+        if parser_name == "kimi_k2" and not forced["function"].get("strict"):
+            expected = {}  # as SGLang, Kimi's arguments of a function not marked strict: any object
+        assert (call.name, json.loads(call.arguments), parsed.content.strip()) == (
+            forced["function"]["name"],
+            expected,
+            "",
+        )
+
+
+def test_the_emulator_writes_no_call_for_a_native_tag_that_admits_free_text():
+    auto = {
+        "type": "structural_tag",
+        "format": {
+            "type": "triggered_tags",
+            "triggers": ["<tool_call>"],
+            "tags": [{"type": "tag", "begin": "<tool_call>f", "content": {"type": "const_string", "value": ""}}],
+            "at_least_one": False,
+        },
+    }
+    assert forced_call_text(json.dumps(auto)) is None
+    assert forced_call_text(json.dumps({"type": "structural_tag", "format": {"type": "any_text"}})) is None
+    unknown_style = {"type": "json_schema", "json_schema": True, "style": "cohere_xml"}
+    tag = {"type": "tag", "begin": "<a>", "content": unknown_style, "end": "</a>"}
+    assert forced_call_text(json.dumps({"type": "structural_tag", "format": tag})) is None
+    # A reasoning block before the call (xgrammar's tags with reasoning) is written empty.
+    think = {"type": "tag", "begin": "", "content": {"type": "any_text", "excludes": []}, "end": "</think>"}
+    call = {"type": "tag", "begin": "<c>", "content": {"type": "json_schema", "json_schema": True}, "end": "</c>"}
+    sequence = {"type": "sequence", "elements": [think, call]}
+    assert forced_call_text(json.dumps({"type": "structural_tag", "format": sequence})) == "</think><c>{}</c>"
+
+
+NEW_FAMILIES = [*sorted(NATIVE_TAGS), "apertus2509", "interns1", "trinity", "inkling"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("parser_name", NEW_FAMILIES)
+async def test_a_forced_call_end_to_end_in_each_newly_supported_family(emulator, parser_name, stream):
+    """The Qwen3 tokenizer and template stand in for each family's (the tag and the output are the family's): the
+    unscripted emulator writes the call the tag forces, and the provider returns it parsed."""
+    named = {"type": "function", "function": {"name": "get_time"}}
+    native = parser_name in NATIVE_TAGS
+    # Native tags hold a function not marked strict to its schema (xgrammar reads an unset strict so), except
+    # Kimi's (any object, as SGLang's detector sets it); the legacy frames let its arguments be any JSON.
+    weather_arguments = {"city": ""} if native and parser_name != "kimi_k2" else {}
+    for choice, expected in (("required", ("get_weather", weather_arguments)), (named, ("get_time", {"city": ""}))):
+        settings = {"tools": [WEATHER_TOOL, TIME_TOOL], "tool_choice": choice, "tool_call_parser": parser_name}
+        if stream:
+            chunks = [chunk async for chunk in await chat(emulator, stream=True, **settings)]
+            message = litellm.stream_chunk_builder(chunks).choices[0].message
+            finish_reason = chunks[-1].choices[0].finish_reason
+        else:
+            response = await chat(emulator, **settings)
+            message, finish_reason = response.choices[0].message, response.choices[0].finish_reason
+        tag = sent_tag(emulator)
+        assert ("format" in tag) == native
+        assert [(call.function.name, json.loads(call.function.arguments)) for call in message.tool_calls] == [expected]
+        assert not (message.content or "").strip()
+        assert finish_reason == "tool_calls"

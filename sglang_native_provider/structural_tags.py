@@ -1,0 +1,174 @@
+"""Model-native structural tags (xgrammar's ``{"type": "structural_tag", "format": {...}}``) for a forced call.
+
+For the families whose SGLang 0.5.23 detector names a model-native tag, SGLang's OpenAI server constrains a
+forced call (``tool_choice`` "required" or a named function) with what xgrammar 0.2.7's
+``get_model_structural_tag(model=..., tools=..., tool_choice=..., reasoning=False, parallel_tool_calls=True)``
+returns, sent as ``model_dump(by_alias=True)`` (every field, defaults included). The builders here write that
+same JSON without depending on xgrammar; ``tests/fixtures/xgrammar_structural_tags.json`` (regenerated from the
+real library by ``tests/real_sglang/dump_structural_tags.py``) holds them to it.
+
+The tag covers only the output after any reasoning (``reasoning=False``): like SGLang with a reasoning parser,
+the request's ``require_reasoning`` lets the server apply it once the reasoning block has closed.
+
+Each builder takes the forced functions (the ``function`` objects of the tools, only the named one for a named
+choice) and whether the choice named one, and returns the tag's ``format``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["NATIVE_TAGS", "arguments_schema", "native_structural_tag"]
+
+Functions = Sequence[Mapping[str, Any]]
+Format = dict[str, Any]
+
+_THINK_TOKENS = ["<think>", "</think>"]
+
+
+def arguments_schema(function: Mapping[str, Any]) -> dict[str, Any] | bool:
+    """The schema a call's arguments follow, as xgrammar reads a tool: ``true`` (any JSON) for a function
+    marked ``strict: false`` or without parameters, else its parameters (also when ``strict`` is unset)."""
+    if function.get("strict") is False or function.get("parameters") is None:
+        return True
+    return function["parameters"]
+
+
+def _const(value: str) -> Format:
+    return {"type": "const_string", "value": value}
+
+
+def _arguments(function: Mapping[str, Any], style: str = "json") -> Format:
+    return {
+        "type": "json_schema",
+        "json_schema": arguments_schema(function),
+        "style": style,
+        "any_order": False,
+        "max_whitespace_cnt": None,
+    }
+
+
+def _tag(begin: str, content: Format, end: str) -> Format:
+    return {"type": "tag", "begin": begin, "content": content, "end": end}
+
+
+def _sequence(*elements: Format) -> Format:
+    return {"type": "sequence", "elements": list(elements)}
+
+
+def _separated(tags: list[Format], separator: str, *, at_least_one: bool) -> Format:
+    return {
+        "type": "tags_with_separator",
+        "tags": tags,
+        "separator": separator,
+        "at_least_one": at_least_one,
+        "stop_after_first": False,
+    }
+
+
+def _triggered(trigger: str, tags: list[Format], excludes: list[str]) -> Format:
+    return {
+        "type": "triggered_tags",
+        "triggers": [trigger],
+        "tags": tags,
+        "at_least_one": True,
+        "stop_after_first": False,
+        "excludes": excludes,
+    }
+
+
+def qwen_3_coder(functions: Functions, named: bool) -> Format:
+    """Qwen3-Coder / Qwen3.5 XML (``qwen_3_coder``): ``<tool_call>\\n<function=NAME>\\n`` + ``<parameter=KEY>``
+    arguments + ``\\n</function>\\n</tool_call>``; a named call is that one tag, "required" at least one."""
+    tags = [
+        _tag(f"<tool_call>\n<function={f['name']}>\n", _arguments(f, "qwen_xml"), "\n</function>\n</tool_call>")
+        for f in functions
+    ]
+    return tags[0] if named else _triggered("<tool_call>\n<function=", tags, list(_THINK_TOKENS))
+
+
+def glm_4_7(functions: Functions, named: bool) -> Format:
+    """GLM-4.7 / GLM-5 (``glm_4_7``): ``<tool_call>NAME`` + ``<arg_key>/<arg_value>`` pairs + ``</tool_call>``;
+    between calls the free text may not hold the other control tokens."""
+    tags = [_tag(f"<tool_call>{f['name']}", _arguments(f, "glm_xml"), "</tool_call>") for f in functions]
+    excludes = [*_THINK_TOKENS, "</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"]
+    return tags[0] if named else _triggered("<tool_call>", tags, excludes)
+
+
+def _dsml(functions: Functions, named: bool, *, invoke: str, calls: str, style: str) -> Format:
+    """DeepSeek's DSML block: ``\\n\\n<｜DSML｜CALLS>\\n``, invokes (each ending in a newline), the block's end."""
+    tags = [
+        _tag(f'<｜DSML｜{invoke} name="{f["name"]}">\n', _arguments(f, style), f"</｜DSML｜{invoke}>\n")
+        for f in functions
+    ]
+    body = tags[0] if named else _separated(tags, "", at_least_one=True)
+    return _sequence(_const(f"\n\n<｜DSML｜{calls}>\n"), body, _const(f"</｜DSML｜{calls}>"))
+
+
+def deepseek_v3_2(functions: Functions, named: bool) -> Format:
+    """DeepSeek-V3.2 (``deepseek_v3_2``): ``<｜DSML｜function_calls>`` with ``deepseek_xml`` parameters."""
+    return _dsml(functions, named, invoke="invoke", calls="function_calls", style="deepseek_xml")
+
+
+def deepseek_v4(functions: Functions, named: bool) -> Format:
+    """DeepSeek-V4 (``deepseek_v4``): as V3.2, in a ``<｜DSML｜tool_calls>`` block."""
+    return _dsml(functions, named, invoke="invoke", calls="tool_calls", style="deepseek_xml")
+
+
+def deepseek_v4_1(functions: Functions, named: bool) -> Format:
+    """DeepSeek-V4.1 (``deepseek_v4_1``): ``<｜DSML｜ calls>`` with space-prefixed ``invoke``/``parameter`` tags."""
+    return _dsml(functions, named, invoke=" invoke", calls=" calls", style="deepseek_v4_1_xml")
+
+
+def harmony(functions: Functions, named: bool) -> Format:
+    """gpt-oss Harmony (``harmony``): messages joined by ``<|start|>assistant``, a call being a commentary
+    message to ``functions.NAME`` (in the three header orders the model writes) ending in ``<|call|>``.
+    Without reasoning there is no analysis message to admit, so the messages are calls only."""
+    tags = []
+    for function in functions:
+        name, content = function["name"], _arguments(function)
+        tags += [
+            _tag(f"<|channel|>commentary to=functions.{name}<|constrain|>json<|message|>", content, "<|call|>"),
+            _tag(f" to=functions.{name}<|channel|>commentary <|constrain|>json<|message|>", content, "<|call|>"),
+            _tag(f" to=functions.{name}<|channel|>commentary json<|message|>", content, "<|call|>"),
+        ]
+    return _separated(tags, "<|start|>assistant", at_least_one=False)
+
+
+def kimi(functions: Functions, named: bool) -> Format:
+    """Kimi K2 / K2.5 (``kimi``): a tool-calls section of ``<|tool_call_begin|>functions.NAME:INDEX`` calls with
+    JSON arguments. As SGLang's Kimi detector, arguments of a function not marked strict are any JSON object
+    (Kimi's parser reads objects only), not the function's schema."""
+
+    def call(function: Mapping[str, Any]) -> Format:
+        if not function.get("strict"):
+            function = {**function, "strict": True, "parameters": {"type": "object"}}
+        content = _sequence(
+            {"type": "regex", "pattern": r"\d+"}, _const("<|tool_call_argument_begin|>"), _arguments(function)
+        )
+        return _tag(f"<|tool_call_begin|>functions.{function['name']}:", content, "<|tool_call_end|>")
+
+    tags = [call(function) for function in functions]
+    body = tags[0] if named else _separated(tags, "", at_least_one=True)
+    return _sequence(_const("<|tool_calls_section_begin|>"), body, _const("<|tool_calls_section_end|>"))
+
+
+NATIVE_TAGS: dict[str, Callable[[Functions, bool], Format]] = {
+    "qwen3_coder": qwen_3_coder,
+    "step3p5": qwen_3_coder,
+    "nanbeige": qwen_3_coder,
+    "glm47": glm_4_7,
+    "deepseekv32": deepseek_v3_2,
+    "deepseekv4": deepseek_v4,
+    "deepseekv41": deepseek_v4_1,
+    "gpt-oss": harmony,
+    "kimi_k2": kimi,
+}
+"""Our parser names -> the builder of the tag SGLang 0.5.23 sends for them (its detector's xgrammar model)."""
+
+
+def native_structural_tag(parser_name: str, functions: Functions, *, named: bool) -> dict[str, Any] | None:
+    """The structural tag forcing one of ``functions`` in the family's markup, or None without a native tag."""
+    builder = NATIVE_TAGS.get(parser_name)
+    return None if builder is None else {"type": "structural_tag", "format": builder(functions, named)}
