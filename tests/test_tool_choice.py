@@ -377,3 +377,14 @@ async def test_a_forced_call_end_to_end_in_each_newly_supported_family(emulator,
         assert [(call.function.name, json.loads(call.function.arguments)) for call in message.tool_calls] == [expected]
         assert not (message.content or "").strip()
         assert finish_reason == "tool_calls"
+
+
+@pytest.mark.parametrize("parser_name", ["pythonic", "glm45", "minimax-m2", "mimo"])
+async def test_a_family_sglang_cannot_constrain_is_a_bad_request_listing_the_supported_ones(emulator, parser_name):
+    with pytest.raises(litellm.BadRequestError) as caught:
+        await chat(emulator, tools=[WEATHER_TOOL], tool_choice="required", tool_call_parser=parser_name)
+    assert f"the {parser_name} tool-call parser has none (supported: {', '.join(supported_parsers())})" in str(
+        caught.value
+    )
+    assert {"qwen3_coder", "glm47", "gpt-oss", "deepseekv41", "apertus2509", "hermes"} <= set(supported_parsers())
+    assert emulator.requests == []
