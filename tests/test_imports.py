@@ -60,6 +60,27 @@ def test_the_emulator_imports_neither_litellm_nor_the_provider():
     assert out.split() == ["0", "[]", "[]"]
 
 
+def test_the_emulator_and_an_offline_recipe_load_without_transformers():
+    """Importing transformers takes seconds; the emulator's offline tokenizers do without it (a built recipe
+    is loaded with ``tokenizers`` and its template rendered with Jinja)."""
+    from sglang_native_provider.offline_tokenizers import build_tokenizer
+
+    build_tokenizer("qwen3")  # built (with transformers) once, here, not in the child
+    out = _run(
+        """
+        import sglang_native_provider.emulator
+        from sglang_native_provider.emulator import Emulator, load_emulator_tokenizer
+        tokenizer = load_emulator_tokenizer("qwen3")
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True,
+                                            return_dict=False)
+        emulator = Emulator("qwen3")
+        text = tokenizer.decode(ids, skip_special_tokens=True).split()
+        print("transformers" in sys.modules, "litellm" in sys.modules, text, attempts)
+        """
+    )
+    assert out.split() == ["False", "False", "['user',", "'hi',", "'assistant']", "[]"]
+
+
 def test_a_running_emulator_answers_generate_without_litellm():
     out = _run(
         """

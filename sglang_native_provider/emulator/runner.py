@@ -14,12 +14,13 @@ from pathlib import Path
 import uvicorn
 from starlette.responses import Response
 
-from ..offline_tokenizers import RECIPES, load_tokenizer
+from ..offline_tokenizers import RECIPES, build_tokenizer
 from .engine import Engine
 from .faults import FaultInjector, Faults
 from .model import FakeModel, ScriptedCompletion
 from .model_config import ModelConfig, load_model_config
 from .server import ServerInfo, create_app, json_response
+from .tokenizer import FastTokenizer
 
 __all__ = ["Emulator", "load_emulator_tokenizer"]
 
@@ -37,10 +38,12 @@ def _model_config(tokenizer: str, model_config: str | Path | None) -> ModelConfi
 def load_emulator_tokenizer(tokenizer: str, *, trust_remote_code: bool = False):
     """An offline recipe name (``qwen3``, ``qwen2.5``, ``llama3.1``) or a tokenizer directory / hub id.
 
-    Loaded once per process: emulators, the demo and tests share the (read-only) tokenizer.
+    Loaded once per process: emulators, the demo and tests share the (read-only) tokenizer. A recipe's built
+    directory is loaded without ``transformers`` (:class:`~.tokenizer.FastTokenizer`, seconds faster to start);
+    anything else with ``AutoTokenizer``.
     """
     if tokenizer in RECIPES:
-        return load_tokenizer(tokenizer)
+        return FastTokenizer.from_directory(build_tokenizer(tokenizer))
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(tokenizer, trust_remote_code=trust_remote_code)
