@@ -326,8 +326,8 @@ async def test_tool_choice_required_makes_sglang_write_the_call(server, tokenize
             "tool_choice names 'nope', which is not among the tools",
         ),
         (
-            {"tool_choice": "required", "tools": [WEATHER_TOOL], "tool_call_parser": "qwen3_coder"},
-            "the qwen3_coder tool-call parser has none",
+            {"tool_choice": "required", "tools": [WEATHER_TOOL], "tool_call_parser": "pythonic"},
+            "the pythonic tool-call parser has none",
         ),
         (
             {"tool_choice": "required", "tools": [WEATHER_TOOL], "response_format": {"type": "json_object"}},
