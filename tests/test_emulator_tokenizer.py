@@ -158,6 +158,13 @@ def test_a_tokenizer_directory_still_loads_with_transformers():
     assert tokenizer.encode("Hello world", add_special_tokens=False) == [9707, 1879]
 
 
+def test_built_tokenizer_json_is_compact():
+    """An unindented tokenizer.json parses faster: the emulator's start is mostly that parse."""
+    with (build_tokenizer("qwen3") / "tokenizer.json").open("rb") as file:
+        head = file.read(1 << 16)
+    assert b"\n" not in head and head.startswith(b'{"version":')
+
+
 def test_vocabulary_and_special_tokens_match(pair):
     theirs, ours = pair
     assert (ours.vocab_size, len(ours), ours.model_max_length) == (
@@ -213,6 +220,9 @@ def test_encode_and_decode_match(pair):
         for skip in (False, True):
             assert ours.decode(ids, skip_special_tokens=skip) == theirs.decode(ids, skip_special_tokens=skip)
         assert ours.decode(ids[0]) == theirs.decode(ids[0])
+    for texts in (CORPUS[2], CORPUS[:6]):
+        assert ours(texts) == {key: list(value) for key, value in theirs(texts).items()}
+        assert ours(texts, add_special_tokens=False) == dict(theirs(texts, add_special_tokens=False))
     batch = [theirs.encode(text) for text in CORPUS[:5]]
     assert ours.decode(batch, skip_special_tokens=True) == theirs.decode(batch, skip_special_tokens=True)
     for token_id in special_ids:

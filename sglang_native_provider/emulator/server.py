@@ -30,7 +30,6 @@ from .contract import ContractError, check_generate_request
 from .engine import Engine
 from .model_config import ModelConfig
 from .openai_chat import ServerParsers, chat_completions
-from .request_model import body_errors
 from .requests import GenerateError, Job, plan_jobs
 
 __all__ = ["SGLANG_VERSION", "ServerInfo", "create_app"]
@@ -197,6 +196,8 @@ def create_app(
         body, invalid = _parse_body(raw, _GENERATE)
         if invalid is not None:
             return invalid
+        from .request_model import body_errors  # pydantic: imported by the first /generate, not at start
+
         errors = body_errors(body)
         if errors:
             return _validation_error(errors, _GENERATE)

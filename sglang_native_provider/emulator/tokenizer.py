@@ -194,6 +194,14 @@ class FastTokenizer:
             raise TypeError(f"text must be a str, not {type(text).__name__}")
         return self._backend.encode(text, add_special_tokens=add_special_tokens).ids
 
+    def __call__(self, text: str | Sequence[str], add_special_tokens: bool = True) -> dict[str, list]:
+        """``{"input_ids", "attention_mask"}`` of a text (lists of them for a batch of texts)."""
+        if isinstance(text, str):
+            ids = self.encode(text, add_special_tokens=add_special_tokens)
+            return {"input_ids": ids, "attention_mask": [1] * len(ids)}
+        batch = [self.encode(one, add_special_tokens=add_special_tokens) for one in text]
+        return {"input_ids": batch, "attention_mask": [[1] * len(ids) for ids in batch]}
+
     def decode(self, token_ids: int | Sequence[int] | Sequence[Sequence[int]], skip_special_tokens: bool = False):
         """The text of ``token_ids`` (a list of texts for a batch of sequences)."""
         if isinstance(token_ids, int):

@@ -24,8 +24,8 @@ from typing import Literal
 
 __all__ = ["RECIPES", "OfflineTokenizerError", "TokenizerRecipe", "build_tokenizer", "load_tokenizer"]
 
-# Bump when a recipe changes so cached builds are not reused.
-_RECIPE_VERSION = "1"
+# Bump when a recipe (or what a build writes) changes so cached builds are not reused. 2: compact tokenizer.json.
+_RECIPE_VERSION = "2"
 
 _QWEN_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -377,7 +377,10 @@ def build_tokenizer(name: str, cache_dir: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{recipe.name}-", dir=target.parent))
     try:
-        _convert(recipe, ranks).save_pretrained(str(staging))
+        tokenizer = _convert(recipe, ranks)
+        tokenizer.save_pretrained(str(staging))
+        # Unindented: a third of the size and faster to parse, and the emulator's start is mostly this parse.
+        tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"), pretty=False)
         try:
             staging.rename(target)
         except OSError:
