@@ -327,6 +327,7 @@ class SGLangNativeProvider(CustomLLM):
 
         tools = normalize_tools(params.pop("tools", None), model)
         requested_tool_choice = params.pop("tool_choice", None)
+        parallel_tool_calls = params.pop("parallel_tool_calls", None)  # shapes a forced call's tag, as in SGLang
         template_kwargs = _template_kwargs(config, params.pop("reasoning_effort", None), model)
         sampling = build_sampling_request(params, config.default_sampling_params, drop_params=drop_params, model=model)
 
@@ -341,7 +342,12 @@ class SGLangNativeProvider(CustomLLM):
         tool_parser_name = config.tool_call_parser or _detected(model, "tool_call_parser", template_source)
         reasoning_parser_name = config.reasoning_parser or _detected(model, "reasoning_parser", template_source)
         tool_choice = resolve_tool_choice(
-            requested_tool_choice, tools, tool_parser_name, drop_params=drop_params, model=model
+            requested_tool_choice,
+            tools,
+            tool_parser_name,
+            drop_params=drop_params,
+            model=model,
+            parallel_tool_calls=parallel_tool_calls,
         )
         tool_choice.constrain(sampling.sampling_params, model)
 

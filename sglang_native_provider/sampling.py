@@ -33,7 +33,8 @@ _OPENAI_TO_SGLANG = {
 }
 # Common names of SGLang's extras as other OpenAI-compatible servers spell them.
 _EXTRA_ALIASES = {"min_tokens": "min_new_tokens", "stop_token_ids": "stop_token_ids"}
-# Parameters LiteLLM or the caller pass that do not change sampling.
+# Parameters LiteLLM or the caller pass that do not change sampling (the provider reads parallel_tool_calls for a
+# forced call's structural tag, see tool_choice.py).
 _NOT_SAMPLING = frozenset({"stream", "stream_options", "max_retries", "parallel_tool_calls", "extra_body", "user"})
 
 

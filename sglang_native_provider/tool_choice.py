@@ -5,12 +5,17 @@ family's own call markup, as SGLang's OpenAI server constrains these parsers: th
 where SGLang's detector names one (:mod:`.structural_tags`), else its legacy frame (begin, JSON arguments,
 end). The sampled tokens stay in the model's format and parse with its parser. The prompt still renders every
 tool, so it is the same whatever a turn's choice, and a conversation continues on exact tokens.
+
+``parallel_tool_calls=False`` is passed on as SGLang does: a native tag then admits one call only; SGLang's
+legacy frames ignore it (their structural tag has no call count), and so do ours. As in SGLang, nothing else
+changes: an unconstrained turn (``auto``) is not held to one call, and parsed calls are never dropped.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,16 +131,31 @@ def _forced_tools(choice: Any, tools: Sequence[Mapping[str, Any]], model: str) -
 
 
 def resolve_tool_choice(
-    choice: Any, tools: Sequence[Mapping[str, Any]] | None, parser_name: str | None, *, drop_params: bool, model: str
+    choice: Any,
+    tools: Sequence[Mapping[str, Any]] | None,
+    parser_name: str | None,
+    *,
+    drop_params: bool,
+    model: str,
+    parallel_tool_calls: Any = True,
 ) -> ToolChoice:
-    """The constraint for ``choice``; a forced call the model family cannot be constrained to is a
-    ``BadRequestError`` (with ``drop_params``, a warning and no constraint)."""
+    """The constraint for ``choice``, with at most one call in a native tag when ``parallel_tool_calls`` is
+    False (None, as when not given, is True); a forced call the model family cannot be constrained to is a
+    ``BadRequestError`` (with ``drop_params``, a warning and no constraint), and so is a ``parallel_tool_calls``
+    that is not a boolean."""
+    if parallel_tool_calls is None:
+        parallel_tool_calls = True
+    if not isinstance(parallel_tool_calls, bool):
+        raise bad_request(f"parallel_tool_calls must be true or false, got {reprlib.repr(parallel_tool_calls)}", model)
     if choice in (None, "auto"):
         return ToolChoice()
     if choice == "none":
         return ToolChoice(parse_calls=False)
     forced = _forced_tools(choice, tools or [], model)
-    native = native_structural_tag(parser_name or "", [tool["function"] for tool in forced], named=choice != "required")
+    functions = [tool["function"] for tool in forced]
+    native = native_structural_tag(
+        parser_name or "", functions, named=choice != "required", parallel_tool_calls=parallel_tool_calls
+    )
     if native is not None:
         return ToolChoice(structural_tag=json.dumps(native, ensure_ascii=False))
     frame = CALL_FRAMES.get(parser_name or "")

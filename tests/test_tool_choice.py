@@ -243,7 +243,7 @@ async def test_unscripted_the_emulator_writes_the_call_the_structural_tag_forces
 
 def _fixture_cases(*, native: bool):
     return [
-        pytest.param(case, id=f"{case['parser']}:{case['tools']}:{case['tool_choice']}")
+        pytest.param(case, id=f"{case['parser']}:{case['tools']}:{case['tool_choice']}:{case['parallel_tool_calls']}")
         for case in XGRAMMAR_TAGS["cases"]
         if (case["parser"] in NATIVE_TAGS) == native and "tag" in case
     ]
@@ -252,12 +252,47 @@ def _fixture_cases(*, native: bool):
 def _our_tag(case: dict) -> dict:
     tools = XGRAMMAR_TAGS["tool_sets"][case["tools"]]
     choice = XGRAMMAR_TAGS["tool_choices"][case["tool_choice"]]
-    return json.loads(resolve_tool_choice(choice, tools, case["parser"], drop_params=False, model="m").structural_tag)
+    resolved = resolve_tool_choice(
+        choice, tools, case["parser"], drop_params=False, model="m", parallel_tool_calls=case["parallel_tool_calls"]
+    )
+    return json.loads(resolved.structural_tag)
 
 
 def test_the_fixture_was_dumped_from_real_sglang_and_xgrammar():
     assert XGRAMMAR_TAGS["provenance"].startswith("SGLang 0.5.23 with xgrammar 0.2.7:")
+    assert "parallel_tool_calls=case['parallel_tool_calls']" in XGRAMMAR_TAGS["provenance"]
     assert {case["parser"] for case in XGRAMMAR_TAGS["cases"] if "tag" in case} == set(supported_parsers())
+    # every parser, tool set and choice with both values of parallel_tool_calls
+    keyed = {(c["parser"], c["tools"], c["tool_choice"], c["parallel_tool_calls"]) for c in XGRAMMAR_TAGS["cases"]}
+    assert len(keyed) == len(XGRAMMAR_TAGS["cases"])
+    assert {key[:3] for key in keyed if key[3]} == {key[:3] for key in keyed if not key[3]}
+
+
+def _by_parallel(parser_name: str, tools: str, choice: str) -> dict[bool, dict]:
+    return {
+        case["parallel_tool_calls"]: case.get("tag")
+        for case in XGRAMMAR_TAGS["cases"]
+        if (case["parser"], case["tools"], case["tool_choice"]) == (parser_name, tools, choice)
+    }
+
+
+def test_parallel_tool_calls_false_caps_sglangs_native_tags_at_one_call_and_leaves_legacy_frames():
+    """What the fixture shows of real SGLang: False sets ``stop_after_first`` on every native "required" tag
+    (a named call is one tag already, except Harmony's, which becomes an optional single call); the legacy
+    frames are the same either way."""
+    for parser_name in supported_parsers():
+        required = _by_parallel(parser_name, "weather_time", "required")
+        named = _by_parallel(parser_name, "weather_time", "named")
+        if parser_name not in NATIVE_TAGS:
+            assert required[False] == required[True] and named[False] == named[True]
+            continue
+        assert '"stop_after_first": true' not in json.dumps(required[True])
+        capped = json.dumps(required[True]).replace('"stop_after_first": false', '"stop_after_first": true')
+        assert (json.dumps(required[False]) == capped) == (parser_name != "gpt-oss")
+        assert (named[False] == named[True]) == (parser_name != "gpt-oss")
+    harmony = _by_parallel("gpt-oss", "weather_time", "required")[False]["format"]
+    assert harmony["type"] == "optional"
+    assert (harmony["content"]["at_least_one"], harmony["content"]["stop_after_first"]) == (True, True)
 
 
 @pytest.mark.parametrize("case", _fixture_cases(native=True))
@@ -309,11 +344,15 @@ STRICT_SEARCH = {
 }
 
 
+@pytest.mark.parametrize("parallel", [True, False], ids=["parallel", "single"])
 @pytest.mark.parametrize("parser_name", sorted(NATIVE_TAGS))
 @pytest.mark.parametrize("tools", [[WEATHER_TOOL, TIME_TOOL], [STRICT_SEARCH, WEATHER_TOOL]], ids=["strings", "typed"])
-def test_the_emulators_call_under_a_native_tag_parses_back_into_the_forced_call(parser_name, tools):
+def test_the_emulators_call_under_a_native_tag_parses_back_into_the_forced_call(parser_name, tools, parallel):
     for choice in ("required", {"type": "function", "function": {"name": tools[1]["function"]["name"]}}):
-        tag = resolve_tool_choice(choice, tools, parser_name, drop_params=False, model="m").structural_tag
+        resolved = resolve_tool_choice(
+            choice, tools, parser_name, drop_params=False, model="m", parallel_tool_calls=parallel
+        )
+        tag = resolved.structural_tag
         text = forced_call_text(tag)
         forced = tools[0] if choice == "required" else tools[1]
         parsed = TOOL_CALL_PARSERS[parser_name]().parse(text, tools)
@@ -388,3 +427,58 @@ async def test_a_family_sglang_cannot_constrain_is_a_bad_request_listing_the_sup
     )
     assert {"qwen3_coder", "glm47", "gpt-oss", "deepseekv41", "apertus2509", "hermes"} <= set(supported_parsers())
     assert emulator.requests == []
+
+
+# ---- parallel_tool_calls ----
+
+SINGLE_CALL_FAMILIES = ["qwen3_coder", "glm47", "deepseekv4", "kimi_k2"]
+
+
+@pytest.mark.parametrize("parser_name", SINGLE_CALL_FAMILIES)
+async def test_parallel_tool_calls_false_sends_the_single_call_tag_and_the_default_is_unchanged(emulator, parser_name):
+    """Through litellm.acompletion: False reaches the provider in optional_params and the forced call's native tag
+    stops after the first call, as SGLang's; True and an absent parallel_tool_calls send the repeating tag."""
+    settings = {"tools": [WEATHER_TOOL, TIME_TOOL], "tool_choice": "required", "tool_call_parser": parser_name}
+    expected = {
+        False: resolve_tool_choice("required", settings["tools"], parser_name, drop_params=False, model="m"),
+        True: resolve_tool_choice(
+            "required", settings["tools"], parser_name, drop_params=False, model="m", parallel_tool_calls=False
+        ),
+    }
+    sent = {}
+    for given in ({}, {"parallel_tool_calls": True}, {"parallel_tool_calls": False}):
+        response = await chat(emulator, **settings, **given)
+        single = given.get("parallel_tool_calls") is False
+        sent[single] = emulator.requests[-1]["sampling_params"]["structural_tag"]
+        assert sent[single] == expected[single].structural_tag
+        assert (
+            '"stop_after_first": true' in sent[single],
+            '"stop_after_first": false' in sent[single],
+        ) == (single, not single)
+        (call,) = response.choices[0].message.tool_calls  # the emulator writes the first call the tag admits
+        assert call.function.name == "get_weather"
+    assert sent[True] == sent[False].replace('"stop_after_first": false', '"stop_after_first": true')
+
+
+async def test_parallel_tool_calls_false_leaves_legacy_frames_and_auto_as_sglang_does(emulator):
+    """SGLang's legacy frames carry no call count, and an ``auto`` turn is not constrained: with False the frame
+    sent is the same, and every call the model writes is still parsed and returned (SGLang drops none)."""
+    await chat(emulator, tools=[WEATHER_TOOL, TIME_TOOL], tool_choice="required")
+    default = sent_tag(emulator)
+    await chat(emulator, tools=[WEATHER_TOOL, TIME_TOOL], tool_choice="required", parallel_tool_calls=False)
+    assert sent_tag(emulator) == default and default["structures"][0]["begin"] == QWEN_BEGIN
+    emulator.script(f"{QWEN_CALL}\n{QWEN_CALL.replace('Paris', 'Tokyo')}")
+    response = await chat(emulator, tools=[WEATHER_TOOL], parallel_tool_calls=False)
+    assert "structural_tag" not in emulator.requests[-1]["sampling_params"]
+    cities = [json.loads(call.function.arguments)["city"] for call in response.choices[0].message.tool_calls]
+    assert cities == ["Paris", "Tokyo"]
+
+
+@pytest.mark.parametrize("value", ["false", 0, [False]])
+async def test_a_parallel_tool_calls_that_is_not_a_boolean_is_a_bad_request(emulator, value):
+    with pytest.raises(litellm.BadRequestError) as caught:
+        await chat(emulator, tools=[WEATHER_TOOL], tool_choice="required", parallel_tool_calls=value)
+    assert f"parallel_tool_calls must be true or false, got {value!r}" in str(caught.value)
+    assert emulator.requests == []
+    with pytest.raises(litellm.BadRequestError, match="parallel_tool_calls must be true or false"):
+        resolve_tool_choice("auto", [WEATHER_TOOL], "qwen25", drop_params=True, model="m", parallel_tool_calls=value)
