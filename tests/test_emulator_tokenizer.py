@@ -6,6 +6,7 @@ detokenize and render exactly as the tokenizer SGLang loads would."""
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import random
 from pathlib import Path
@@ -69,6 +70,10 @@ TOOLS = [
 ]
 
 
+class Role(str, enum.Enum):
+    USER = "user"
+
+
 @dataclasses.dataclass
 class Note:  # a message object, as frameworks pass them
     role: str
@@ -112,11 +117,26 @@ CONVERSATIONS = {
         },
         {"role": "tool", "tool_call_id": "abcdefghi", "content": "done"},
     ],
+    "reasoning": [  # reasoning under its older name: templates read it as reasoning_content (or thinking)
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "4", "reasoning": "2+2 is 4."},
+        {"role": "user", "content": "And 3+3?"},
+        {"role": "assistant", "content": "6", "thinking": "3+3 is 6."},
+        {"role": "user", "content": "Thanks."},
+    ],
     "prefill": [
         {"role": "user", "content": "Count to three."},
         {"role": "assistant", "content": "One, two, "},
     ],
     "objects": [Note("user", "As a dataclass.")],
+    "rich": [  # what templates see is rebuilt from JSON types: a str enum is its text, other objects placeholders
+        {
+            "role": Role.USER,
+            "content": [{"type": "text", "text": "Look:"}, {"type": "image", "image": bytearray(b"x")}],
+        },
+        {"role": "assistant", "content": Role.USER},
+        {"role": "user", "content": "ok"},
+    ],
 }
 VARIANTS = [
     {"add_generation_prompt": True, "tools": TOOLS},
@@ -167,6 +187,9 @@ def test_built_tokenizer_json_is_compact():
 
 def test_vocabulary_and_special_tokens_match(pair):
     theirs, ours = pair
+    assert ours.clean_up_tokenization_spaces == theirs.clean_up_tokenization_spaces is False
+    assert ours.response_template == theirs.response_template
+    assert ours.all_special_tokens == theirs.all_special_tokens
     assert (ours.vocab_size, len(ours), ours.model_max_length) == (
         theirs.vocab_size,
         len(theirs),
@@ -219,6 +242,10 @@ def test_encode_and_decode_match(pair):
         rng.shuffle(ids)
         for skip in (False, True):
             assert ours.decode(ids, skip_special_tokens=skip) == theirs.decode(ids, skip_special_tokens=skip)
+            options = {"skip_special_tokens": skip, "spaces_between_special_tokens": False}  # as validation.py
+            assert ours.decode(ids, **options) == theirs.decode(ids, **options)
+            cleaned = {"skip_special_tokens": skip, "clean_up_tokenization_spaces": True}
+            assert ours.decode(ids, **cleaned) == theirs.decode(ids, **cleaned)
         assert ours.decode(ids[0]) == theirs.decode(ids[0])
     for texts in (CORPUS[2], CORPUS[:6]):
         assert ours(texts) == {key: list(value) for key, value in theirs(texts).items()}

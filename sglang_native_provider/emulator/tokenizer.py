@@ -50,6 +50,7 @@ _KNOWN_CONFIG = {
     "chat_template",
     "added_tokens_decoder",
     "name_or_path",
+    "response_template",
 }
 _TOKENIZER_CLASSES = {"TokenizersBackend", "PreTrainedTokenizerFast"}
 _REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
@@ -75,9 +76,12 @@ class FastTokenizer:
         model_max_length: int | None,
         chat_template: str | dict[str, str] | None,
         name_or_path: str = "",
+        response_template: Any = None,
     ) -> None:
         self._backend = backend
         self.name_or_path = name_or_path
+        self.clean_up_tokenization_spaces = False  # from_directory refuses a directory that sets it
+        self.response_template = response_template
         self.model_max_length = model_max_length if model_max_length is not None else _UNBOUNDED
         self.chat_template = chat_template
         self.special_tokens_map = {
@@ -117,6 +121,7 @@ class FastTokenizer:
             model_max_length=config.get("model_max_length"),
             chat_template=_directory_chat_template(directory, config),
             name_or_path=str(directory),
+            response_template=config.get("response_template"),
         )
 
     def __repr__(self) -> str:
@@ -202,8 +207,21 @@ class FastTokenizer:
         batch = [self.encode(one, add_special_tokens=add_special_tokens) for one in text]
         return {"input_ids": batch, "attention_mask": [[1] * len(ids) for ids in batch]}
 
-    def decode(self, token_ids: int | Sequence[int] | Sequence[Sequence[int]], skip_special_tokens: bool = False):
-        """The text of ``token_ids`` (a list of texts for a batch of sequences)."""
+    def decode(
+        self,
+        token_ids: int | Sequence[int] | Sequence[Sequence[int]],
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool | None = None,
+        spaces_between_special_tokens: bool = True,
+    ):
+        """The text of ``token_ids`` (a list of texts for a batch of sequences).
+
+        As transformers 5's fast tokenizers, ``spaces_between_special_tokens`` changes nothing and the clean-up
+        of spaces is skipped for a BPE model (every recipe's).
+        """
+        del spaces_between_special_tokens
+        if clean_up_tokenization_spaces and type(self._backend.model).__name__ != "BPE":
+            raise NotImplementedError("clean_up_tokenization_spaces needs transformers' tokenizer")
         if isinstance(token_ids, int):
             token_ids = [token_ids]
         elif isinstance(token_ids, Mapping):
