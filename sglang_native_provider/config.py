@@ -37,6 +37,9 @@ class DeploymentConfig(BaseModel):
     tool_call_parser: str | None = None
     reasoning_parser: str | None = None
     trust_remote_code: bool = False
+    vocab_size: int | None = Field(default=None, gt=0)
+    """The model's vocabulary (its embedding rows) when it has more than the tokenizer's tokens, as Qwen3 has
+    (151,936 rows, 151,669 tokens): output ids below it are the model's own samples, not a server fault."""
     timeout: float = Field(default=600.0, gt=0)
     """Seconds: the deadline for a whole non-streamed request (connecting, sending, the whole answer)."""
     stream_first_event_timeout: float | None = Field(default=None, gt=0)

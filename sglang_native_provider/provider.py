@@ -39,6 +39,7 @@ from .sessions import StoreError, open_store
 from .streaming import StreamAssembler
 from .templating import normalize_messages, normalize_tools, prompt_tokenizer, resolve_chat_template, tokenizers
 from .tool_choice import resolve_tool_choice
+from .validation import vocab_size
 
 __all__ = ["SGLangNativeProvider", "handler", "register"]
 
@@ -59,10 +60,10 @@ def _request_fields(
     return fields
 
 
-def _check_vocabulary(prompt_ids: list[int], tokenizer, model: str) -> None:
-    """Refuse ids the tokenizer does not have (a mismatched tokenizer or forged metadata): a real SGLang
-    server's scheduler dies on an input id beyond its embedding."""
-    size = len(tokenizer)
+def _check_vocabulary(prompt_ids: list[int], tokenizer, model_vocab_size: int | None, model: str) -> None:
+    """Refuse ids the tokenizer (or the model, its ``vocab_size`` setting) does not have, from a mismatched
+    tokenizer or forged metadata: a real SGLang server's scheduler dies on an input id beyond its embedding."""
+    size = vocab_size(tokenizer, model_vocab_size)
     if prompt_ids and (max(prompt_ids) >= size or min(prompt_ids) < 0):
         bad = next(token for token in prompt_ids if not 0 <= token < size)
         raise bad_request(f"prompt token id {bad} is outside the tokenizer's vocabulary (size {size})", model)
@@ -370,7 +371,7 @@ class SGLangNativeProvider(CustomLLM):
             model=model,
             unmatched=conversation.unmatched,
         )
-        _check_vocabulary(prompt.ids, tokenizer, model)
+        _check_vocabulary(prompt.ids, tokenizer, config.vocab_size, model)
         session_turn = _session_turn(conversation, prompt, config, model)
 
         tool_parser = _parser("tool_call_parser", tool_parser_name, TOOL_CALL_PARSERS, model, tokenizer)
@@ -395,6 +396,7 @@ class SGLangNativeProvider(CustomLLM):
             top_logprobs=sampling.top_logprobs,
             request_fields=request_fields,
             sampling_params=sampling.sampling_params,
+            model_vocab_size=config.vocab_size,
         )
         # A forced call's grammar waits for the end of reasoning when the output may start with it.
         require_reasoning = tool_choice.structural_tag is not None and reasoning_start.may_reason

@@ -174,6 +174,8 @@ class ResponseContext:
     """Metadata every choice carries (tokenizer, conversation digest, template drift...)."""
     sampling_params: dict[str, Any] = field(default_factory=dict)
     """The request's SGLang ``sampling_params`` (``n``, and how ``text`` was detokenized)."""
+    model_vocab_size: int | None = None
+    """The ``vocab_size`` setting: output ids may go up to it when it exceeds the tokenizer's."""
 
     @property
     def n(self) -> int:
@@ -183,7 +185,12 @@ class ResponseContext:
         """Raise ``InternalServerError`` for an unfinished, aborted or inconsistent output."""
         check_finished(output, self.model)
         check_output(
-            output, tokenizer=self.tokenizer, logprobs=self.logprobs, top_logprobs=self.top_logprobs, model=self.model
+            output,
+            tokenizer=self.tokenizer,
+            logprobs=self.logprobs,
+            top_logprobs=self.top_logprobs,
+            model=self.model,
+            model_vocab_size=self.model_vocab_size,
         )
 
     def split(self, text: str) -> tuple[str, str | None, list[ToolCall]]:

@@ -234,7 +234,7 @@ class StreamAssembler:
         """What this event added holds together before any of it is passed on (the whole output is checked
         again when it finishes)."""
         model, top_logprobs = self._call.model, self._call.sampling.top_logprobs
-        size = vocab_size(self._context.tokenizer)
+        size = vocab_size(self._context.tokenizer, self._context.model_vocab_size)
         check_token_ids(choice.output_ids, size, "output_ids", model, start=ids_from)
         check_logprobs(choice.output_ids, choice.logprobs, model, start=logprobs_from, complete=False)
         if top_logprobs:

@@ -40,9 +40,10 @@ def _violation(message: str, model: str) -> Exception:
 
 
 @functools.lru_cache(maxsize=16)
-def vocab_size(tokenizer) -> int:
-    """The number of ids the tokenizer knows (added tokens included)."""
-    return len(tokenizer)
+def vocab_size(tokenizer, model_vocab_size: int | None = None) -> int:
+    """The number of ids an output may hold: the tokenizer's (added tokens included), or the model's
+    ``vocab_size`` setting when larger (embedding rows beyond the tokenizer's tokens can be sampled)."""
+    return max(len(tokenizer), model_vocab_size or 0)
 
 
 def check_token_ids(ids: Sequence[int], size: int, where: str, model: str, start: int = 0) -> None:
@@ -51,7 +52,11 @@ def check_token_ids(ids: Sequence[int], size: int, where: str, model: str, start
     if not window or (min(window) >= 0 and max(window) < size):
         return
     index = next(index for index, token_id in enumerate(window, start) if not 0 <= token_id < size)
-    raise _violation(f"{where}[{index}] = {ids[index]!r} is not a token id (0 to {size - 1})", model)
+    raise _violation(
+        f"{where}[{index}] = {ids[index]!r} is not a token id (0 to {size - 1}): a model with more embedding rows "
+        "than tokenizer tokens takes the vocab_size setting",
+        model,
+    )
 
 
 def _is_logprob(value: Any) -> bool:
@@ -139,10 +144,18 @@ def check_counts(meta: MetaInfo, model: str) -> None:
         )
 
 
-def check_output(output: GenerateOutput, *, tokenizer, logprobs: bool, top_logprobs: int, model: str) -> None:
+def check_output(
+    output: GenerateOutput,
+    *,
+    tokenizer,
+    logprobs: bool,
+    top_logprobs: int,
+    model: str,
+    model_vocab_size: int | None = None,
+) -> None:
     """One finished non-streamed output (or a stream's assembled output) holds together."""
     meta = output.meta_info
-    size = vocab_size(tokenizer)
+    size = vocab_size(tokenizer, model_vocab_size)
     check_finish_reason(meta.finish_reason, model)
     check_counts(meta, model)
     check_token_ids(output.output_ids, size, "output_ids", model)

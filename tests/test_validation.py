@@ -373,3 +373,34 @@ async def test_a_broken_stream_event_is_refused_before_its_tokens_are_passed_on(
     assert isinstance(error, litellm.InternalServerError) and fragment in str(error)
     assert not [chunk for chunk in chunks if chunk.choices and chunk.choices[0].delta.content]
 
+
+
+# Qwen3's embedding has 151,936 rows for the tokenizer's 151,669 tokens; a random-weights model samples the rest
+# (seen on real SGLang), and so, rarely, may a trained one.
+PADDING_ROW = 151695
+
+
+async def test_an_id_past_the_tokenizer_within_the_models_vocab_size_is_the_models_own_sample(emulator):
+    ids = [13048, PADDING_ROW, 151645]
+    with _CannedServer(json.dumps(_output(ids=ids, text="Hi")).encode()) as server:
+        with pytest.raises(litellm.InternalServerError, match="takes the vocab_size setting"):
+            await litellm.acompletion(logprobs=True, **_call(server.url))
+        with pytest.raises(litellm.InternalServerError, match=f"output_ids\\[1\\] = {PADDING_ROW} is not a token id"):
+            await litellm.acompletion(logprobs=True, vocab_size=PADDING_ROW, **_call(server.url))  # one row short
+        response = await litellm.acompletion(logprobs=True, vocab_size=151936, **_call(server.url))
+    message = response.choices[0].message
+    assert message.content == "Hi" and message.provider_specific_fields["completion_token_ids"] == ids
+
+    # The next turn continues on those exact ids: the prompt check takes the same bound.
+    turn_two = [{"role": "user", "content": "Hi"}, message.model_dump(), {"role": "user", "content": "Again"}]
+    emulator.script("Hello.")
+    with pytest.raises(litellm.BadRequestError, match=f"prompt token id {PADDING_ROW} is outside"):
+        await litellm.acompletion(**{**_call(emulator.url), "messages": turn_two})
+    again = await litellm.acompletion(vocab_size=151936, **{**_call(emulator.url), "messages": turn_two})
+    prompt = again.choices[0].message.provider_specific_fields["prompt_token_ids"]
+    assert prompt.count(PADDING_ROW) == 1
+
+    emulator.inject_stream(_sse(_stream_event([13048, PADDING_ROW], "Hi"), _stream_event(ids, "Hi", EOS)))
+    stream = await litellm.acompletion(stream=True, logprobs=True, vocab_size=151936, **_call(emulator.url))
+    chunks = [chunk async for chunk in stream]
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices) == "Hi"

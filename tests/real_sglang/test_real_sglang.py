@@ -50,9 +50,15 @@ def tokenizer():
     return load_emulator_tokenizer("qwen3")
 
 
+# Qwen3's embedding rows (every Qwen3 size, and the tiny model's config.json): the random model samples rows past
+# the tokenizer's 151,669 tokens about once in 570 tokens, which the provider then takes as the model's own.
+QWEN3_VOCAB_SIZE = 151936
+
+
 def completion(target, **kwargs):
     """``litellm.acompletion`` of the served Qwen3 through this provider."""
     kwargs.setdefault("messages", [{"role": "user", "content": "Weather in Paris?"}])
+    kwargs.setdefault("vocab_size", QWEN3_VOCAB_SIZE)
     kwargs.setdefault("max_tokens", 8)
     kwargs.setdefault("api_key", target.api_key)
     kwargs.setdefault("tokenizer", "offline:qwen3")
