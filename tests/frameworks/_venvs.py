@@ -20,6 +20,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[2]
 VENVS = Path(os.environ.get("SGLANG_NATIVE_TEST_VENVS", Path.home() / ".cache" / "sglang-native-provider" / "venvs"))
 INSTALL_TIMEOUT = 1800  # seconds: a cold install of a large framework on 2 busy cores
+TASK_TIMEOUT = 600  # seconds: one scripted episode in a framework's venv
 
 
 def framework_venv(name: str, constraints: Path, *requirements: str) -> Path:
@@ -52,3 +53,21 @@ def _run(command: list[str], what: str) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
     if done.returncode != 0:
         raise AssertionError(f"{what} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
+def run_task(python: Path, script: Path, spec: dict, tmp_path: Path) -> dict:
+    """Run ``script SPEC.json`` with the venv's ``python`` in ``tmp_path``; the report it writes to
+    ``spec["out"]`` (set here)."""
+    out = tmp_path / "out.json"
+    (tmp_path / "spec.json").write_text(json.dumps({**spec, "out": str(out)}))
+    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "HOME": os.environ.get("HOME", str(tmp_path))}
+    done = subprocess.run(
+        [str(python), str(script), str(tmp_path / "spec.json")],
+        capture_output=True,
+        text=True,
+        timeout=TASK_TIMEOUT,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(out.read_text())

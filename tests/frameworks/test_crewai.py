@@ -5,14 +5,11 @@ is re-rendered, each call its own exact sample. The ledger is a SQLite file, rea
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
 from _frameworks import after_blank_line, assert_exact_session, assert_per_call_samples
-from _venvs import framework_venv
+from _venvs import framework_venv, run_task
 
 from sglang_native_provider.sessions import open_store
 
@@ -25,19 +22,8 @@ BARE_CALL = [after_blank_line("", "get_weather", city="Paris"), "Sunny in Paris.
 def run_crews(emulator, tmp_path: Path, sessions: list[str]) -> dict:
     python = framework_venv("crewai", HERE / "crewai-constraints.txt", CREWAI)
     store = f"sqlite:///{tmp_path / 'ledger.db'}"
-    spec = {"api_base": emulator.url, "session_store": store, "sessions": sessions, "out": str(tmp_path / "out.json")}
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "HOME": os.environ.get("HOME", str(tmp_path))}
-    done = subprocess.run(
-        [str(python), str(HERE / "crewai_task.py"), str(tmp_path / "spec.json")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return {**json.loads((tmp_path / "out.json").read_text()), "store": open_store(store)}
+    spec = {"api_base": emulator.url, "session_store": store, "sessions": sessions}
+    return {**run_task(python, HERE / "crewai_task.py", spec, tmp_path), "store": open_store(store)}
 
 
 def test_crew_with_native_tool_calls(emulator, tmp_path, session_id):

@@ -7,13 +7,11 @@ function-response parts) and converts them back to chat messages on each turn, w
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from _frameworks import TOKENIZER, after_blank_line, assert_exact_session, prompts_of
-from _venvs import framework_venv
+from _venvs import framework_venv, run_task
 
 from sglang_native_provider.sessions import open_store
 
@@ -25,25 +23,8 @@ SCRIPT = [after_blank_line("I will look it up.", "get_weather", city="Paris"), "
 def run_agent(emulator, tmp_path: Path, session_id: str, streamed: bool) -> dict:
     python = framework_venv("google-adk", HERE / "google-adk-constraints.txt", ADK)
     store = f"sqlite:///{tmp_path / 'ledger.db'}"
-    spec = {
-        "api_base": emulator.url,
-        "session_store": store,
-        "session_id": session_id,
-        "streamed": streamed,
-        "out": str(tmp_path / "out.json"),
-    }
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "HOME": os.environ.get("HOME", str(tmp_path))}
-    done = subprocess.run(
-        [str(python), str(HERE / "google_adk_task.py"), str(tmp_path / "spec.json")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return {**json.loads((tmp_path / "out.json").read_text()), "store": open_store(store)}
+    spec = {"api_base": emulator.url, "session_store": store, "session_id": session_id, "streamed": streamed}
+    return {**run_task(python, HERE / "google_adk_task.py", spec, tmp_path), "store": open_store(store)}
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "sse"])
