@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from .emulator.contract import SAMPLING_PARAM_FIELDS
+from .contract import SAMPLING_PARAM_FIELDS
 from .errors import PROVIDER, bad_request
 
 __all__ = ["CLIENT_SETTINGS", "PROVIDER", "SETTING_NAMES", "DeploymentConfig", "load_config"]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .emulator.contract import SAMPLING_PARAM_FIELDS
+from .contract import SAMPLING_PARAM_FIELDS
 from .errors import bad_request
 
 __all__ = ["SamplingRequest", "build_sampling_request"]

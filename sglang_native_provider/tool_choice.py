@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .emulator.contract import GRAMMAR_FIELDS
+from .contract import GRAMMAR_FIELDS
 from .errors import bad_request
 from .structural_tags import NATIVE_TAGS, native_structural_tag
 

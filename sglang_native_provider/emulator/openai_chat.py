@@ -27,7 +27,7 @@ from ..parsers import (
     detect_reasoning_parser,
     detect_tool_call_parser,
 )
-from .contract import ContractError, check_generate_request
+from ..contract import ContractError, check_generate_request
 from .engine import Engine
 from .requests import GenerateError, Job, plan_jobs
 

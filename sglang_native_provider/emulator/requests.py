@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .contract import GRAMMAR_FIELDS
+from ..contract import GRAMMAR_FIELDS
 from .grammar import forced_call_text
 
 __all__ = ["GenerateError", "Job", "Sampling", "plan_jobs"]

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from .contract import ContractError, check_generate_request
+from ..contract import ContractError, check_generate_request
 from .engine import Engine
 from .model_config import ModelConfig
 from .openai_chat import ServerParsers, chat_completions
