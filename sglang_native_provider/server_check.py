@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .client import GenerateClient, Probe
+from .transport import GenerateClient, Probe
 
 __all__ = ["PROBE_TEXT", "ServerChecks"]
 
@@ -62,13 +62,20 @@ def _parser_warnings(probe: Probe | None, deployment: _Deployment, registries: M
         served = probe.answer.get(kind)
         if not isinstance(served, str) or not served:
             continue
-        registry = registries[kind]
-        if ours is None or registry.get(served) is not registry.get(ours):
+        if ours is None or not _same_parsing(registries[kind].get(served), registries[kind].get(ours)):
             warnings.append(
                 f"the server runs --{kind.replace('_', '-')} {served}, this provider parses with {ours!r}: "
                 f"set {kind}={served!r} to read outputs as the server's OpenAI API does"
             )
     return warnings
+
+
+def _same_parsing(served: type | None, ours: type | None) -> bool:
+    """Whether two parser classes read output alike (their forced-call frames may differ)."""
+    def reads_as(parser: type | None) -> type | None:
+        return parser.reads_as() if parser is not None and hasattr(parser, "reads_as") else parser
+
+    return served is not None and reads_as(served) is reads_as(ours)
 
 
 class ServerChecks:

@@ -1,6 +1,7 @@
 """Model-native structural tags (xgrammar's ``{"type": "structural_tag", "format": {...}}``) for a forced call.
 
-For the families whose SGLang 0.5.23 detector names a model-native tag, SGLang's OpenAI server constrains a
+For the families whose SGLang 0.5.23 detector names a model-native tag (``get_structural_tag_name()``, which
+our parser classes declare as ``structural_tag_name``), SGLang's OpenAI server constrains a
 forced call (``tool_choice`` "required" or a named function) with what xgrammar 0.2.7's
 ``get_model_structural_tag(model=..., tools=..., tool_choice=..., reasoning=False, parallel_tool_calls=...)``
 returns (``parallel_tool_calls`` being the request's, True unless it says False), sent as
@@ -22,7 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["NATIVE_TAGS", "arguments_schema", "native_structural_tag"]
+from .parsers import TOOL_CALL_PARSERS
+
+__all__ = ["NATIVE_TAGS", "XGRAMMAR_MODELS", "arguments_schema", "native_structural_tag"]
 
 Functions = Sequence[Mapping[str, Any]]
 Format = dict[str, Any]
@@ -164,18 +167,26 @@ def kimi(functions: Functions, named: bool, parallel_tool_calls: bool = True) ->
     return _sequence(_const("<|tool_calls_section_begin|>"), body, _const("<|tool_calls_section_end|>"))
 
 
-NATIVE_TAGS: dict[str, Callable[[Functions, bool, bool], Format]] = {
-    "qwen3_coder": qwen_3_coder,
-    "step3p5": qwen_3_coder,
-    "nanbeige": qwen_3_coder,
-    "glm47": glm_4_7,
-    "deepseekv32": deepseek_v3_2,
-    "deepseekv4": deepseek_v4,
-    "deepseekv41": deepseek_v4_1,
-    "gpt-oss": harmony,
-    "kimi_k2": kimi,
+Builder = Callable[[Functions, bool, bool], Format]
+
+XGRAMMAR_MODELS: dict[str, Builder] = {
+    "qwen_3_coder": qwen_3_coder,
+    "glm_4_7": glm_4_7,
+    "deepseek_v3_2": deepseek_v3_2,
+    "deepseek_v4": deepseek_v4,
+    "deepseek_v4_1": deepseek_v4_1,
+    "harmony": harmony,
+    "kimi": kimi,
 }
-"""Our parser names -> the builder of the tag SGLang 0.5.23 sends for them (its detector's xgrammar model)."""
+"""xgrammar's model names (``get_model_structural_tag(model=...)``) -> the builder of that model's tag."""
+
+NATIVE_TAGS: dict[str, Builder] = {
+    name: XGRAMMAR_MODELS[parser.structural_tag_name]
+    for name, parser in TOOL_CALL_PARSERS.items()
+    if parser.structural_tag_name is not None
+}
+"""Our parser names -> the builder of the tag SGLang 0.5.23 sends for them (the xgrammar model each parser
+class names as its ``structural_tag_name``)."""
 
 
 def native_structural_tag(
@@ -183,7 +194,8 @@ def native_structural_tag(
 ) -> dict[str, Any] | None:
     """The structural tag forcing one of ``functions`` in the family's markup (at most one call when
     ``parallel_tool_calls`` is False), or None without a native tag."""
-    builder = NATIVE_TAGS.get(parser_name)
-    if builder is None:
+    parser = TOOL_CALL_PARSERS.get(parser_name)
+    if parser is None or parser.structural_tag_name is None:
         return None
+    builder = XGRAMMAR_MODELS[parser.structural_tag_name]
     return {"type": "structural_tag", "format": builder(functions, named, parallel_tool_calls)}

@@ -3,8 +3,9 @@
 ``"required"`` and a named function become a structural tag forcing at least one call, written in the model
 family's own call markup, as SGLang's OpenAI server constrains these parsers: the model-native xgrammar tag
 where SGLang's detector names one (:mod:`.structural_tags`), else its legacy frame (begin, JSON arguments,
-end). The sampled tokens stay in the model's format and parse with its parser. The prompt still renders every
-tool, so it is the same whatever a turn's choice, and a conversation continues on exact tokens.
+end); each parser class declares which (``structural_tag_name``, ``call_frame``). The sampled tokens stay in
+the model's format and parse with its parser. The prompt still renders every tool, so it is the same whatever
+a turn's choice, and a conversation continues on exact tokens.
 
 ``parallel_tool_calls=False`` is passed on as SGLang does: a native tag then admits one call only; SGLang's
 legacy frames ignore it (their structural tag has no call count), and so do ours. As in SGLang, nothing else
@@ -22,6 +23,7 @@ from typing import Any
 
 from .contract import GRAMMAR_FIELDS
 from .errors import bad_request
+from .parsers import TOOL_CALL_PARSERS, CallFrame
 from .structural_tags import NATIVE_TAGS, native_structural_tag
 
 __all__ = ["CALL_FRAMES", "CallFrame", "ToolChoice", "resolve_tool_choice", "supported_parsers"]
@@ -29,59 +31,11 @@ __all__ = ["CALL_FRAMES", "CallFrame", "ToolChoice", "resolve_tool_choice", "sup
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class CallFrame:
-    """How one call is written: ``begin`` (with ``{name}``), the JSON arguments, ``end``; ``trigger`` (which may
-    name the function too) starts it."""
-
-    begin: str
-    end: str
-    trigger: str
-
-    def structure(self, tool: Mapping[str, Any]) -> dict[str, Any]:
-        function = tool["function"]
-        # As SGLang (and OpenAI): the arguments follow the schema only for strict functions.
-        schema = function.get("parameters") if function.get("strict") is True else None
-        return {"begin": self.begin.replace("{name}", function["name"]), "schema": schema or {}, "end": self.end}
-
-    def trigger_for(self, tool: Mapping[str, Any]) -> str:
-        return self.trigger.replace("{name}", tool["function"]["name"])
-
-
-_QWEN = CallFrame('<tool_call>\n{"name":"{name}", "arguments":', "}\n</tool_call>", "<tool_call>")
-# SGLang's legacy frames (``structure_info``), for the detectors without a model-native tag; Kimi K2's frame gave
-# way to its native tag, which SGLang prefers for a forced call.
 CALL_FRAMES: dict[str, CallFrame] = {
-    "qwen25": _QWEN,
-    "qwen": _QWEN,
-    "trinity": _QWEN,
-    "hermes": CallFrame('<tool_call>{"name":"{name}", "arguments":', "}</tool_call>", "<tool_call>"),
-    "llama3": CallFrame('<|python_tag|>{"name":"{name}", "arguments":', "}", "<|python_tag|>"),
-    "mistral": CallFrame('[TOOL_CALLS] [{"name":"{name}", "arguments":', "}]", "[TOOL_CALLS]"),
-    "deepseekv3": CallFrame(
-        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>{name}\n```json\n",
-        "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
-        "<｜tool▁calls▁begin｜>",
-    ),
-    # SGLang frames a V3.1 call without the calls section around it, which its own parser does not read.
-    "deepseekv31": CallFrame(
-        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>{name}<｜tool▁sep｜>",
-        "<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
-        "<｜tool▁calls▁begin｜>",
-    ),
-    "apertus2509": CallFrame('<|tools_prefix|>[{"{name}": ', "}]<|tools_suffix|>", "<|tools_prefix|>"),
-    "interns1": CallFrame(
-        '<|action_start|> <|plugin|>\n{"name": "{name}", "parameters": ',
-        "}<|action_end|>",
-        "<|action_start|> <|plugin|>",
-    ),
-    # Inkling's trigger is the whole block header, function name included: one trigger per tool.
-    "inkling": CallFrame(
-        '<|message_model|>{name}<|content_invoke_tool_json|>{"name":"{name}","args":',
-        "}<|end_message|>",
-        "<|message_model|>{name}<|content_invoke_tool_json|>",
-    ),
+    name: parser.call_frame for name, parser in TOOL_CALL_PARSERS.items() if parser.call_frame is not None
 }
+"""Parser names -> SGLang's legacy frame (``structure_info``), for the detectors without a model-native tag: each
+parser's ``call_frame``."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +112,8 @@ def resolve_tool_choice(
     )
     if native is not None:
         return ToolChoice(structural_tag=json.dumps(native, ensure_ascii=False))
-    frame = CALL_FRAMES.get(parser_name or "")
+    parser = TOOL_CALL_PARSERS.get(parser_name or "")
+    frame = parser.call_frame if parser is not None else None
     if frame is None:
         reason = (
             f"tool_choice {choice!r} needs a tool-call format SGLang can constrain to; the "

@@ -95,6 +95,31 @@ def test_detection_from_templates():
     assert detect_reasoning_parser("{{ bos_token }}") is None
 
 
+@pytest.mark.parametrize("registry", [TOOL_CALL_PARSERS, REASONING_PARSERS], ids=["tool_call", "reasoning"])
+def test_the_registry_is_the_one_place_names_are_given_and_signs_name_their_own_class(registry):
+    """A class answers to the names its registry lines give it; each template sign a class declares itself names
+    one of those (a subclass's inherited signs name its parent's, and detection skips them for it)."""
+    for name, parser in registry.items():
+        assert parser.names == tuple(other for other, registered in registry.items() if registered is parser)
+        assert name in parser().names
+        for sign in vars(parser).get("template_signs", ()):
+            implied, *markup = sign
+            assert registry[implied] is parser and markup, (parser.__name__, sign)
+
+
+def test_detection_follows_the_registry_order_most_specific_markup_first():
+    assert detect_tool_call_parser("<tool_call>{function-name}<arg_key>") == "glm47"
+    assert detect_tool_call_parser("<tool_call><arg_key>") == "glm45"
+    assert detect_tool_call_parser("<tool_call><function=") == "qwen3_coder"
+    assert detect_tool_call_parser("renderer:deepseekv41") == "deepseekv41"
+    assert detect_tool_call_parser("｜DSML｜function_calls>") == "deepseekv32"
+    assert detect_tool_call_parser("｜DSML｜tool_calls>") == "deepseekv4"
+    assert detect_tool_call_parser("```json") is None  # only with DeepSeek's calls marker
+    assert detect_tool_call_parser("<｜tool▁calls▁begin｜>```json") == "deepseekv3"
+    assert detect_reasoning_parser("<|tool_calls_section_begin|></think>") == "kimi_k2"
+    assert detect_reasoning_parser("renderer:deepseekv32") == "deepseek-v3"
+
+
 markup = st.sampled_from(
     ["<tool_call>", "</tool_call>", "<think>", "</think>", '{"name": "f"', "}", "\n", '"arguments":']
 )

@@ -57,7 +57,7 @@ async def test_another_tokenizer_than_the_servers_is_reported(probes):
     assert "tokenizes a probe text differently from tokenizer 'offline:qwen3'" in warning
 
 
-@pytest.mark.parametrize("served, reported", [("mistral", True), ("hermes", False), ("qwen25", False)])
+@pytest.mark.parametrize("served, reported", [("mistral", True), ("hermes", False), ("qwen25", False), ("qwen", False)])
 async def test_a_server_parsing_with_another_parser_is_reported(served, reported):
     with Emulator("qwen3", tool_call_parser=served) as emulator:
         emulator.script("Hi.")
@@ -65,7 +65,7 @@ async def test_a_server_parsing_with_another_parser_is_reported(served, reported
             model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=MESSAGES
         )
     warnings = fields_of(response).get("server_warnings", [])
-    # The provider detects qwen25 from Qwen3's template; hermes names the same parser.
+    # The provider detects qwen25 from Qwen3's template; hermes parses alike (only its forced-call frame differs).
     assert bool(warnings) is reported
     if reported:
         assert "--tool-call-parser mistral" in warnings[0] and "tool_call_parser='mistral'" in warnings[0]

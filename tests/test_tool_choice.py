@@ -17,7 +17,7 @@ from sglang_native_provider.demo import WEATHER_TOOL
 from sglang_native_provider.emulator import Emulator
 from sglang_native_provider.emulator.grammar import forced_call_text
 from sglang_native_provider.parsers import TOOL_CALL_PARSERS
-from sglang_native_provider.structural_tags import NATIVE_TAGS
+from sglang_native_provider.structural_tags import NATIVE_TAGS, XGRAMMAR_MODELS
 from sglang_native_provider.tool_choice import CALL_FRAMES, resolve_tool_choice, supported_parsers
 
 TIME_TOOL = {
@@ -68,6 +68,18 @@ def test_the_frames_are_sglangs_for_every_parser_it_frames_and_only_those():
         "schema": {},
         "end": "}<|action_end|>",
     }
+
+
+def test_each_parser_class_declares_how_sglang_forces_its_calls():
+    """The frames and native tags are the registered parsers' own (``call_frame``, ``structural_tag_name``):
+    a name's frame is its class's, and its native tag the builder of the xgrammar model its class names."""
+    for name, parser in TOOL_CALL_PARSERS.items():
+        assert CALL_FRAMES.get(name) is parser.call_frame
+        model = parser.structural_tag_name
+        assert NATIVE_TAGS.get(name) is (XGRAMMAR_MODELS[model] if model is not None else None)
+    assert {parser.structural_tag_name for parser in TOOL_CALL_PARSERS.values()} - {None} == set(XGRAMMAR_MODELS)
+    assert TOOL_CALL_PARSERS["trinity"].call_frame is TOOL_CALL_PARSERS["qwen25"].call_frame  # inherited
+    assert TOOL_CALL_PARSERS["mimo"].structural_tag_name is None  # not Qwen3-Coder's: SGLang's MiMo names none
 
 
 @pytest.mark.parametrize(

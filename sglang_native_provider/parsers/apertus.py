@@ -10,18 +10,11 @@ tool from inside one: such a call is content (for the tool-call parser), the tex
 
 from __future__ import annotations
 
-import json
-
-from .base import (
-    ParsedReasoning,
-    ReasoningParser,
-    ReasoningStream,
-    SplitReasoningStream,
-    ToolCall,
-    marker_prefix_length,
-)
+from .base import CallFrame, ToolCall, without_partial
 from .json_blocks import JsonPayloadEnd
+from .json_calls import every_call, json_value, named_call
 from .mentions import CallStart
+from .reasoning import SplitReasoningParser
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["ApertusReasoningParser", "ApertusToolCallParser"]
@@ -30,30 +23,19 @@ TOOLS_OPEN, TOOLS_CLOSE = "<|tools_prefix|>", "<|tools_suffix|>"
 
 
 class ApertusToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
-    names = ("apertus2509",)
     open, close = TOOLS_OPEN, TOOLS_CLOSE
     call_starts = ("[",)
+    call_frame = CallFrame(TOOLS_OPEN + '[{"{name}": ', "}]" + TOOLS_CLOSE, TOOLS_OPEN)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        try:
-            items = json.loads(payload)
-        except json.JSONDecodeError:
+        items = json_value(payload)
+        if not isinstance(items, list):
             return None
-        if not isinstance(items, list) or not items:
-            return None
-        calls = []
-        for item in items:
-            if not isinstance(item, dict) or len(item) != 1:
-                return None
-            ((name, arguments),) = item.items()
-            if not isinstance(arguments, dict) or not name:
-                return None
-            calls.append(ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False)))
-        return calls
+        pairs = [item.popitem() if isinstance(item, dict) and len(item) == 1 else ("", None) for item in items]
+        return every_call([named_call(name, arguments) for name, arguments in pairs])
 
 
-class ApertusReasoningParser(ReasoningParser):
-    names = ("apertus2509",)
+class ApertusReasoningParser(SplitReasoningParser):
     open_tag, close_tag = "<|inner_prefix|>", "<|inner_suffix|>"
     markers = (open_tag, close_tag)
 
@@ -67,7 +49,7 @@ class ApertusReasoningParser(ReasoningParser):
                 start = text.find(self.open_tag, position)
                 if start == -1:
                     tail = text[position:]
-                    content.append(tail if final else tail[: len(tail) - marker_prefix_length(tail, self.open_tag)])
+                    content.append(tail if final else without_partial(tail, (self.open_tag,)))
                     break
                 content.append(text[position:start])
                 position, inside, seen = start + len(self.open_tag), True, True
@@ -78,24 +60,15 @@ class ApertusReasoningParser(ReasoningParser):
                 call_end = text.find(TOOLS_CLOSE, call)
                 if call_end == -1:
                     tail = text[call:]
-                    content.append(tail if final else tail[: len(tail) - marker_prefix_length(tail, TOOLS_CLOSE)])
+                    content.append(tail if final else without_partial(tail, (TOOLS_CLOSE,)))
                     break
                 content.append(text[call : call_end + len(TOOLS_CLOSE)])
                 position = call_end + len(TOOLS_CLOSE)
                 continue
             if end == -1:
                 tail = text[position:]
-                if not final:
-                    tail = tail[: len(tail) - max(marker_prefix_length(tail, m) for m in (self.close_tag, TOOLS_OPEN))]
-                reasoning.append(tail)
+                reasoning.append(tail if final else without_partial(tail, (self.close_tag, TOOLS_OPEN)))
                 break
             reasoning.append(text[position:end])
             position, inside = end + len(self.close_tag), False
         return ("".join(reasoning) if seen else None), "".join(content)
-
-    def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
-        reasoning, content = self.split(text, opened=opened, final=True)
-        return ParsedReasoning(reasoning=reasoning, content=content)
-
-    def stream(self, *, opened: bool = False) -> ReasoningStream:
-        return SplitReasoningStream(lambda text, final: self.split(text, opened=opened, final=final))

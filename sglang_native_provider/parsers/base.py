@@ -3,28 +3,35 @@
 Each parser answers on completed output (``parse``) and incrementally (``stream()`` returns an object fed
 text deltas). Streams hold back anything still undecided (a marker half-written, an unclosed call) so that
 the deltas they emit always add up to what ``parse`` returns for the whole text.
+
+The interfaces also carry what a family's class declares besides parsing: its SGLang names (given by the
+registry), how SGLang forces a call in its markup (:class:`CallFrame`, or an xgrammar model name) and the
+chat-template markup that implies it (:data:`TemplateSign`).
 """
 
 from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 __all__ = [
     "UNPARSED_TOOL_MARKUP",
+    "CallFrame",
     "ParsedReasoning",
     "ParsedToolCalls",
     "ReasoningParser",
     "ReasoningStream",
-    "SplitReasoningStream",
+    "Resplitting",
+    "TemplateSign",
     "ToolCall",
     "ToolCallParser",
     "ToolCallStream",
     "marker_prefix_length",
     "merge_metadata",
+    "without_partial",
 ]
 
 UNPARSED_TOOL_MARKUP = "unparsed_tool_markup"
@@ -84,6 +91,34 @@ def marker_prefix_length(text: str, marker: str) -> int:
     return 0
 
 
+def without_partial(text: str, markers: Iterable[str]) -> str:
+    """``text`` less the end that could still become one of ``markers`` (held back while output streams)."""
+    return text[: len(text) - max((marker_prefix_length(text, marker) for marker in markers), default=0)]
+
+
+TemplateSign = tuple[str, ...]
+"""A parser name, then markup: a chat template holding all of that markup implies the named parser."""
+
+
+@dataclass(frozen=True)
+class CallFrame:
+    """SGLang's legacy frame of one forced call (its detector's ``structure_info``): ``begin`` (with ``{name}``),
+    the JSON arguments, ``end``; ``trigger`` (which may name the function too) starts it."""
+
+    begin: str
+    end: str
+    trigger: str
+
+    def structure(self, tool: Mapping[str, Any]) -> dict[str, Any]:
+        function = tool["function"]
+        # As SGLang (and OpenAI): the arguments follow the schema only for strict functions.
+        schema = function.get("parameters") if function.get("strict") is True else None
+        return {"begin": self.begin.replace("{name}", function["name"]), "schema": schema or {}, "end": self.end}
+
+    def trigger_for(self, tool: Mapping[str, Any]) -> str:
+        return self.trigger.replace("{name}", tool["function"]["name"])
+
+
 class ToolCallStream(ABC):
     """Incremental tool-call parsing: content deltas and each call once it is complete."""
 
@@ -106,38 +141,62 @@ class ReasoningStream(ABC):
         """End of output: whatever was held back."""
 
 
-class SplitReasoningStream(ReasoningStream):
-    """Re-splits the text so far after each delta with ``split(text, final)`` -> (reasoning, content), which
-    holds back undecided text before the end, and emits what is new."""
+class Resplitting:
+    """Mixin for a stream that re-reads the whole text so far after each delta (:meth:`_emit`) and returns what
+    that adds to what it returned before."""
 
-    def __init__(self, split: Callable[[str, bool], tuple[str | None, str]]) -> None:
-        self._split = split
-        self._text = ""
-        self._reasoning = ""
-        self._content = ""
+    _text: str = ""
 
-    def _emit(self, final: bool) -> tuple[str, str]:
-        reasoning, content = self._split(self._text, final)
-        reasoning = reasoning or ""
-        reasoning_delta = reasoning[len(self._reasoning) :] if reasoning.startswith(self._reasoning) else ""
-        content_delta = content[len(self._content) :] if content.startswith(self._content) else ""
-        self._reasoning += reasoning_delta
-        self._content += content_delta
-        return reasoning_delta, content_delta
+    @abstractmethod
+    def _emit(self, final: bool) -> Any:
+        """What the text so far adds; ``final``: the output has ended."""
 
-    def feed(self, delta: str) -> tuple[str, str]:
+    @staticmethod
+    def _added(emitted: str, now: str) -> str:
+        """What ``now`` adds to the ``emitted`` text (nothing while it does not extend it)."""
+        return now[len(emitted) :] if now.startswith(emitted) else ""
+
+    def feed(self, delta: str) -> Any:
         self._text += delta
         return self._emit(final=False)
 
-    def finish(self) -> tuple[str, str]:
+    def finish(self) -> Any:
         return self._emit(final=True)
 
 
-class ToolCallParser(ABC):
-    """Finds one family's tool-call markup in model output."""
+_DECLARATIONS = frozenset(
+    {"__module__", "__qualname__", "__doc__", "__firstlineno__", "__static_attributes__", "__abstractmethods__"}
+    | {"_abc_impl", "markers", "names", "call_frame", "structural_tag_name", "template_signs"}
+)
+"""What a parser class may define and still read output as its base does (``markers`` is derived from the
+markup attributes, which a class reading differently defines itself)."""
 
-    names: ClassVar[tuple[str, ...]]
-    """SGLang's ``--tool-call-parser`` names this parser answers to."""
+
+class ToolCallParser(ABC):
+    """Finds one family's tool-call markup in model output.
+
+    Besides parsing, a family's class declares what else is known of it: how SGLang forces a call in its markup
+    (``call_frame`` or ``structural_tag_name``) and the chat-template markup that implies it (``template_signs``).
+    """
+
+    names: ClassVar[tuple[str, ...]] = ()
+    """SGLang's ``--tool-call-parser`` names this parser answers to (set by the registry, :mod:`.registry`)."""
+    call_frame: ClassVar[CallFrame | None] = None
+    """SGLang's legacy frame for a forced call (``tool_choice``), where its detector has one."""
+    structural_tag_name: ClassVar[str | None] = None
+    """The xgrammar model whose native structural tag SGLang sends for a forced call instead of a frame (its
+    detector's ``get_structural_tag_name()``; the tag itself is built by ``structural_tags``)."""
+    template_signs: ClassVar[tuple[TemplateSign, ...]] = ()
+    """Chat-template markup implying one of this parser's names (see :func:`.registry.detect_tool_call_parser`)."""
+
+    @classmethod
+    def reads_as(cls) -> type[ToolCallParser]:
+        """The class whose parsing this one's is: itself, or the nearest ancestor when this class only declares
+        how a call is forced and detected (Qwen2.5's parser is Hermes' with its own forced-call frame)."""
+        declared = set(vars(cls)) - _DECLARATIONS
+        if declared or cls.__base__ is None or not issubclass(cls.__base__, ToolCallParser):
+            return cls
+        return cls.__base__.reads_as()
 
     @abstractmethod
     def parse(self, text: str, tools: Sequence[dict[str, Any]] | None) -> ParsedToolCalls:
@@ -156,8 +215,10 @@ class ToolCallParser(ABC):
 class ReasoningParser(ABC):
     """Separates one family's reasoning block from the answer."""
 
-    names: ClassVar[tuple[str, ...]]
-    """SGLang's ``--reasoning-parser`` names this parser answers to."""
+    names: ClassVar[tuple[str, ...]] = ()
+    """SGLang's ``--reasoning-parser`` names this parser answers to (set by the registry, :mod:`.registry`)."""
+    template_signs: ClassVar[tuple[TemplateSign, ...]] = ()
+    """Chat-template markup implying one of this parser's names (see :func:`.registry.detect_reasoning_parser`)."""
 
     @abstractmethod
     def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:

@@ -15,18 +15,11 @@ Unlike SGLang, text outside both blocks is kept as content rather than dropped.
 
 from __future__ import annotations
 
-import json
-
-from .base import (
-    ParsedReasoning,
-    ReasoningParser,
-    ReasoningStream,
-    SplitReasoningStream,
-    ToolCall,
-    marker_prefix_length,
-)
+from .base import ToolCall, without_partial
 from .json_blocks import JsonPayloadEnd
+from .json_calls import every_call, json_value, named_call
 from .mentions import CallStart
+from .reasoning import SplitReasoningParser
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["CohereReasoningParser", "CohereToolCallParser"]
@@ -36,27 +29,21 @@ TEXT_OPEN, TEXT_CLOSE = "<|START_TEXT|>", "<|END_TEXT|>"
 ACTION_OPEN, ACTION_CLOSE = "<|START_ACTION|>", "<|END_ACTION|>"
 
 
+def _call(item: dict) -> ToolCall | None:
+    """One action: ``tool_name`` (or ``name``) and ``parameters`` (or ``arguments``)."""
+    return named_call(item.get("tool_name", item.get("name")), item.get("parameters", item.get("arguments", {})))
+
+
 class CohereToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
-    names = ("cohere_command4",)
     open, close = ACTION_OPEN, ACTION_CLOSE
     call_starts = ("[", "{")
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        try:
-            items = json.loads(payload)
-        except json.JSONDecodeError:
-            return None
+        items = json_value(payload)
         items = [items] if isinstance(items, dict) else items
-        if not isinstance(items, list) or not items:
+        if not isinstance(items, list):
             return None
-        calls = []
-        for item in items:
-            name = item.get("tool_name", item.get("name")) if isinstance(item, dict) else None
-            arguments = item.get("parameters", item.get("arguments", {})) if isinstance(item, dict) else None
-            if not isinstance(name, str) or not name or not isinstance(arguments, dict):
-                return None
-            calls.append(ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False)))
-        return calls
+        return every_call([_call(item) if isinstance(item, dict) else None for item in items])
 
 
 def _first(text: str, markers: tuple[str, ...]) -> tuple[int, str] | None:
@@ -64,14 +51,13 @@ def _first(text: str, markers: tuple[str, ...]) -> tuple[int, str] | None:
     return min(found) if found else None
 
 
-class CohereReasoningParser(ReasoningParser):
-    names = ("cohere_command4",)
+class CohereReasoningParser(SplitReasoningParser):
     open_tag, close_tag = THINK_OPEN, THINK_CLOSE
     markers = (THINK_OPEN, THINK_CLOSE, TEXT_OPEN, TEXT_CLOSE)
     _ENDS = (THINK_CLOSE, TEXT_OPEN, ACTION_OPEN)
 
-    def split(self, text: str, *, final: bool) -> tuple[str | None, str]:
-        """(reasoning, content); the output always starts inside the thinking block."""
+    def split(self, text: str, *, opened: bool, final: bool) -> tuple[str | None, str]:
+        """(reasoning, content); the output always starts inside the thinking block (``opened`` or not)."""
         body = text
         if not final and THINK_OPEN.startswith(body.lstrip()) and body.strip():
             return "", ""
@@ -79,19 +65,10 @@ class CohereReasoningParser(ReasoningParser):
             body = body.lstrip()[len(THINK_OPEN) :]
         end = _first(body, self._ENDS)
         if end is None:
-            if not final:
-                body = body[: len(body) - max(marker_prefix_length(body, marker) for marker in self._ENDS)]
-            return body or None, ""
+            return (body if final else without_partial(body, self._ENDS)) or None, ""
         index, marker = end
         reasoning = body[:index]
         rest = body[index + len(THINK_CLOSE) :] if marker == THINK_CLOSE else body[index:]
         if not final:
-            rest = rest[: len(rest) - max(marker_prefix_length(rest, marker) for marker in (TEXT_OPEN, TEXT_CLOSE))]
+            rest = without_partial(rest, (TEXT_OPEN, TEXT_CLOSE))
         return reasoning or None, rest.replace(TEXT_OPEN, "").replace(TEXT_CLOSE, "")
-
-    def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
-        reasoning, content = self.split(text, final=True)
-        return ParsedReasoning(reasoning=reasoning, content=content)
-
-    def stream(self, *, opened: bool = False) -> ReasoningStream:
-        return SplitReasoningStream(lambda text, final: self.split(text, final=final))

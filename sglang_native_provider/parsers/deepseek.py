@@ -1,4 +1,4 @@
-"""DeepSeek tool calls: V3/R1 (``deepseekv3``) and V3.1 (``deepseekv31``).
+"""DeepSeek tool calls: V3/R1 (``deepseekv3``) and V3.1 (``deepseekv31``); R1's reasoning (``deepseek-r1``).
 
 V3.1 (DeepSeek-V3.1 chat template)::
 
@@ -6,37 +6,54 @@ V3.1 (DeepSeek-V3.1 chat template)::
     <｜tool▁calls▁end｜>   (all on one line)
 
 V3 and R1 wrap the arguments in a fenced JSON block after ``function<｜tool▁sep｜>NAME``. The markers are
-special tokens of DeepSeek's tokenizer, so SGLang must be asked to keep special tokens.
+special tokens of DeepSeek's tokenizer, so SGLang must be asked to keep special tokens. R1's ``<think>`` block
+also ends where the calls section begins.
 """
 
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
-from .base import ToolCall
+from .base import CallFrame, ToolCall
 from .json_calls import consecutive_calls
 from .split import BlockToolCallParser, Tools
+from .think import ThinkReasoningParser
 
-__all__ = ["DeepSeekV3ToolCallParser", "DeepSeekV31ToolCallParser"]
+__all__ = ["DeepSeekR1ReasoningParser", "DeepSeekV3ToolCallParser", "DeepSeekV31ToolCallParser"]
 
+CALLS_BEGIN, CALLS_END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
 _CALL_BEGIN, _SEP, _CALL_END = "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>"
-_V31_CALL = re.compile(rf"\s*{_CALL_BEGIN}([^<]+?){_SEP}(.*?){_CALL_END}\s*", re.DOTALL)
-_V3_CALL = re.compile(rf"\s*{_CALL_BEGIN}function{_SEP}([^\n<]+)\n```json\n(.*?)\n```{_CALL_END}\s*", re.DOTALL)
 
 
-class DeepSeekV31ToolCallParser(BlockToolCallParser):
-    names = ("deepseekv31",)
-    open, close = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
+class _DeepSeekToolCallParser(BlockToolCallParser):
+    """A calls section of ``call_pattern`` matches (group 1 the name, group 2 the JSON arguments)."""
+
+    open, close = CALLS_BEGIN, CALLS_END
     extra_markers = (_CALL_BEGIN, _SEP, _CALL_END)
+    call_pattern: ClassVar[re.Pattern[str]]
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        return consecutive_calls(_V31_CALL, payload)
+        return consecutive_calls(self.call_pattern, payload)
 
 
-class DeepSeekV3ToolCallParser(BlockToolCallParser):
-    names = ("deepseekv3",)
-    open, close = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
-    extra_markers = (_CALL_BEGIN, _SEP, _CALL_END)
+class DeepSeekV31ToolCallParser(_DeepSeekToolCallParser):
+    call_pattern = re.compile(rf"\s*{_CALL_BEGIN}([^<]+?){_SEP}(.*?){_CALL_END}\s*", re.DOTALL)
+    # SGLang frames a V3.1 call without the calls section around it, which its own parser does not read.
+    call_frame = CallFrame(f"{CALLS_BEGIN}{_CALL_BEGIN}{{name}}{_SEP}", f"{_CALL_END}{CALLS_END}", CALLS_BEGIN)
+    template_signs = (("deepseekv31", CALLS_BEGIN),)
 
-    def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        return consecutive_calls(_V3_CALL, payload)
+
+class DeepSeekV3ToolCallParser(_DeepSeekToolCallParser):
+    call_pattern = re.compile(rf"\s*{_CALL_BEGIN}function{_SEP}([^\n<]+)\n```json\n(.*?)\n```{_CALL_END}\s*", re.DOTALL)
+    call_frame = CallFrame(
+        f"{CALLS_BEGIN}{_CALL_BEGIN}function{_SEP}{{name}}\n```json\n", f"\n```{_CALL_END}{CALLS_END}", CALLS_BEGIN
+    )
+    template_signs = (("deepseekv3", "```json", CALLS_BEGIN),)
+
+
+class DeepSeekR1ReasoningParser(ThinkReasoningParser):
+    """DeepSeek-R1: ``<think>`` ended early by the tool-call section (a special token)."""
+
+    tool_markers = (CALLS_BEGIN,)
+    tool_markers_at_line_start = False

@@ -108,5 +108,7 @@ class DsmlToolCallParser(BlockToolCallParser):
 
 
 class DeepSeekV32ToolCallParser(DsmlToolCallParser):
-    names = ("deepseekv32",)
     block_tag, invoke_tag, parameter_tag = "function_calls", "invoke", "parameter"
+    structural_tag_name = "deepseek_v3_2"
+    # ``renderer:NAME`` is a family renderer used instead of a chat template (``renderers``)
+    template_signs = (("deepseekv32", "renderer:deepseekv32"), ("deepseekv32", "function_calls>", DSML))

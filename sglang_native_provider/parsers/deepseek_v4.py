@@ -19,29 +19,37 @@ a call without ``</think>`` still calls (the block stays in the content for the 
 
 from __future__ import annotations
 
-from .deepseek_v32 import DeepSeekV32ToolCallParser, DsmlToolCallParser
+from .deepseek import CALLS_BEGIN
+from .deepseek_v32 import DSML, DeepSeekV32ToolCallParser, DsmlToolCallParser
 from .think import ThinkReasoningParser
 
 __all__ = ["DeepSeekReasoningParser", "DeepSeekV4ToolCallParser", "DeepSeekV41ToolCallParser"]
 
 
 class DeepSeekV4ToolCallParser(DsmlToolCallParser):
-    names = ("deepseekv4",)
     block_tag, invoke_tag, parameter_tag = "tool_calls", "invoke", "parameter"
+    structural_tag_name = "deepseek_v4"
+    template_signs = (("deepseekv4", "renderer:deepseekv4"), ("deepseekv4", DSML))
 
 
 class DeepSeekV41ToolCallParser(DsmlToolCallParser):
-    names = ("deepseekv41",)
     block_tag, invoke_tag, parameter_tag = " calls", " invoke", " parameter"
+    structural_tag_name = "deepseek_v4_1"
+    template_signs = (("deepseekv41", "renderer:deepseekv41"),)
 
 
 class DeepSeekReasoningParser(ThinkReasoningParser):
     """``<think>`` reasoning ended by ``</think>`` or by the start of any DeepSeek calls block (single added
     tokens in DeepSeek's tokenizers, so wherever they appear)."""
 
-    names = ("deepseek-v3", "deepseek-v4", "deepseek-v41")
+    template_signs = (
+        ("deepseek-v41", "renderer:deepseekv41"),
+        ("deepseek-v4", "renderer:deepseekv4"),
+        ("deepseek-v4", DSML),
+        ("deepseek-v3", "renderer:deepseekv32"),
+    )
     tool_markers = (
-        "<｜tool▁calls▁begin｜>",  # V3.1
+        CALLS_BEGIN,  # V3.1
         DeepSeekV32ToolCallParser.open,
         DeepSeekV4ToolCallParser.open,
         DeepSeekV41ToolCallParser.open,

@@ -18,7 +18,7 @@ import re
 
 from .base import ToolCall
 from .json_blocks import JsonPayloadEnd
-from .json_calls import json_call
+from .json_calls import back_to_back, json_call
 from .mentions import CallStart
 from .split import BlockToolCallParser, Tools
 from .typed import typed_arguments
@@ -36,18 +36,7 @@ def _name(attribute: str) -> str:
     return value
 
 
-def _consecutive(pattern: re.Pattern[str], text: str) -> list[re.Match[str]] | None:
-    matches, position = [], 0
-    for match in pattern.finditer(text):
-        if match.start() != position:
-            return None
-        matches.append(match)
-        position = match.end()
-    return matches if position == len(text) else None
-
-
 class DotsToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
-    names = ("dots",)
     open, close = "<dots_function_call>", "</dots_function_call>"
     extra_markers = ("<invoke", "</invoke>", "<parameter", "</parameter>")
     json_start = re.compile(r"\{")
@@ -57,13 +46,13 @@ class DotsToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
         if not payload.lstrip().startswith("<invoke"):
             call = json_call(payload.strip())
             return None if call is None else [call]
-        invokes = _consecutive(_INVOKE, payload)
+        invokes = back_to_back(_INVOKE, payload)
         if not invokes:
             return None
         calls = []
         for invoke in invokes:
             name = _name(invoke.group(1))
-            parameters = _consecutive(_PARAMETER, invoke.group(2)) if invoke.group(2).strip() else []
+            parameters = back_to_back(_PARAMETER, invoke.group(2))
             if not name or parameters is None:
                 return None
             pairs = [(_name(match.group(1)), match.group(2).strip()) for match in parameters]

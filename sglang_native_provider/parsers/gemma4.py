@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from .base import ToolCall
+from .json_calls import named_call
 from .split import BlockToolCallParser, Tools
 from .think import ThinkReasoningParser
 
@@ -117,24 +118,20 @@ def gemma_arguments(text: str) -> dict[str, Any] | None:
 
 
 class Gemma4ToolCallParser(BlockToolCallParser):
-    names = ("gemma4",)
     open, close = "<|tool_call>", "<tool_call|>"
     extra_markers = (QUOTE,)
+    template_signs = (("gemma4", "<|tool_call>"),)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         match = _CALL.fullmatch(payload)
-        if match is None:
-            return None
-        arguments = gemma_arguments(match.group(2))
-        if arguments is None:
-            return None
-        return [ToolCall(name=match.group(1), arguments=json.dumps(arguments, ensure_ascii=False))]
+        call = None if match is None else named_call(match.group(1), gemma_arguments(match.group(2)))
+        return None if call is None else [call]
 
 
 class Gemma4ReasoningParser(ThinkReasoningParser):
     """The thought channel, also ended by a call written before the channel was closed."""
 
-    names = ("gemma4",)
+    template_signs = (("gemma4", "<|channel>"),)
     open_tag, close_tag = "<|channel>thought", "<channel|>"
     tool_markers = (Gemma4ToolCallParser.open,)
     tool_markers_at_line_start = False

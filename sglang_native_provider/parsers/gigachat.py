@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import re
 
-from .base import UNPARSED_TOOL_MARKUP, ParsedToolCalls, ToolCall, marker_prefix_length
+from .base import UNPARSED_TOOL_MARKUP, ParsedToolCalls, ToolCall, without_partial
+from .json_calls import back_to_back, every_call, named_call
 from .mentions import CallStart
 from .split import BlockToolCallParser, Tools, TrailingToolCallParser
 
@@ -48,7 +49,6 @@ def _gigachat3_call(body: str) -> ToolCall | None:
 
 
 class GigaChat3ToolCallParser(TrailingToolCallParser):
-    names = ("gigachat3",)
     start_marker = _HEADERS[1]
 
     def _start(self, text: str) -> int | None:
@@ -67,8 +67,7 @@ class GigaChat3ToolCallParser(TrailingToolCallParser):
             end = text.find(_MESSAGE_END)
             if end != -1:
                 return super().split(text[:end], tools, final=False)
-            held = max(marker_prefix_length(text, marker) for marker in (*_HEADERS, _MESSAGE_END))
-            return super().split(text[: len(text) - held], tools, final=False)
+            return super().split(without_partial(text, (*_HEADERS, _MESSAGE_END)), tools, final=False)
         start = self._start(text)
         if start is None:
             return ParsedToolCalls(text)
@@ -96,30 +95,18 @@ def _gcml_value(raw: str, is_string: bool) -> object:
         return raw
 
 
-def _gcml_call(name: str, body: str) -> ToolCall | None:
-    arguments, position = {}, 0
-    for match in _PARAMETER.finditer(body):
-        if match.start() != position:
-            return None
-        arguments[match.group(1)] = _gcml_value(match.group(3), match.group(2) == "true")
-        position = match.end()
-    if not name or body[position:].strip():
+def _gcml_call(invoke: re.Match[str]) -> ToolCall | None:
+    parameters = back_to_back(_PARAMETER, invoke.group(2))
+    if parameters is None:
         return None
-    return ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False))
+    arguments = {match.group(1): _gcml_value(match.group(3), match.group(2) == "true") for match in parameters}
+    return named_call(invoke.group(1), arguments)
 
 
 class GigaChat35ToolCallParser(CallStart, BlockToolCallParser):
-    names = ("gigachat35",)
     open, close = "<｜GCML｜tool_calls>", "</｜GCML｜tool_calls>"
     call_starts = ("<｜GCML｜invoke",)
     extra_markers = ("<｜GCML｜invoke", "</｜GCML｜invoke>", "<｜GCML｜parameter", "</｜GCML｜parameter>")
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        calls, position = [], 0
-        for match in _INVOKE.finditer(payload):
-            call = _gcml_call(match.group(1), match.group(2)) if match.start() == position else None
-            if call is None:
-                return None
-            calls.append(call)
-            position = match.end()
-        return calls if calls and not payload[position:].strip() else None
+        return every_call([_gcml_call(invoke) for invoke in back_to_back(_INVOKE, payload) or []])

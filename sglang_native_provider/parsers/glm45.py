@@ -1,4 +1,5 @@
-"""GLM-4.5/4.6 tool calls (``glm45``, ``glm``): the name, then key/value tags inside ``<tool_call>``.
+"""GLM-4.5/4.6 tool calls (``glm45``, ``glm``; also ``poolside_v1`` and ``spark25``): the name, then key/value
+tags inside ``<tool_call>``.
 
 Format (GLM-4.6 chat template)::
 
@@ -19,7 +20,8 @@ import functools
 import re
 
 from .base import ToolCall
-from .split import BlockToolCallParser, Tools, close_outside_values
+from .json_calls import back_to_back
+from .split import BlockToolCallParser, Tools
 from .typed import typed_arguments
 
 __all__ = ["Glm45ToolCallParser"]
@@ -39,9 +41,10 @@ def _value_end(close: str) -> re.Pattern[str]:
 
 
 class Glm45ToolCallParser(BlockToolCallParser):
-    names = ("glm45", "glm")
     open, close = "<tool_call>", "</tool_call>"
     extra_markers = ("<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>")
+    value_open = "<arg_value>"
+    template_signs = (("glm45", "<arg_key>"),)
 
     def starts_call(self, text: str, start: int) -> bool | None:
         name = _NAME_START.match(text, start)
@@ -49,17 +52,13 @@ class Glm45ToolCallParser(BlockToolCallParser):
             return None
         return name.end() > start + (text[start] == "\n") and text[name.end()] in "\n<\\"
 
-    def block_end(self, text: str, start: int) -> int:
-        return close_outside_values(text, start, self.close, "<arg_value>", _value_end(self.close))
+    def value_end(self) -> re.Pattern[str]:
+        return _value_end(self.close)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         name = _NAME.match(payload)
-        if name is None:
-            return None
-        pairs, position = [], name.end()
-        while (pair := _PAIR.match(payload, position)) is not None:
-            pairs.append((pair.group(1).strip(), pair.group(2)))
-            position = pair.end()
-        if position != len(payload):
-            return None  # text outside the pairs: not this format
-        return [ToolCall(name=name.group(1), arguments=typed_arguments(name.group(1), pairs, tools))]
+        pairs = None if name is None else back_to_back(_PAIR, payload, name.end())
+        if pairs is None:
+            return None  # no name, or text outside the pairs: not this format
+        arguments = [(pair.group(1).strip(), pair.group(2)) for pair in pairs]
+        return [ToolCall(name=name.group(1), arguments=typed_arguments(name.group(1), arguments, tools))]

@@ -19,4 +19,6 @@ __all__ = ["Glm47ToolCallParser"]
 
 
 class Glm47ToolCallParser(Glm45ToolCallParser):
-    names = ("glm47",)
+    structural_tag_name = "glm_4_7"
+    # GLM-4.7's template writes the name and its first key on one line
+    template_signs = (("glm47", "{function-name}<arg_key>"),)

@@ -18,21 +18,14 @@ special tokens of gpt-oss's tokenizer.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .base import (
-    UNPARSED_TOOL_MARKUP,
-    ParsedReasoning,
-    ParsedToolCalls,
-    ReasoningParser,
-    ReasoningStream,
-    SplitReasoningStream,
-    ToolCall,
-    marker_prefix_length,
-)
+from .base import ParsedReasoning, ParsedToolCalls, ToolCall, marker_prefix_length
 from .json_calls import arguments_text, json_end
-from .split import SplitToolCallParser, Tools
+from .reasoning import SplitReasoningParser
+from .split import Found, SplitToolCallParser, Tools
 
 __all__ = ["BUILTIN_TOOL_MESSAGES", "GptOssReasoningParser", "GptOssToolCallParser"]
 
@@ -51,6 +44,7 @@ _FIRST_HEADER = re.compile(r"\s*(?:to=[^\s<]+\s*)?")
 _FIRST_HEADER_SO_FAR = re.compile(r"\s*(?:t|to|to=[^\s<]*\s*)?")
 _SPACE = re.compile(r"\s*")
 _NOT_BUILTIN = ("all", "user", "assistant")
+_SIGNS = (("gpt-oss", _CHANNEL),)
 
 
 @dataclass(frozen=True)
@@ -99,6 +93,48 @@ def _body_end(text: str, start: int, call: bool) -> tuple[int, int] | None:
     return end.start(), end.start() if end.group(1) == "start" else end.end()
 
 
+def _tail(text: str, position: int, *, final: bool) -> list[str | _Markup]:
+    """The pieces of the text from ``position`` on, where no marker follows."""
+    outside = text[position:]
+    decided = outside if final else outside[: len(outside) - _partial(outside)]
+    if position == 0 and not final and _FIRST_HEADER_SO_FAR.fullmatch(decided):
+        return []  # may still become the first message's header
+    if position == 0 and final and outside.strip() and _FIRST_HEADER.fullmatch(outside):
+        return [_Markup(outside)]  # a first header cut off before its channel
+    return [decided]
+
+
+def _header_end(text: str, cursor: int) -> tuple[int | None, int]:
+    """(where the header ends, after ``<|message|>``; where the text goes on) for a header whose opening
+    marker ends at ``cursor``; the end is None for a header that never finishes: then the text goes on at the
+    next message or after the end marker that cut it off, or at -1 when the text ends first."""
+    while (inner := _MARK.search(text, cursor)) is not None:
+        if inner.group(1) == "message":
+            return inner.end(), inner.end()
+        if inner.group(1) not in ("channel", "constrain"):  # a new message or an end before the header finished
+            return None, inner.start() if inner.group(1) == "start" else inner.end()
+        cursor = inner.end()
+    return None, -1
+
+
+def _message(text: str, header_start: int, header_end: int, *, final: bool) -> _Message:
+    """The message whose header is ``text[header_start:header_end]``; before the end, an unfinished body
+    holds back a half-written marker."""
+    header = text[header_start:header_end]
+    recipient = _RECIPIENT.search(header)
+    channel = _CHANNEL_NAME.search(header)
+    recipient_name = recipient.group(1) if recipient else None
+    ends = _body_end(text, header_end, bool(recipient_name and recipient_name.startswith("functions.")))
+    if ends is None:
+        body = text[header_end:]
+        if not final:
+            body = body[: len(body) - _partial(body)]
+        stop, complete = header_end + len(body), False
+    else:
+        body, stop, complete = text[header_end : ends[0]], ends[1], True
+    return _Message(text[header_start:stop], channel.group(1) if channel else "", recipient_name, body, complete)
+
+
 def _pieces(text: str, *, final: bool) -> list[str | _Message | _Markup]:
     """The text as outside text (str), messages and unparsed markup; before the end, undecided text is left
     out (a header not finished, a half-written marker, what may still become the first header)."""
@@ -106,17 +142,9 @@ def _pieces(text: str, *, final: bool) -> list[str | _Message | _Markup]:
     position = 0
     while position < len(text):
         mark = _MARK.search(text, position)
-        outside = text[position : mark.start() if mark else len(text)]
         if mark is None:
-            decided = outside if final else outside[: len(outside) - _partial(outside)]
-            if position == 0 and not final and _FIRST_HEADER_SO_FAR.fullmatch(decided):
-                break  # may still become the first message's header
-            if position == 0 and final and outside.strip() and _FIRST_HEADER.fullmatch(outside):
-                pieces.append(_Markup(outside))  # a first header cut off before its channel
-                break
-            pieces.append(decided)
-            break
-        header_start = mark.start()
+            return pieces + _tail(text, position, final=final)
+        header_start, outside = mark.start(), text[position : mark.start()]
         if mark.group(1) == "channel" and position == 0 and _FIRST_HEADER.fullmatch(outside):
             header_start, outside = 0, ""
         if outside:
@@ -125,119 +153,81 @@ def _pieces(text: str, *, final: bool) -> list[str | _Message | _Markup]:
             pieces.append(_Markup(mark.group(0)))  # a stray marker outside any message
             position = mark.end()
             continue
-        cursor, header_end = mark.end(), None
-        while header_end is None:
-            inner = _MARK.search(text, cursor)
-            if inner is None:
-                if final:
-                    pieces.append(_Markup(text[header_start:]))
-                return pieces
-            if inner.group(1) in ("channel", "constrain"):
-                cursor = inner.end()
-            elif inner.group(1) == "message":
-                header_end = inner.end()
-            else:  # a new message or an end before this header finished
-                cursor = inner.start() if inner.group(1) == "start" else inner.end()
-                pieces.append(_Markup(text[header_start:cursor]))
-                break
+        header_end, position = _header_end(text, mark.end())
         if header_end is None:
-            position = cursor
+            if position == -1:
+                return [*pieces, _Markup(text[header_start:])] if final else pieces
+            pieces.append(_Markup(text[header_start:position]))
             continue
-        header = text[header_start:header_end]
-        recipient = _RECIPIENT.search(header)
-        channel = _CHANNEL_NAME.search(header)
-        recipient_name = recipient.group(1) if recipient else None
-        ends = _body_end(text, header_end, bool(recipient_name and recipient_name.startswith("functions.")))
-        if ends is None:
-            body = text[header_end:]
-            if not final:
-                body = body[: len(body) - _partial(body)]
-            stop, complete = header_end + len(body), False
-        else:
-            body, stop, complete = text[header_end : ends[0]], ends[1], True
-        pieces.append(
-            _Message(text[header_start:stop], channel.group(1) if channel else "", recipient_name, body, complete)
-        )
-        if ends is None:
+        message = _message(text, header_start, header_end, final=final)
+        pieces.append(message)
+        if not message.complete:
             break
-        position = stop
+        position = header_start + len(message.raw)
     return pieces
 
 
-def _metadata(unparsed: list[str], builtin: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    metadata: dict[str, list[Any]] = {}
-    if unparsed:
-        metadata[UNPARSED_TOOL_MARKUP] = unparsed
-    if builtin:
-        metadata[BUILTIN_TOOL_MESSAGES] = builtin
-    return metadata
+def _read(text: str, found: Found, on_message: Callable[[_Message], None], *, final: bool) -> list[dict[str, Any]]:
+    """Sorts the pieces of ``text`` into ``found``: outside text is content, stray markup unparsed, messages to
+    built-in tools are returned, and every other message goes to ``on_message``."""
+    builtin: list[dict[str, Any]] = []
+    for piece in _pieces(text, final=final):
+        if isinstance(piece, str):
+            found.content.append(piece)
+        elif isinstance(piece, _Markup):
+            found.unparsed.append(piece.raw)
+        elif piece.builtin:
+            builtin.append(piece.builtin_entry())
+        else:
+            on_message(piece)
+    return builtin
 
 
-class GptOssReasoningParser(ReasoningParser):
+class GptOssReasoningParser(SplitReasoningParser):
     """Reasoning is the ``analysis`` channel, content the answer's messages; calls pass on as written."""
 
-    names = ("gpt-oss",)
     markers = _MARKERS
+    template_signs = _SIGNS
 
-    def _split(self, text: str, *, final: bool) -> ParsedReasoning:
-        reasoning: list[str] = []
-        content: list[str] = []
-        unparsed: list[str] = []
-        builtin: list[dict[str, Any]] = []
-        for piece in _pieces(text, final=final):
-            if isinstance(piece, str):
-                content.append(piece)
-            elif isinstance(piece, _Markup):
-                unparsed.append(piece.raw)
-            elif piece.call:
-                content.append(piece.raw)  # for the tool-call parser
-            elif piece.builtin:
-                builtin.append(piece.builtin_entry())
+    def split(self, text: str, *, opened: bool, final: bool) -> ParsedReasoning:
+        found, reasoning = Found(), []
+
+        def message(piece: _Message) -> None:
+            if piece.call:
+                found.content.append(piece.raw)  # for the tool-call parser
             elif piece.channel == "analysis":
                 reasoning.append(piece.body)
             else:
-                content.append(piece.body)
-        return ParsedReasoning("\n".join(reasoning) or None, "".join(content), _metadata(unparsed, builtin))
+                found.content.append(piece.body)
 
-    def split(self, text: str, *, final: bool) -> tuple[str, str]:
-        parsed = self._split(text, final=final)
-        return parsed.reasoning or "", parsed.content
-
-    def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
-        return self._split(text, final=True)
-
-    def stream(self, *, opened: bool = False) -> ReasoningStream:
-        return SplitReasoningStream(lambda text, final: self.split(text, final=final))
+        builtin = _read(text, found, message, final=final)
+        metadata = found.parsed(**{BUILTIN_TOOL_MESSAGES: builtin}).metadata
+        return ParsedReasoning("\n".join(reasoning) or None, "".join(found.content), metadata)
 
 
 class GptOssToolCallParser(SplitToolCallParser):
     """Messages to ``functions.NAME`` are calls; ``final`` and ``commentary`` messages are the content."""
 
-    names = ("gpt-oss",)
     markers = _MARKERS
+    structural_tag_name = "harmony"
+    template_signs = _SIGNS
 
     def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
-        content: list[str] = []
-        calls: list[ToolCall] = []
-        unparsed: list[str] = []
-        builtin: list[dict[str, Any]] = []
-        for piece in _pieces(text, final=final):
-            if isinstance(piece, str):
-                content.append(piece)
-            elif isinstance(piece, _Markup):
-                unparsed.append(piece.raw)
-            elif piece.call:
+        found = Found()
+
+        def message(piece: _Message) -> None:
+            if piece.call:
                 arguments = arguments_text(piece.body.strip()) if piece.complete else None
                 if arguments is not None:
-                    calls.append(ToolCall(name=piece.recipient.removeprefix("functions."), arguments=arguments))
+                    found.calls.append(ToolCall(name=piece.recipient.removeprefix("functions."), arguments=arguments))
                 elif final:
-                    unparsed.append(piece.raw)
-            elif piece.builtin:
-                builtin.append(piece.builtin_entry())
+                    found.unparsed.append(piece.raw)
             elif piece.channel in ("final", "commentary", ""):
-                content.append(piece.body)
+                found.content.append(piece.body)
             else:
-                content.append(piece.raw)  # reasoning, for a reasoning parser
-        joined = "".join(content)
-        taken = calls or unparsed or builtin
-        return ParsedToolCalls(joined.rstrip() if taken or not final else joined, calls, _metadata(unparsed, builtin))
+                found.content.append(piece.raw)  # reasoning, for a reasoning parser
+
+        builtin = _read(text, found, message, final=final)
+        content = "".join(found.content)
+        taken = found.calls or found.unparsed or builtin
+        return found.parsed(content.rstrip() if taken or not final else content, **{BUILTIN_TOOL_MESSAGES: builtin})

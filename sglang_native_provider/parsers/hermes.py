@@ -12,33 +12,27 @@ Format (Qwen3 chat template)::
 
 from __future__ import annotations
 
-import re
-
-from .base import ToolCall
-from .json_calls import json_call, json_end
+from .base import CallFrame, ToolCall
+from .json_blocks import JsonPayloadEnd
+from .json_calls import json_call
+from .mentions import CallStart
 from .split import BlockToolCallParser, Tools
 
-__all__ = ["HermesToolCallParser"]
-
-_SPACE = re.compile(r"\s*")
+__all__ = ["HermesToolCallParser", "Qwen25ToolCallParser"]
 
 
-class HermesToolCallParser(BlockToolCallParser):
-    names = ("hermes", "qwen25", "qwen")
+class HermesToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
     open, close = "<tool_call>", "</tool_call>"
-
-    def starts_call(self, text: str, start: int) -> bool | None:
-        first = _SPACE.match(text, start).end()
-        return text.startswith("{", first) if first < len(text) else None
-
-    def block_end(self, text: str, start: int) -> int:
-        brace = text.index("{", start)
-        scanned = json_end(text, brace, (self.close,))
-        if scanned is None:
-            return -1
-        end, closed = scanned
-        return text.find(self.close, end) if closed else end
+    call_starts = ("{",)
+    call_frame = CallFrame('<tool_call>{"name":"{name}", "arguments":', "}</tool_call>", "<tool_call>")
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         call = json_call(payload.strip())
         return None if call is None else [call]
+
+
+class Qwen25ToolCallParser(HermesToolCallParser):
+    """Qwen2.5 and Qwen3 (``qwen25``, ``qwen``): Hermes' calls; SGLang frames a forced one on its own lines."""
+
+    call_frame = CallFrame('<tool_call>\n{"name":"{name}", "arguments":', "}\n</tool_call>", "<tool_call>")
+    template_signs = (("qwen25", "<tool_call>"),)

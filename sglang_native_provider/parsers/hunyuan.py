@@ -12,6 +12,8 @@ Format (Hunyuan chat template)::
 HY4 drops ``<tool_sep>`` (the name is followed by the first ``<arg_key>``). Values are text, typed with the
 tool's schema. The shipping tokenizers may spell the tags with a suffix (``<tool_calls:opensource>``): SGLang
 reads those from the vocabulary at run time; this parser reads the bare tags.
+
+Reasoning is ``<think>…</think>``, also ended by the ``<tool_calls>`` section (a special token).
 """
 
 from __future__ import annotations
@@ -19,38 +21,37 @@ from __future__ import annotations
 import re
 
 from .base import ToolCall
+from .json_calls import back_to_back, every_call
 from .mentions import CallStart
 from .split import BlockToolCallParser, Tools
+from .think import ThinkReasoningParser
 from .typed import typed_arguments
 
-__all__ = ["HunyuanToolCallParser"]
+__all__ = ["HunyuanReasoningParser", "HunyuanToolCallParser"]
+
+SECTION_OPEN, SECTION_CLOSE = "<tool_calls>", "</tool_calls>"
 
 _CALL = re.compile(r"\s*<tool_call>(.*?)</tool_call>\s*", re.DOTALL)
 _PAIR = re.compile(r"\s*<arg_key>(.*?)</arg_key>\s*<arg_value>(.*?)</arg_value>\s*", re.DOTALL)
 
 
-def _call(body: str, tools: Tools) -> ToolCall | None:
-    name, separator, rest = body.partition("<tool_sep>")
+def _call(match: re.Match[str], tools: Tools) -> ToolCall | None:
+    name, separator, rest = match.group(1).partition("<tool_sep>")
     if not separator:
-        name, separator, rest = body.partition("<arg_key>")
+        name, separator, rest = match.group(1).partition("<arg_key>")
         rest = separator + rest
     name = name.strip()
     if not name or "<" in name or "\n" in name:
         return None
-    pairs, position = [], 0
-    for match in _PAIR.finditer(rest):
-        if match.start() != position:
-            return None
-        pairs.append((match.group(1).strip(), match.group(2)))
-        position = match.end()
-    if rest[position:].strip():
+    pairs = back_to_back(_PAIR, rest)
+    if pairs is None:
         return None
-    return ToolCall(name=name, arguments=typed_arguments(name, pairs, tools))
+    arguments = [(pair.group(1).strip(), pair.group(2)) for pair in pairs]
+    return ToolCall(name=name, arguments=typed_arguments(name, arguments, tools))
 
 
 class HunyuanToolCallParser(CallStart, BlockToolCallParser):
-    names = ("hunyuan",)
-    open, close = "<tool_calls>", "</tool_calls>"
+    open, close = SECTION_OPEN, SECTION_CLOSE
     call_starts = ("<tool_call>",)
     extra_markers = (
         "<tool_call>",
@@ -63,11 +64,11 @@ class HunyuanToolCallParser(CallStart, BlockToolCallParser):
     )
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        calls, position = [], 0
-        for match in _CALL.finditer(payload):
-            call = _call(match.group(1), tools) if match.start() == position else None
-            if call is None:
-                return None
-            calls.append(call)
-            position = match.end()
-        return calls if calls and not payload[position:].strip() else None
+        return every_call([_call(match, tools) for match in back_to_back(_CALL, payload) or []])
+
+
+class HunyuanReasoningParser(ThinkReasoningParser):
+    """Hunyuan: ``<think>…</think>``, ended early by the ``<tool_calls>`` section (a special token)."""
+
+    tool_markers = (SECTION_OPEN,)
+    tool_markers_at_line_start = False

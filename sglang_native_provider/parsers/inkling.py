@@ -16,20 +16,12 @@ reports it as a nameless call; here it stays content.
 
 from __future__ import annotations
 
-import json
 import re
 
-from .base import (
-    UNPARSED_TOOL_MARKUP,
-    ParsedReasoning,
-    ParsedToolCalls,
-    ReasoningParser,
-    ReasoningStream,
-    SplitReasoningStream,
-    ToolCall,
-    marker_prefix_length,
-)
-from .split import SplitToolCallParser, Tools
+from .base import CallFrame, ParsedToolCalls, ToolCall, marker_prefix_length
+from .json_calls import json_value, named_call
+from .reasoning import SplitReasoningParser
+from .split import Found, SplitToolCallParser, Tools
 
 __all__ = ["InklingReasoningParser", "InklingToolCallParser"]
 
@@ -76,64 +68,52 @@ def _clean(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def _reject_constant(value: str) -> float:
-    raise ValueError(f"{value} is not JSON")  # NaN and Infinity: Python's json would accept them
-
-
-def _json_call(body: str) -> ToolCall | None:
-    try:
-        payload = json.loads(body.strip(), parse_constant=_reject_constant)
-    except ValueError:
-        return None
-    name = payload.get("name") if isinstance(payload, dict) else None
-    arguments = payload.get("args") if isinstance(payload, dict) else None
-    if not isinstance(name, str) or not name or not isinstance(arguments, dict):
-        return None
-    return ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False))
+def _json_calls(body: str) -> list[ToolCall] | None:
+    """The one call a JSON invocation holds (``{"name": …, "args": {…}}``), as a list; None when malformed."""
+    payload = json_value(body.strip(), constants=False)
+    call = named_call(payload.get("name"), payload.get("args")) if isinstance(payload, dict) else None
+    return None if call is None else [call]
 
 
 class InklingToolCallParser(SplitToolCallParser):
-    names = ("inkling",)
     markers = CONTROL_TOKENS
+    # The trigger is the whole block header, function name included: one trigger per tool.
+    call_frame = CallFrame(
+        MESSAGE_MODEL + "{name}" + INVOKE_JSON + '{"name":"{name}","args":',
+        "}" + END_MESSAGE,
+        MESSAGE_MODEL + "{name}" + INVOKE_JSON,
+    )
 
     def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
-        parts: list[str] = []
-        calls: list[ToolCall] = []
-        unparsed: list[str] = []
+        found = Found()
         position = 0
         while (marker := text.find(INVOKE_JSON, position)) != -1:
             start = _header_start(text, position, marker)
             body = marker + len(INVOKE_JSON)
             end = text.find(END_MESSAGE, body)
+            found.content.append(text[position:start])
             if end == -1 and not final:
-                parts.append(text[position:start])
-                return ParsedToolCalls(_clean("".join(parts)), calls)
+                return ParsedToolCalls(_clean("".join(found.content)), found.calls)
             stop = len(text) if end == -1 else end + len(END_MESSAGE)
-            call = None if end == -1 else _json_call(text[body:end])
-            parts.append(text[position:start])
-            if call is None:
-                unparsed.append(text[start:stop])
-            else:
-                calls.append(call)
+            found.add(None if end == -1 else _json_calls(text[body:end]), text[start:stop])
             position = stop
         tail = text[position:]
         if not final:
             header = _header_start(tail, 0, len(tail))
             tail = tail[:header] if header < len(tail) else tail[: len(tail) - _held(tail, final)]
-        content = _clean("".join(parts) + tail)
-        return ParsedToolCalls(content, calls, {UNPARSED_TOOL_MARKUP: unparsed} if unparsed else {})
+        found.content.append(tail)
+        return found.parsed(_clean("".join(found.content)))
 
 
 _KINDS = {THINKING: "reasoning", TEXT: "content"}
 _ENDS = (END_MESSAGE, END_SAMPLING)
 
 
-class InklingReasoningParser(ReasoningParser):
-    names = ("inkling",)
+class InklingReasoningParser(SplitReasoningParser):
     open_tag, close_tag = THINKING, END_MESSAGE
     markers = CONTROL_TOKENS
 
-    def split(self, text: str, *, final: bool) -> tuple[str | None, str]:
+    def split(self, text: str, *, opened: bool, final: bool) -> tuple[str | None, str]:
         """(reasoning, content): each block's text goes where its kind says; a header is hidden unless a tool
         block follows it, and tool blocks stay whole in the content."""
         held = _held(text, final)
@@ -171,10 +151,3 @@ class InklingReasoningParser(ReasoningParser):
         elif header_at is None:
             content.append(tail)
         return ("".join(reasoning) if reasoning else None), "".join(content)
-
-    def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
-        reasoning, content = self.split(text, final=True)
-        return ParsedReasoning(reasoning=reasoning, content=content)
-
-    def stream(self, *, opened: bool = False) -> ReasoningStream:
-        return SplitReasoningStream(lambda text, final: self.split(text, final=final))

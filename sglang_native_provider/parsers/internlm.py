@@ -11,7 +11,7 @@ other.
 
 from __future__ import annotations
 
-from .base import ToolCall
+from .base import CallFrame, ToolCall
 from .json_blocks import JsonPayloadEnd
 from .json_calls import json_call
 from .mentions import CallStart
@@ -19,12 +19,14 @@ from .split import BlockToolCallParser, Tools
 
 __all__ = ["InternLMToolCallParser"]
 
+OPEN, CLOSE = "<|action_start|> <|plugin|>", "<|action_end|>"
+
 
 class InternLMToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
-    names = ("interns1",)
-    open, close = "<|action_start|> <|plugin|>", "<|action_end|>"
+    open, close = OPEN, CLOSE
     extra_markers = ("<|action_start|>", "<|plugin|>")
     call_starts = ("{",)
+    call_frame = CallFrame(OPEN + '\n{"name": "{name}", "parameters": ', "}" + CLOSE, OPEN)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         call = json_call(payload.strip())

@@ -1,4 +1,5 @@
-"""Reading calls written as JSON objects, keeping the model's own text of the arguments."""
+"""Reading calls: JSON objects (keeping the model's own text of the arguments), a name with an arguments
+object, and calls written back to back."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from typing import Any
 
 from .base import ToolCall
 
-__all__ = ["arguments_text", "call_from_object", "consecutive_calls", "json_call", "json_end"]
+__all__ = [
+    "arguments_text",
+    "back_to_back",
+    "call_from_object",
+    "consecutive_calls",
+    "every_call",
+    "json_call",
+    "json_end",
+    "json_value",
+    "named_call",
+]
 
 _ARGUMENTS_KEY = re.compile(r'"(?:arguments|parameters)"\s*:\s*')
 _DECODER = json.JSONDecoder()
@@ -72,19 +83,56 @@ def arguments_text(arguments: Any, source: str | None = None) -> str | None:
     return json.dumps(arguments, ensure_ascii=False)
 
 
+def back_to_back(pattern: re.Pattern[str], text: str, start: int = 0) -> list[re.Match[str]] | None:
+    """The matches of ``pattern`` written one right after another from ``start`` on (the pattern takes in the
+    whitespace between them), or None when anything but whitespace stands before, between or after them."""
+    matches, position = [], start
+    for match in pattern.finditer(text, start):
+        if match.start() != position:
+            return None
+        matches.append(match)
+        position = match.end()
+    return None if text[position:].strip() else matches
+
+
+def every_call(calls: Sequence[ToolCall | None]) -> list[ToolCall] | None:
+    """``calls`` when there are some and each was read (none is None), else None."""
+    read = [call for call in calls if call is not None]
+    return read if read and len(read) == len(calls) else None
+
+
 def consecutive_calls(pattern: re.Pattern[str], payload: str) -> list[ToolCall] | None:
     """Calls written back to back in ``payload``, each a match of ``pattern`` (group 1 the name, group 2
     the JSON arguments); None unless the matches cover the whole payload and every call parses."""
-    calls, position = [], 0
-    for match in pattern.finditer(payload):
-        if match.start() != position:
-            return None
+    matches = back_to_back(pattern, payload) or []
+    calls = []
+    for match in matches:
         arguments = arguments_text(match.group(2).strip())
-        if arguments is None:
-            return None
-        calls.append(ToolCall(name=match.group(1).strip(), arguments=arguments))
-        position = match.end()
-    return calls if calls and position == len(payload) else None
+        calls.append(None if arguments is None else ToolCall(name=match.group(1).strip(), arguments=arguments))
+    return every_call(calls)
+
+
+def _reject_constant(value: str) -> Any:
+    raise ValueError(f"{value} is not JSON")  # NaN and Infinity: Python's json would accept them
+
+
+def json_value(text: str, *, constants: bool = True) -> Any:
+    """The JSON value ``text`` holds, None when it holds none (or ``null``); ``constants=False`` refuses
+    ``NaN`` and ``Infinity``, which Python's json reads."""
+    try:
+        return json.loads(text) if constants else json.loads(text, parse_constant=_reject_constant)
+    except ValueError:
+        return None
+
+
+def named_call(name: Any, arguments: Any, *, decode: bool = False) -> ToolCall | None:
+    """A call of ``name`` with the arguments object re-encoded, or None unless the name is a non-empty string
+    and the arguments a JSON object; ``decode``: arguments given as a string are JSON text to decode first."""
+    if decode and isinstance(arguments, str):
+        arguments = json_value(arguments)
+    if not isinstance(name, str) or not name or not isinstance(arguments, dict):
+        return None
+    return ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False))
 
 
 def json_call(payload: str) -> ToolCall | None:

@@ -11,6 +11,9 @@ with no such tool, or several, the section does not parse (never a function name
 markup with no calls. Arguments are scanned as
 JSON, so marker text inside a string is text. The markers are special tokens of Kimi's tokenizer, so SGLang
 must be asked to keep special tokens.
+
+Reasoning (``kimi_k2``: K2-Thinking, K2.5, K2.6) is a ``<think>`` block, usually opened by the prompt, that the
+tool-calls section also ends.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ import re
 from .base import ToolCall
 from .json_calls import arguments_text, json_end
 from .split import BlockToolCallParser, Tools
+from .think import ThinkReasoningParser
 
-__all__ = ["KimiK2ToolCallParser"]
+__all__ = ["KimiK2ReasoningParser", "KimiK2ToolCallParser"]
+
+SECTION_BEGIN, SECTION_END = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
 
 _CALL_BEGIN, _ARGUMENTS, _CALL_END = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
 _ID = re.compile(r"(?:functions\.)?([^\s:<>]+?)(?::\d+)?")
@@ -51,9 +57,11 @@ def _name(call_id: str, arguments: str, tools: Tools) -> str | None:
 
 
 class KimiK2ToolCallParser(BlockToolCallParser):
-    names = ("kimi_k2",)
-    open, close = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
+    open, close = SECTION_BEGIN, SECTION_END
     extra_markers = (_CALL_BEGIN, _ARGUMENTS, _CALL_END)
+    # SGLang's Kimi detector has a legacy frame too, but a forced call takes the native tag
+    structural_tag_name = "kimi"
+    template_signs = (("kimi_k2", SECTION_BEGIN),)
 
     def block_end(self, text: str, start: int) -> int:
         position = start
@@ -96,3 +104,12 @@ class KimiK2ToolCallParser(BlockToolCallParser):
             calls.append(ToolCall(name=name, arguments=text))
             position = _SPACE.match(payload, end + len(_CALL_END)).end()
         return calls
+
+
+class KimiK2ReasoningParser(ThinkReasoningParser):
+    """Kimi K2-Thinking, K2.5, K2.6: ``<think>`` (usually opened by the prompt), ended early by the tool-calls
+    section."""
+
+    template_signs = (("kimi_k2", SECTION_BEGIN),)
+    tool_markers = (SECTION_BEGIN,)
+    tool_markers_at_line_start = False

@@ -23,14 +23,9 @@ from __future__ import annotations
 import json
 import re
 
-from .base import (
-    ParsedReasoning,
-    ReasoningParser,
-    ReasoningStream,
-    SplitReasoningStream,
-    ToolCall,
-    marker_prefix_length,
-)
+from .base import ToolCall, without_partial
+from .json_calls import back_to_back, every_call, json_value, named_call
+from .reasoning import SplitReasoningParser
 from .split import BlockToolCallParser, Tools
 
 __all__ = ["KimiK3ReasoningParser", "KimiK3ToolCallParser"]
@@ -41,7 +36,7 @@ TOOLS_OPEN, TOOLS_CLOSE = "<|open|>tools<|sep|>", "<|close|>tools<|sep|>"
 MESSAGE_CLOSE = "<|close|>message<|sep|>"
 _WRAPPERS = (RESPONSE_OPEN, RESPONSE_CLOSE, MESSAGE_CLOSE)
 
-_CALL = re.compile(r"<\|open\|>call((?: \w+=\"[^\"]*\")*)<\|sep\|>(.*?)<\|close\|>call<\|sep\|>", re.DOTALL)
+_CALL = re.compile(r"\s*<\|open\|>call((?: \w+=\"[^\"]*\")*)<\|sep\|>(.*?)<\|close\|>call<\|sep\|>", re.DOTALL)
 _ARGUMENT = re.compile(r"<\|open\|>argument((?: \w+=\"[^\"]*\")*)<\|sep\|>(.*?)<\|close\|>argument<\|sep\|>", re.DOTALL)
 _JSON_BLOCK = re.compile(r"<\|open\|>json(?: \w+=\"[^\"]*\")*<\|sep\|>(.*?)<\|close\|>json<\|sep\|>", re.DOTALL)
 _ATTRIBUTE = re.compile(r' (\w+)="([^"]*)"')
@@ -55,10 +50,7 @@ def _arguments(body: str) -> dict | None:
     """The arguments of one call's body, or None when the body is not argument tags (or one JSON block)."""
     block = _JSON_BLOCK.fullmatch(body)
     if block is not None:
-        try:
-            arguments = json.loads(block.group(1))
-        except json.JSONDecodeError:
-            return None
+        arguments = json_value(block.group(1))
         return arguments if isinstance(arguments, dict) else None
     if _ARGUMENT.sub("", body):
         return None
@@ -77,26 +69,18 @@ def _arguments(body: str) -> dict | None:
     return arguments
 
 
+def _call(call: re.Match[str]) -> ToolCall | None:
+    """One ``<|open|>call tool="NAME" …`` element: the named tool with its arguments."""
+    return named_call(_attributes(call.group(1)).get("tool"), _arguments(call.group(2)))
+
+
 class KimiK3ToolCallParser(BlockToolCallParser):
-    names = ("kimi_k3",)
     open, close = TOOLS_OPEN, TOOLS_CLOSE
     extra_markers = ("<|open|>call", "<|close|>call<|sep|>", "<|open|>argument", "<|close|>argument<|sep|>")
+    template_signs = (("kimi_k3", "<|open|>"),)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        calls = []
-        position = 0
-        for match in _CALL.finditer(payload):
-            if payload[position : match.start()].strip():
-                return None
-            name = _attributes(match.group(1)).get("tool")
-            arguments = _arguments(match.group(2))
-            if not name or arguments is None:
-                return None
-            calls.append(ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False)))
-            position = match.end()
-        if payload[position:].strip() or not calls:
-            return None
-        return calls
+        return every_call([_call(call) for call in back_to_back(_CALL, payload) or []])
 
 
 def _unwrapped(text: str, final: bool) -> str:
@@ -110,17 +94,16 @@ def _unwrapped(text: str, final: bool) -> str:
             return _unwrapped(head, True) + tail[:cut] + _unwrapped(tail[cut:], final)
         return _unwrapped(head, True) + tail
     if not final:
-        held = max(marker_prefix_length(head, marker) for marker in (*_WRAPPERS, TOOLS_OPEN))
-        head = head[: len(head) - held]
+        head = without_partial(head, (*_WRAPPERS, TOOLS_OPEN))
     for marker in _WRAPPERS:
         head = head.replace(marker, "")
     return head
 
 
-class KimiK3ReasoningParser(ReasoningParser):
+class KimiK3ReasoningParser(SplitReasoningParser):
     """The think channel (ended by its closing tag, or by the model going straight to the reply or tools)."""
 
-    names = ("kimi_k3",)
+    template_signs = (("kimi_k3", "<|open|>"),)
     open_tag, close_tag = THINK_OPEN, THINK_CLOSE
     markers = (THINK_OPEN, THINK_CLOSE, RESPONSE_OPEN, RESPONSE_CLOSE, TOOLS_OPEN, TOOLS_CLOSE, MESSAGE_CLOSE)
 
@@ -137,17 +120,7 @@ class KimiK3ReasoningParser(ReasoningParser):
         ends = [(body.find(marker), marker) for marker in (THINK_CLOSE, RESPONSE_OPEN, TOOLS_OPEN)]
         found = [(index, marker) for index, marker in ends if index != -1]
         if not found:
-            if not final:
-                held = max(marker_prefix_length(body, marker) for marker in (THINK_CLOSE, RESPONSE_OPEN, TOOLS_OPEN))
-                body = body[: len(body) - held]
-            return body, ""
+            return (body if final else without_partial(body, (THINK_CLOSE, RESPONSE_OPEN, TOOLS_OPEN))), ""
         index, marker = min(found)
         rest = body[index + len(marker) :] if marker == THINK_CLOSE else body[index:]
         return body[:index], _unwrapped(rest, final)
-
-    def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
-        reasoning, content = self.split(text, opened=opened, final=True)
-        return ParsedReasoning(reasoning=reasoning, content=content)
-
-    def stream(self, *, opened: bool = False) -> ReasoningStream:
-        return SplitReasoningStream(lambda text, final: self.split(text, opened=opened, final=final))

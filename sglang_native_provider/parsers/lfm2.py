@@ -10,12 +10,11 @@ Pythonic calls are read with ``ast`` literals only (as the ``pythonic`` parser d
 
 from __future__ import annotations
 
-import json
 import re
 
 from .base import ToolCall
 from .json_blocks import JsonPayloadEnd
-from .json_calls import call_from_object
+from .json_calls import call_from_object, every_call, json_value
 from .mentions import CallStart
 from .pythonic import PythonicToolCallParser
 from .split import BlockToolCallParser, Tools
@@ -26,17 +25,11 @@ _PYTHONIC = PythonicToolCallParser()
 
 
 def _json_calls(payload: str) -> list[ToolCall] | None:
-    try:
-        data = json.loads(payload)
-    except json.JSONDecodeError:
-        return None
-    items = data if isinstance(data, list) else [data]
-    calls = [call_from_object(item) for item in items]
-    return calls if calls and None not in calls else None
+    data = json_value(payload)
+    return every_call([call_from_object(item) for item in (data if isinstance(data, list) else [data])])
 
 
 class Lfm2ToolCallParser(CallStart, JsonPayloadEnd, BlockToolCallParser):
-    names = ("lfm2",)
     open, close = "<|tool_call_start|>", "<|tool_call_end|>"
     call_starts = ("[", "{")
     json_start = re.compile(r"\{|\[\s*\{")  # a Pythonic list (either quote) ends at the marker

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from .base import ToolCall
+from .base import CallFrame, ToolCall
 from .json_calls import call_from_object
 from .split import Tools, TrailingToolCallParser
 
@@ -22,9 +22,10 @@ _SEPARATOR = re.compile(r"(?:\s|;|<\|python_tag\|>)*")
 
 
 class Llama3ToolCallParser(TrailingToolCallParser):
-    names = ("llama3",)
     start_marker = "<|python_tag|>"
     bare_start = "{"
+    call_frame = CallFrame('<|python_tag|>{"name":"{name}", "arguments":', "}", "<|python_tag|>")
+    template_signs = (("llama3", "<|python_tag|>"),)
 
     def trailing_calls(self, calls_text: str, tools: Tools) -> list[ToolCall] | None:
         calls, position = [], 0

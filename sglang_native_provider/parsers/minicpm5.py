@@ -16,6 +16,7 @@ import re
 from xml.sax.saxutils import unescape
 
 from .base import ToolCall
+from .json_calls import back_to_back
 from .split import BlockToolCallParser, Tools
 from .typed import typed_arguments
 
@@ -42,7 +43,6 @@ def _value(raw: str) -> str:
 
 
 class MiniCPM5ToolCallParser(BlockToolCallParser):
-    names = ("minicpm5",)
     open, close = "<function", "</function>"
     extra_markers = ("<param", "</param>")
 
@@ -54,17 +54,11 @@ class MiniCPM5ToolCallParser(BlockToolCallParser):
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         head = _HEAD.fullmatch(payload)
-        if head is None:
-            return None
-        name, body = head.group(2).strip(), head.group(3)
-        pairs, position = [], 0
-        for match in _PARAM.finditer(body):
-            if match.start() != position:
-                return None
-            pairs.append((match.group(2).strip(), _value(match.group(3))))
-            position = match.end()
-        if body[position:].strip():
-            return None  # text outside params, or a param without a name
+        params = None if head is None else back_to_back(_PARAM, head.group(3))
+        if params is None:
+            return None  # no name, text outside params, or a param without a name
+        name = head.group(2).strip()
+        pairs = [(match.group(2).strip(), _value(match.group(3))) for match in params]
         keys = [key for key, _ in pairs]
         declared = _declared(name, tools)
         if len(set(keys)) != len(keys) or (declared is not None and not set(keys) <= declared):

@@ -28,12 +28,12 @@ without thinking are written with one), which is dropped.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .base import ParsedReasoning, ReasoningParser, ReasoningStream, ToolCall
+from .json_calls import back_to_back, every_call, named_call
 from .split import BlockToolCallParser, Tools
 from .think import ThinkReasoningParser
 from .typed import admitted_types, typed_arguments, typed_value
@@ -51,24 +51,19 @@ _INVOKE = re.compile(r'\s*<invoke name="([^"<>\n]+)">(.*?)</invoke>\s*', re.DOTA
 _PARAMETER = re.compile(r'\s*<parameter name="([^"<>\n]+)">\n?(.*?)\n?</parameter>\s*', re.DOTALL)
 
 
-def _invocation(name: str, body: str, tools: Tools) -> ToolCall | None:
-    pairs = []
-    position = 0
-    for match in _PARAMETER.finditer(body):
-        if match.start() != position:
-            return None  # text outside parameters: not this format
-        pairs.append((match.group(1).strip(), match.group(2)))
-        position = match.end()
-    if body[position:].strip():
-        return None
-    name = name.strip()
+def _invocation(invoke: re.Match[str], tools: Tools) -> ToolCall | None:
+    parameters = back_to_back(_PARAMETER, invoke.group(2))
+    if parameters is None:
+        return None  # text outside parameters: not this format
+    name = invoke.group(1).strip()
+    pairs = [(parameter.group(1).strip(), parameter.group(2)) for parameter in parameters]
     return ToolCall(name=name, arguments=typed_arguments(name, pairs, tools))
 
 
 class MinimaxM2ToolCallParser(BlockToolCallParser):
-    names = ("minimax-m2",)
     open, close = "<minimax:tool_call>", "</minimax:tool_call>"
     extra_markers = (_INVOKE_START, "</invoke>", '<parameter name="', "</parameter>")
+    template_signs = (("minimax-m2", "<minimax:tool_call>"),)
 
     def starts_call(self, text: str, start: int) -> bool | None:
         rest = text[start:].lstrip()
@@ -77,23 +72,13 @@ class MinimaxM2ToolCallParser(BlockToolCallParser):
         return rest.startswith(_INVOKE_START)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        calls = []
-        position = 0
-        for match in _INVOKE.finditer(payload):
-            call = _invocation(match.group(1), match.group(2), tools) if match.start() == position else None
-            if call is None:
-                return None
-            calls.append(call)
-            position = match.end()
-        if payload[position:].strip() or not calls:
-            return None
-        return calls
+        return every_call([_invocation(invoke, tools) for invoke in back_to_back(_INVOKE, payload) or []])
 
 
 class MinimaxReasoningParser(ThinkReasoningParser):
     """``<think>…</think>``, also ended by a call written before the block was closed."""
 
-    names = ("minimax",)
+    template_signs = (("minimax", "<minimax:tool_call>"),)
     tool_markers = (MinimaxM2ToolCallParser.open,)
     tool_markers_at_line_start = False
 
@@ -113,7 +98,6 @@ class _PrefixedStream(ReasoningStream):
 class MinimaxAppendThinkReasoningParser(ReasoningParser):
     """No reasoning split: the whole output is content, starting with the ``<think>`` the prompt opened."""
 
-    names = ("minimax-append-think",)
     open_tag, close_tag = "<think>", "</think>"
     markers = (open_tag, close_tag)
 
@@ -206,31 +190,26 @@ def _parameters_schema(name: str, tools: Tools) -> Any:
     return None
 
 
+def _m3_call(invoke: _Element, tools: Tools) -> ToolCall | None:
+    match = _M3_INVOKE.fullmatch(invoke.tag)
+    if match is None or invoke.text.strip():
+        return None
+    schema = _parameters_schema(match.group(1), tools)
+    arguments = _m3_value(_Element("", "", invoke.children), schema, schema) if invoke.children else {}
+    return named_call(match.group(1), arguments)
+
+
 class MinimaxM3ToolCallParser(BlockToolCallParser):
-    names = ("minimax-m3",)
     open, close = NAMESPACE + "<tool_call>", NAMESPACE + "</tool_call>"
     extra_markers = (NAMESPACE,)
+    template_signs = (("minimax-m3", NAMESPACE),)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        invokes = _elements(payload)
-        if not invokes:
-            return None
-        calls = []
-        for invoke in invokes:
-            match = _M3_INVOKE.fullmatch(invoke.tag)
-            if match is None or invoke.text.strip():
-                return None
-            name = match.group(1)
-            schema = _parameters_schema(name, tools)
-            arguments = _m3_value(_Element("", "", invoke.children), schema, schema) if invoke.children else {}
-            if not isinstance(arguments, dict):
-                return None
-            calls.append(ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False)))
-        return calls
+        return every_call([_m3_call(invoke, tools) for invoke in _elements(payload) or []])
 
 
 class MinimaxM3ReasoningParser(ThinkReasoningParser):
-    names = ("minimax-m3",)
+    template_signs = (("minimax-m3", "<mm:think>"),)
     open_tag, close_tag = "<mm:think>", "</mm:think>"
     tool_markers = (MinimaxM3ToolCallParser.open,)
     tool_markers_at_line_start = False

@@ -8,7 +8,8 @@ Small 3.2 and newer (Mistral-Small-3.2 chat template), one marker per call, the 
 
     [TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]{"city": "Paris"}
 
-The arguments are read as one JSON value, so marker text inside a string is text.
+The arguments are read as one JSON value, so marker text inside a string is text. Reasoning (Magistral) is
+``[THINK]…[/THINK]``, also ended by a call.
 """
 
 from __future__ import annotations
@@ -17,20 +18,23 @@ import json
 import re
 import uuid
 
-from .base import ToolCall
+from .base import CallFrame, ToolCall
 from .json_calls import arguments_text, call_from_object
 from .split import Tools, TrailingToolCallParser
+from .think import ThinkReasoningParser
 
-__all__ = ["MistralToolCallParser"]
+__all__ = ["MistralReasoningParser", "MistralToolCallParser"]
 
+TOOL_CALLS = "[TOOL_CALLS]"
 _ARGS, _CALL_ID = "[ARGS]", "[CALL_ID]"
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"\s*")
 
 
 class MistralToolCallParser(TrailingToolCallParser):
-    names = ("mistral",)
-    start_marker = "[TOOL_CALLS]"
+    start_marker = TOOL_CALLS
+    call_frame = CallFrame(TOOL_CALLS + ' [{"name":"{name}", "arguments":', "}]", TOOL_CALLS)
+    template_signs = (("mistral", TOOL_CALLS),)
 
     def new_call_id(self) -> str:
         """Mistral's templates accept only 9 alphanumeric characters."""
@@ -72,3 +76,12 @@ class MistralToolCallParser(TrailingToolCallParser):
             if not calls_text.startswith(self.start_marker, position):
                 return None
             position += len(self.start_marker)
+
+
+class MistralReasoningParser(ThinkReasoningParser):
+    """Mistral: ``[THINK]…[/THINK]``, ended early by ``[TOOL_CALLS]``."""
+
+    template_signs = (("mistral", "[/THINK]"),)
+    open_tag, close_tag = "[THINK]", "[/THINK]"
+    tool_markers = (TOOL_CALLS,)
+    tool_markers_at_line_start = False

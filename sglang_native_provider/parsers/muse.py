@@ -25,17 +25,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .base import (
-    UNPARSED_TOOL_MARKUP,
-    ParsedReasoning,
-    ParsedToolCalls,
-    ReasoningParser,
-    ReasoningStream,
-    SplitReasoningStream,
-    ToolCall,
-    marker_prefix_length,
-)
-from .split import SplitToolCallParser, Tools
+from .base import ParsedToolCalls, ToolCall, without_partial
+from .json_calls import back_to_back, every_call, named_call
+from .reasoning import SplitReasoningParser
+from .split import Found, SplitToolCallParser, Tools
 
 __all__ = ["MuseReasoningParser", "MuseToolCallParser"]
 
@@ -96,9 +89,7 @@ def _messages(text: str, *, final: bool) -> Iterator[_Message]:
             if position == len(text):
                 return
             continue
-        body = text[body_start:]
-        if not final:
-            body = body[: len(body) - max(marker_prefix_length(body, end) for end in ENDS)]
+        body = text[body_start:] if final else without_partial(text[body_start:], ENDS)
         yield _Message(recipient, header_text, body, "", before)
         return
 
@@ -123,56 +114,41 @@ def _registered_name(name: str, tools: Tools) -> str:
     return matches[0] if len(matches) == 1 else name
 
 
+def _atem_call(invoke: re.Match[str], tools: Tools) -> ToolCall | None:
+    parameters = back_to_back(_PARAMETER, invoke.group(2))
+    if parameters is None:
+        return None
+    arguments = {parameter.group(1): _parameter_value(parameter.group(2)) for parameter in parameters}
+    return named_call(_registered_name(invoke.group(1), tools), arguments)
+
+
 def _atem_calls(body: str, tools: Tools) -> list[ToolCall] | None:
     inner = body.strip()
     if inner.startswith("<atem:function_calls>") and inner.endswith("</atem:function_calls>"):
         inner = inner[len("<atem:function_calls>") : -len("</atem:function_calls>")]
-    calls, position = [], 0
-    for invoke in _INVOKE.finditer(inner):
-        if invoke.start() != position:
-            return None
-        arguments, cursor = {}, 0
-        for parameter in _PARAMETER.finditer(invoke.group(2)):
-            if parameter.start() != cursor:
-                return None
-            arguments[parameter.group(1)] = _parameter_value(parameter.group(2))
-            cursor = parameter.end()
-        if invoke.group(2)[cursor:].strip():
-            return None
-        name = _registered_name(invoke.group(1), tools)
-        calls.append(ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False)))
-        position = invoke.end()
-    return calls if calls and position == len(inner) else None
+    return every_call([_atem_call(invoke, tools) for invoke in back_to_back(_INVOKE, inner) or []])
 
 
 class MuseToolCallParser(SplitToolCallParser):
-    names = ("muse",)
     markers = (START, MESSAGE, *ENDS)
 
     def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
-        content: list[str] = []
-        calls: list[ToolCall] = []
-        unparsed: list[str] = []
+        found = Found()
         for message in _messages(text, final=final):
             if message.recipient in _NOT_TOOLS:
-                content.append(message.body)
+                found.content.append(message.body)
                 continue
             if not message.end and not final:
                 break  # a tool message still being written
-            message_calls = _atem_calls(message.body, tools)
-            if message_calls is None:
-                unparsed.append(message.header + message.body + message.end)
-            else:
-                calls.extend(message_calls)
-        return ParsedToolCalls("".join(content), calls, {UNPARSED_TOOL_MARKUP: unparsed} if unparsed else {})
+            found.add(_atem_calls(message.body, tools), message.header + message.body + message.end)
+        return found.parsed()
 
 
-class MuseReasoningParser(ReasoningParser):
-    names = ("muse",)
+class MuseReasoningParser(SplitReasoningParser):
     open_tag, close_tag = " to=self" + MESSAGE, ENDS[0]
     markers = (START, MESSAGE, *ENDS)
 
-    def split(self, text: str, *, final: bool) -> tuple[str | None, str]:
+    def split(self, text: str, *, opened: bool, final: bool) -> tuple[str | None, str]:
         """(reasoning, content): ``self`` messages are reasoning, answers unwrapped, tool messages kept framed."""
         reasoning: list[str] | None = None
         content: list[str] = []
@@ -184,10 +160,3 @@ class MuseReasoningParser(ReasoningParser):
             else:
                 content.append(message.before + message.header + message.body + message.end)
         return (None if reasoning is None else "".join(reasoning)), "".join(content)
-
-    def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
-        reasoning, content = self.split(text, final=True)
-        return ParsedReasoning(reasoning=reasoning, content=content)
-
-    def stream(self, *, opened: bool = False) -> ReasoningStream:
-        return SplitReasoningStream(lambda text, final: self.split(text, final=final))

@@ -15,6 +15,7 @@ import ast
 import json
 
 from .base import ToolCall
+from .json_calls import every_call
 from .split import Tools, TrailingToolCallParser
 
 __all__ = ["PythonicToolCallParser"]
@@ -40,7 +41,6 @@ def _call(node: ast.expr) -> ToolCall | None:
 
 
 class PythonicToolCallParser(TrailingToolCallParser):
-    names = ("pythonic",)
     start_marker = "<|python_start|>"
     bare_start = "["
 
@@ -50,7 +50,6 @@ class PythonicToolCallParser(TrailingToolCallParser):
             tree = ast.parse(calls_text, mode="eval")
         except (SyntaxError, ValueError, RecursionError):
             return None
-        if not isinstance(tree.body, ast.List) or not tree.body.elts:
+        if not isinstance(tree.body, ast.List):
             return None
-        calls = [_call(node) for node in tree.body.elts]
-        return None if None in calls else calls
+        return every_call([_call(node) for node in tree.body.elts])

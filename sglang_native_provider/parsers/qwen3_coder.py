@@ -24,7 +24,8 @@ import functools
 import re
 
 from .base import ToolCall
-from .split import BlockToolCallParser, Tools, close_outside_values
+from .json_calls import back_to_back
+from .split import BlockToolCallParser, Tools
 from .typed import typed_arguments
 
 __all__ = ["Qwen3CoderToolCallParser"]
@@ -49,9 +50,13 @@ def _value_end(close: str) -> re.Pattern[str]:
 
 
 class Qwen3CoderToolCallParser(BlockToolCallParser):
-    names = ("qwen3_coder", "nanbeige", "step3p5")  # SGLang maps these to its Qwen3-Coder detector
+    """Also ``nanbeige`` and ``step3p5``, which SGLang maps to its Qwen3-Coder detector."""
+
     open, close = "<tool_call>", "</tool_call>"
     extra_markers = ("<function=", "</function>", "<parameter=", "</parameter>")
+    value_open = "<parameter="
+    structural_tag_name = "qwen_3_coder"
+    template_signs = (("qwen3_coder", "<function="),)
 
     def starts_call(self, text: str, start: int) -> bool | None:
         first = _SPACE.match(text, start).end()
@@ -59,18 +64,14 @@ class Qwen3CoderToolCallParser(BlockToolCallParser):
             return True
         return None if _FUNCTION_OPEN.startswith(text[first : first + len(_FUNCTION_OPEN)]) else False
 
-    def block_end(self, text: str, start: int) -> int:
-        return close_outside_values(text, start, self.close, "<parameter=", _value_end(self.close))
+    def value_end(self) -> re.Pattern[str]:
+        return _value_end(self.close)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         match = _FUNCTION.fullmatch(payload)
-        if match is None:
-            return None
-        name, body = match.group(1).strip(), match.group(2)
-        pairs, position = [], 0
-        while (parameter := _PARAMETER.match(body, position)) is not None:
-            pairs.append((parameter.group(1).strip(), parameter.group(2)))
-            position = parameter.end()
-        if body[position:].strip():
-            return None  # text outside parameters: not this format
+        parameters = None if match is None else back_to_back(_PARAMETER, match.group(2))
+        if parameters is None:
+            return None  # not a function, or text outside parameters: not this format
+        name = match.group(1).strip()
+        pairs = [(parameter.group(1).strip(), parameter.group(2)) for parameter in parameters]
         return [ToolCall(name=name, arguments=typed_arguments(name, pairs, tools))]

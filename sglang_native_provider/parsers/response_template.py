@@ -27,16 +27,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import (
-    UNPARSED_TOOL_MARKUP,
-    ParsedReasoning,
-    ParsedToolCalls,
-    ReasoningParser,
-    ReasoningStream,
-    SplitReasoningStream,
-    ToolCall,
-)
-from .split import SplitToolCallParser, Tools
+from .base import ParsedToolCalls, ToolCall
+from .json_calls import every_call, named_call
+from .reasoning import SplitReasoningParser
+from .split import Found, SplitToolCallParser, Tools
 
 __all__ = [
     "BEAM_RESPONSE_TEMPLATE",
@@ -184,21 +178,15 @@ def _region_calls(region: _Region, spec: Any, tools: Tools) -> list[ToolCall] | 
     except (ValueError, TypeError, KeyError):
         return None
     values = message.get(TOOL_CALLS)
-    values = values if isinstance(values, list) else [values]
-    calls = []
-    for value in values:
-        function = value.get("function", value) if isinstance(value, dict) else None
-        name = function.get("name") if isinstance(function, dict) else None
-        arguments = function.get("arguments", {}) if isinstance(function, dict) else None
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments)
-            except json.JSONDecodeError:
-                return None
-        if not isinstance(name, str) or not name or not isinstance(arguments, dict):
-            return None
-        calls.append(ToolCall(name=name, arguments=json.dumps(arguments, ensure_ascii=False)))
-    return calls or None
+    return every_call([_call(value) for value in (values if isinstance(values, list) else [values])])
+
+
+def _call(value: Any) -> ToolCall | None:
+    """A call as transformers' template transform writes it (``{"function": {...}}`` or the function itself)."""
+    function = value.get("function", value) if isinstance(value, dict) else None
+    if not isinstance(function, dict):
+        return None
+    return named_call(function.get("name"), function.get("arguments", {}), decode=True)
 
 
 class _TemplateBound:
@@ -237,31 +225,21 @@ class _TemplateBound:
 
 
 class ResponseTemplateToolCallParser(_TemplateBound, SplitToolCallParser):
-    names = ("response_template",)
-
     def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
         if self._spec is None:
             return ParsedToolCalls(text)
-        content: list[str] = []
-        calls: list[ToolCall] = []
-        unparsed: list[str] = []
+        found = Found()
         for region in _regions(self._spec, text, opened=False, final=final):
             if region.field != TOOL_CALLS:
-                content.append(region.body if region.field in (THINKING, CONTENT) else region.raw)
+                found.content.append(region.body if region.field in (THINKING, CONTENT) else region.raw)
                 continue
             if not region.closed and not final:
                 break  # a call still being written
-            region_calls = _region_calls(region, self._spec, tools)
-            if region_calls is None:
-                unparsed.append(region.raw)
-            else:
-                calls.extend(region_calls)
-        return ParsedToolCalls("".join(content), calls, {UNPARSED_TOOL_MARKUP: unparsed} if unparsed else {})
+            found.add(_region_calls(region, self._spec, tools), region.raw)
+        return found.parsed()
 
 
-class ResponseTemplateReasoningParser(_TemplateBound, ReasoningParser):
-    names = ("response_template",)
-
+class ResponseTemplateReasoningParser(_TemplateBound, SplitReasoningParser):
     @property
     def open_tag(self) -> str | None:
         field = self._spec.fields.get(THINKING) if self._spec is not None else None
@@ -288,21 +266,12 @@ class ResponseTemplateReasoningParser(_TemplateBound, ReasoningParser):
                 content.append(region.raw)
         return (None if reasoning is None else "".join(reasoning)), "".join(content)
 
-    def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
-        reasoning, content = self.split(text, opened=opened, final=True)
-        return ParsedReasoning(reasoning=reasoning, content=content)
-
-    def stream(self, *, opened: bool = False) -> ReasoningStream:
-        return SplitReasoningStream(lambda text, final: self.split(text, opened=opened, final=final))
-
 
 class BeamToolCallParser(ResponseTemplateToolCallParser):
     """Beam (``beam``): its response template, built in."""
 
-    names = ("beam",)
     template = BEAM_RESPONSE_TEMPLATE
 
 
 class BeamReasoningParser(ResponseTemplateReasoningParser):
-    names = ("beam",)
     template = BEAM_RESPONSE_TEMPLATE

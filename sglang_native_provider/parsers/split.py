@@ -11,44 +11,36 @@ from __future__ import annotations
 import re
 from abc import abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .base import (
     UNPARSED_TOOL_MARKUP,
     ParsedToolCalls,
+    Resplitting,
     ToolCall,
     ToolCallParser,
     ToolCallStream,
     marker_prefix_length,
 )
 
-__all__ = ["BlockToolCallParser", "SplitToolCallParser", "TrailingToolCallParser"]
+__all__ = ["BlockToolCallParser", "Found", "SplitToolCallParser", "TrailingToolCallParser", "close_outside_values"]
 
 Tools = Sequence[dict[str, Any]] | None
 
 
-class _SplitStream(ToolCallStream):
+class _SplitStream(Resplitting, ToolCallStream):
     def __init__(self, parser: SplitToolCallParser, tools: Tools) -> None:
-        self._parser = parser
-        self._tools = tools
-        self._text = ""
-        self._content = ""
-        self._calls = 0
+        self._parser, self._tools = parser, tools
+        self._content, self._calls = "", 0
 
     def _emit(self, final: bool) -> tuple[str, list[ToolCall]]:
         content, calls = self._parser.split(self._text, self._tools, final=final)
-        delta = content[len(self._content) :] if content.startswith(self._content) else ""
+        delta = self._added(self._content, content)
         self._content += delta
         new_calls = calls[self._calls :]
         self._calls = len(calls)
         return delta, new_calls
-
-    def feed(self, delta: str) -> tuple[str, list[ToolCall]]:
-        self._text += delta
-        return self._emit(final=False)
-
-    def finish(self) -> tuple[str, list[ToolCall]]:
-        return self._emit(final=True)
 
 
 class SplitToolCallParser(ToolCallParser):
@@ -68,8 +60,27 @@ class SplitToolCallParser(ToolCallParser):
         return _SplitStream(self, tools)
 
 
-def _unparsed(content: str, calls: list[ToolCall], unparsed: list[str]) -> ParsedToolCalls:
-    return ParsedToolCalls(content, calls, {UNPARSED_TOOL_MARKUP: unparsed} if unparsed else {})
+@dataclass
+class Found:
+    """What a split has read so far: pieces of content, calls, and the raw text of markup that did not parse."""
+
+    content: list[str] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)
+    unparsed: list[str] = field(default_factory=list)
+
+    def add(self, calls: list[ToolCall] | None, raw: str) -> None:
+        """A block's calls, or (None: it did not parse) its raw text as unparsed markup."""
+        if calls is None:
+            self.unparsed.append(raw)
+        else:
+            self.calls.extend(calls)
+
+    def parsed(self, content: str | None = None, **metadata: list[Any]) -> ParsedToolCalls:
+        """The result: ``content`` (by default the pieces joined), the calls, the unparsed markup and any further
+        non-empty ``metadata`` lists."""
+        found = {UNPARSED_TOOL_MARKUP: self.unparsed, **metadata}
+        content = "".join(self.content) if content is None else content
+        return ParsedToolCalls(content, self.calls, {key: values for key, values in found.items() if values})
 
 
 def _at_line_start(text: str, index: int) -> bool:
@@ -107,6 +118,9 @@ class BlockToolCallParser(SplitToolCallParser):
     close: ClassVar[str]
     extra_markers: ClassVar[tuple[str, ...]] = ()
     """Markup inside blocks, listed for the special-token check."""
+    value_open: ClassVar[str | None] = None
+    """For calls whose values may hold the closing marker (XML-like calls): what starts a value. The block then
+    ends at the closing marker outside values, each ending where :meth:`value_end` says."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -122,15 +136,19 @@ class BlockToolCallParser(SplitToolCallParser):
         while too little is written to tell. The default, for markers that are special tokens: always."""
         return True
 
+    def value_end(self) -> re.Pattern[str]:
+        """What ends a value that ``value_open`` started (only asked when it is set)."""
+        raise NotImplementedError
+
     def block_end(self, text: str, start: int) -> int:
         """Where the closing marker of the block whose payload begins at ``start`` starts, or -1 while it is
         not closed; an index once returned must not change as the text grows."""
+        if self.value_open is not None:
+            return close_outside_values(text, start, self.close, self.value_open, self.value_end())
         return text.find(self.close, start)
 
     def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
-        parts: list[str] = []
-        calls: list[ToolCall] = []
-        unparsed: list[str] = []
+        found = Found()
         position = search = 0
         taken = False
         held: int | None = None
@@ -149,32 +167,21 @@ class BlockToolCallParser(SplitToolCallParser):
                 search = start  # a mention: stays content
                 continue
             end = -1 if cut_off else self.block_end(text, start)
-            if end == -1:
-                if not final:
-                    held = opening
-                    break
-                parts.append(text[position:opening])
-                unparsed.append(text[opening:])
-                position, taken = len(text), True
+            if end == -1 and not final:
+                held = opening
                 break
-            parts.append(text[position:opening])
-            stop = end + len(self.close)
-            block_calls = self.block_calls(text[start:end], tools)
-            if block_calls is None:
-                unparsed.append(text[opening:stop])
-            else:
-                calls.extend(block_calls)
-            position = search = stop
-            taken = True
-        if held is not None:
-            parts.append(text[position:held])
-        else:
-            tail = text[position:]
-            if not final:
-                tail = tail[: len(tail) - marker_prefix_length(tail, self.open)]
-            parts.append(tail)
-        content = "".join(parts)
-        return _unparsed(content.rstrip() if taken or not final else content, calls, unparsed)
+            found.content.append(text[position:opening])
+            stop = len(text) if end == -1 else end + len(self.close)
+            found.add(None if end == -1 else self.block_calls(text[start:end], tools), text[opening:stop])
+            position, search, taken = stop, stop, True
+            if end == -1:
+                break
+        tail = text[position:] if held is None else text[position:held]
+        if not final and held is None:
+            tail = tail[: len(tail) - marker_prefix_length(tail, self.open)]
+        found.content.append(tail)
+        content = "".join(found.content)
+        return found.parsed(content.rstrip() if taken or not final else content)
 
 
 class TrailingToolCallParser(SplitToolCallParser):
@@ -223,5 +230,5 @@ class TrailingToolCallParser(SplitToolCallParser):
         if calls:
             return ParsedToolCalls(text[:start].rstrip(), calls)
         if marked:
-            return _unparsed(text[:start].rstrip(), [], [text[start:]])
+            return ParsedToolCalls(text[:start].rstrip(), [], {UNPARSED_TOOL_MARKUP: [text[start:]]})
         return ParsedToolCalls(text)

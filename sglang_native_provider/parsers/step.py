@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 from .base import ToolCall
+from .json_calls import back_to_back, every_call
 from .split import BlockToolCallParser, Tools
 from .think import ThinkReasoningParser
 from .typed import typed_arguments
@@ -29,39 +30,25 @@ _CALL = re.compile(
 _PARAMETER = re.compile(r'\s*<steptml:parameter name="([^"<>\n]+)">(.*?)</steptml:parameter>\s*', re.DOTALL)
 
 
-def _pairs(body: str) -> list[tuple[str, str]] | None:
-    pairs = []
-    position = 0
-    for match in _PARAMETER.finditer(body):
-        if match.start() != position:
-            return None
-        pairs.append((match.group(1).strip(), match.group(2).strip()))
-        position = match.end()
-    return None if body[position:].strip() else pairs
+def _call(match: re.Match[str], tools: Tools) -> ToolCall | None:
+    parameters = back_to_back(_PARAMETER, match.group(2))
+    if parameters is None:
+        return None
+    name = match.group(1).strip()
+    pairs = [(parameter.group(1).strip(), parameter.group(2).strip()) for parameter in parameters]
+    return ToolCall(name=name, arguments=typed_arguments(name, pairs, tools))
 
 
 class Step3ToolCallParser(BlockToolCallParser):
-    names = ("step3",)
     open, close = "<｜tool_calls_begin｜>", "<｜tool_calls_end｜>"
     extra_markers = ("<｜tool_call_begin｜>", "<｜tool_sep｜>", "<｜tool_call_end｜>")
+    template_signs = (("step3", "<steptml:invoke"),)
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        calls = []
-        position = 0
-        for match in _CALL.finditer(payload):
-            pairs = _pairs(match.group(2)) if match.start() == position else None
-            if pairs is None:
-                return None
-            name = match.group(1).strip()
-            calls.append(ToolCall(name=name, arguments=typed_arguments(name, pairs, tools)))
-            position = match.end()
-        if payload[position:].strip() or not calls:
-            return None
-        return calls
+        return every_call([_call(match, tools) for match in back_to_back(_CALL, payload) or []])
 
 
 class StepReasoningParser(ThinkReasoningParser):
     """``<think>…</think>``, which the Step templates always open in the prompt; a call also ends it."""
 
-    names = ("step3", "step3p5")
     tool_markers = ("<tool_call>", Step3ToolCallParser.open)

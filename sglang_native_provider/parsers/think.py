@@ -1,6 +1,6 @@
-"""Reasoning between an opening and a closing tag: ``<think>...</think>`` (Qwen3, QwQ, DeepSeek-R1/V3,
-GLM-4.5, Kimi K2-Thinking/K2.5/K2.6), ``◁think▷...◁/think▷`` (Kimi-VL thinking) and ``[THINK]...[/THINK]``
-(Mistral).
+"""Reasoning between an opening and a closing tag: ``<think>...</think>`` (Qwen3, QwQ, GLM-4.5) and
+``◁think▷...◁/think▷`` (Kimi-VL thinking); the base of every family whose reasoning is such a block (their
+subclasses, in the families' modules, set the tags and the tool-call markers that end it).
 
 The model opens the block itself (Qwen3), or the prompt already opened it (QwQ, R1 distills, Qwen3.5, Kimi
 K2-Thinking: the chat template ends with the opening tag); an opening tag written again is dropped. Output cut
@@ -14,19 +14,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import ParsedReasoning, ReasoningParser, ReasoningStream, SplitReasoningStream, marker_prefix_length
+from .base import marker_prefix_length
+from .reasoning import SplitReasoningParser
 
-__all__ = [
-    "DeepSeekR1ReasoningParser",
-    "KimiK2ReasoningParser",
-    "KimiReasoningParser",
-    "MistralReasoningParser",
-    "ThinkReasoningParser",
-]
+__all__ = ["KimiReasoningParser", "ThinkReasoningParser"]
 
 
-class ThinkReasoningParser(ReasoningParser):
-    names = ("qwen3", "qwen3-thinking", "glm45")
+class ThinkReasoningParser(SplitReasoningParser):
+    """``<think>…</think>`` (Qwen3 and the families that reuse it), ended early by a tool-call marker."""
+
+    template_signs = (("qwen3", "</think>"),)
     open_tag: ClassVar[str] = "<think>"
     close_tag: ClassVar[str] = "</think>"
     tool_markers: ClassVar[tuple[str, ...]] = ("<tool_call>",)
@@ -75,39 +72,10 @@ class ThinkReasoningParser(ReasoningParser):
             body = body[: len(body) - self._held(body)]
         return body.strip("\n"), ""
 
-    def parse(self, text: str, *, opened: bool = False) -> ParsedReasoning:
-        reasoning, content = self.split(text, opened=opened, final=True)
-        return ParsedReasoning(reasoning=reasoning, content=content)
-
-    def stream(self, *, opened: bool = False) -> ReasoningStream:
-        return SplitReasoningStream(lambda text, final: self.split(text, opened=opened, final=final))
-
-
-class DeepSeekR1ReasoningParser(ThinkReasoningParser):
-    """DeepSeek-R1: ``<think>`` ended early by the tool-call section (a special token)."""
-
-    names = ("deepseek-r1",)
-    tool_markers = ("<｜tool▁calls▁begin｜>",)
-    tool_markers_at_line_start = False
-
-
-class KimiK2ReasoningParser(ThinkReasoningParser):
-    """Kimi K2-Thinking, K2.5, K2.6: ``<think>`` (usually opened by the prompt), ended early by
-    ``<|tool_calls_section_begin|>``."""
-
-    names = ("kimi_k2",)
-    tool_markers = ("<|tool_calls_section_begin|>",)
-    tool_markers_at_line_start = False
-
 
 class KimiReasoningParser(ThinkReasoningParser):
-    names = ("kimi",)
+    """Kimi-VL thinking: ``◁think▷…◁/think▷``."""
+
+    template_signs = (("kimi", "◁/think▷"),)
     open_tag, close_tag = "◁think▷", "◁/think▷"
     tool_markers = ()
-
-
-class MistralReasoningParser(ThinkReasoningParser):
-    names = ("mistral",)
-    open_tag, close_tag = "[THINK]", "[/THINK]"
-    tool_markers = ("[TOOL_CALLS]",)
-    tool_markers_at_line_start = False
