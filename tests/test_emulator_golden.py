@@ -22,11 +22,13 @@ MODEL_CONFIG = Path(__file__).parent / "fixtures" / "real_sglang" / "tiny-qwen3"
 
 @pytest.fixture(scope="module", params=sorted(golden.SERVERS))
 def emulated(request):
-    """(server kind, the emulator configured like that real server, a client)."""
+    """(server kind, the emulator's answers to that server's golden exchanges, sent in order to an emulator
+    configured like that real server)."""
     incremental, api_key = golden.SERVERS[request.param]
     emulator = Emulator("qwen3", model_config=MODEL_CONFIG, incremental_streaming_output=incremental, api_key=api_key)
     with emulator, httpx.Client(base_url=emulator.url, timeout=30) as client:
-        yield request.param, client
+        answers = {exchange.name: golden.send(client, exchange) for exchange in golden.exchanges_for(request.param)}
+    return request.param, answers
 
 
 def test_every_exchange_is_recorded():
@@ -36,12 +38,78 @@ def test_every_exchange_is_recorded():
 
 
 def test_emulator_matches_real_sglang_shapes(emulated):
-    server, client = emulated
+    server, answers = emulated
     recorded = golden.load_fixture(server)["exchanges"]
     problems = []
     for exchange in golden.exchanges_for(server):
-        problems += golden.differences(exchange, recorded[exchange.name]["response"], golden.send(client, exchange))
+        problems += golden.differences(exchange, recorded[exchange.name]["response"], answers[exchange.name])
     assert not problems, "\n".join(problems)
+
+
+def _outputs(record: dict) -> list[dict]:
+    """The /generate outputs of an answer: its body (one or a list) or its stream's events."""
+    if "events" in record:
+        return [event for event in record["events"] if isinstance(event, dict) and "meta_info" in event]
+    body = record.get("body")
+    outputs = body if isinstance(body, list) else [body]
+    return [output for output in outputs if isinstance(output, dict) and "meta_info" in output]
+
+
+def _cache_values(record: dict) -> list[tuple]:
+    """(index, cached_tokens, cached_tokens_details) of every output, each distinct value once."""
+    values = {
+        (output.get("index"), output["meta_info"]["cached_tokens"], repr(output["meta_info"]["cached_tokens_details"]))
+        for output in _outputs(record)
+    }
+    return sorted(values, key=repr)
+
+
+def test_cached_tokens_and_their_details_are_real_sglangs_values(emulated):
+    """``cached_tokens_details`` is ``{"device": cached_tokens, "host": 0}`` once a prefix is cached, else null
+    (``SchedulerOutputStreamer.get_cached_tokens_details``), with the same numbers as real SGLang's answers."""
+    server, answers = emulated
+    recorded = golden.load_fixture(server)["exchanges"]
+    checked = []
+    for name, answer in answers.items():
+        real = recorded[name]["response"]
+        if real["status"] == 200 and _outputs(real):
+            assert _cache_values(answer) == _cache_values(real), name
+            checked.append(name)
+    assert len(checked) >= 3
+    if server == "cumulative":
+        assert _cache_values(answers["cached_second"]) == [(None, 11, repr({"device": 11, "host": 0}))]
+
+
+def _lengths_by_index(record: dict) -> dict:
+    """Each streamed sequence's ``output_ids`` lengths, event by event."""
+    lengths: dict = {}
+    for event in _outputs(record):
+        lengths.setdefault(event.get("index"), []).append(len(event["output_ids"]))
+    return lengths
+
+
+def test_stream_events_per_sequence_are_real_sglangs(emulated):
+    """A lone stream sends one event per token; each stream of a batch or ``n > 1`` request merges its last two
+    (the real SGLang answers recorded here; how often it merges depends on timing)."""
+    server, answers = emulated
+    recorded = golden.load_fixture(server)["exchanges"]
+    streams = [exchange.name for exchange in golden.exchanges_for(server) if exchange.stream]
+    for name in streams:
+        real = recorded[name]["response"]
+        if real["status"] == 200:
+            assert _lengths_by_index(answers[name]) == _lengths_by_index(real), name
+
+
+def test_model_type_and_architectures_are_real_sglangs(emulated):
+    server, answers = emulated
+    real = golden.load_fixture("cumulative")["exchanges"]["model_info"]["response"]["body"]
+    if server == "cumulative":
+        emulated_info = answers["model_info"]["body"]
+        assert (real["model_type"], real["architectures"]) == ("qwen3", ["Qwen3ForCausalLM"])
+        assert (emulated_info["model_type"], emulated_info["architectures"]) == ("qwen3", ["Qwen3ForCausalLM"])
+    with Emulator("qwen3") as emulator:  # no model config: the offline recipe's model family
+        info = httpx.get(f"{emulator.url}/model_info").json()
+    assert (info["model_type"], info["architectures"]) == (real["model_type"], real["architectures"])
 
 
 def test_the_comparison_sees_a_difference():
@@ -76,10 +144,12 @@ def _stream_lengths(emulator: Emulator, tokens: int) -> list[int]:
 @pytest.mark.parametrize(
     ("settings", "lengths"),
     [
-        ({}, [1, 2, 3, 4, 5, 6, 8]),  # the last event carries two tokens, as real SGLang's usually does
+        ({}, [1, 2, 3, 4, 5, 6, 7, 8]),  # a lone stream: one event per token, as real SGLang's was
+        ({"merge_last_events": True}, [1, 2, 3, 4, 5, 6, 8]),  # the last event carries two tokens
         ({"merge_last_events": False}, [1, 2, 3, 4, 5, 6, 7, 8]),
         ({"stream_interval": 3, "merge_last_events": False}, [1, 4, 7, 8]),  # first at once, then every 3
-        ({"stream_interval": 3}, [1, 4, 8]),
+        ({"stream_interval": 3}, [1, 4, 7, 8]),
+        ({"stream_interval": 3, "merge_last_events": True}, [1, 4, 8]),
     ],
 )
 def test_stream_events_follow_stream_interval_and_merging(settings, lengths):
@@ -88,7 +158,7 @@ def test_stream_events_follow_stream_interval_and_merging(settings, lengths):
 
 
 def test_incremental_deltas_of_a_merged_event_cover_both_tokens():
-    with Emulator("qwen3", incremental_streaming_output=True) as emulator:
+    with Emulator("qwen3", incremental_streaming_output=True, merge_last_events=True) as emulator:
         body = {"input_ids": [1000, 1001], "sampling_params": {"max_new_tokens": 5, "ignore_eos": True}}
         whole = httpx.post(f"{emulator.url}/generate", json=body, timeout=30).json()
         events = _events(emulator, body)

@@ -6,6 +6,6 @@ See :class:`Emulator`. The wire format follows SGLang 0.5.23 (``SGLANG_VERSION``
 from .faults import FAULT_KINDS, Faults
 from .model import ScriptedCompletion
 from .runner import Emulator, load_emulator_tokenizer
-from .server import SGLANG_VERSION
+from .server_info import SGLANG_VERSION
 
 __all__ = ["FAULT_KINDS", "SGLANG_VERSION", "Emulator", "Faults", "ScriptedCompletion", "load_emulator_tokenizer"]

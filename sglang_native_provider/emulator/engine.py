@@ -5,19 +5,21 @@ The output dicts follow SGLang 0.5.23 ``TokenizerManager._handle_batch_output`` 
 "meta_info"}`` with ``meta_info`` keys in SGLang's order; cumulative stream events by default and
 deltas with ``--incremental-streaming-output``. Stream events follow ``--stream-interval``
 (``srt/managers/scheduler_components/output_streamer.py``: the first token at once, then every
-``stream_interval`` tokens) and the tokenizer manager's draining of queued outputs into one event; under
-load the last two steps usually arrive together, which the emulator reproduces by default (see
-:class:`Engine`), so clients must not assume one token per event. Finishing follows ``Req.update_finish_state``
-(``srt/managers/schedule_batch.py``: stop string, then stop token / EOS, then length) and the
-detokenizer's ``trim_matched_stop`` (``srt/managers/detokenizer_manager.py``): a matched stop is cut
-from ``text`` while ``output_ids`` keep the matched stop token.
+``stream_interval`` tokens) and the tokenizer manager's draining of queued outputs into one event; the last
+two steps of a request streaming several sequences arrived together in every real capture, which the emulator
+reproduces by default (see :class:`Engine`), so clients must not assume one token per event. Finishing follows
+``Req.update_finish_state`` (``srt/managers/schedule_batch.py``: stop string, then stop token / EOS, then length)
+and the detokenizer's ``trim_matched_stop`` (``srt/managers/detokenizer_manager.py``): a matched stop is cut
+from ``text`` while ``output_ids`` keep the matched stop token, except the stop tokens the server's tool-call
+parser keeps (see :mod:`.stop_tokens`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,14 +50,22 @@ class _Sequence:
     sent_text: str = ""
     first_sent: bool = False
 
+    @functools.cached_property
+    def context(self) -> int:
+        """The key this sampled sequence's logprobs are derived from."""
+        return FakeModel.context_id(self.job.prompt_ids, self.job.sample_index)
+
 
 class Engine:
     """The emulator's scheduler: runs jobs, tracks them by rid for abort, and owns the prefix cache.
 
-    ``stream_interval`` is SGLang's ``--stream-interval``. With ``merge_last_events`` (the default) the event
-    of the token before the last one is not sent on its own but merged into the final event, as real SGLang's
-    HTTP handler does when the last two steps' outputs are queued together (the usual case under load; real
-    SGLang on CPU sent 7 events for 8 tokens). The first event is never merged.
+    ``stream_interval`` is SGLang's ``--stream-interval``. A merged stream does not send the event of the token
+    before the last one on its own but merges it into the final event, as real SGLang's HTTP handler does when the
+    last two steps' outputs are queued together, which depends on timing. ``merge_last_events`` None (the default)
+    merges the streams of a request that streams several sequences (a batch, ``n > 1``), as real SGLang 0.5.23 on
+    CPU did in every such capture, and not a lone stream (8 events for 8 tokens there); True merges every stream,
+    False none. The first event is never merged. ``kept_stop_ids`` are the matched stop tokens the detokenizer does
+    not trim from ``text`` (:func:`~.stop_tokens.kept_stop_token_ids`).
     """
 
     def __init__(
@@ -67,7 +77,8 @@ class Engine:
         token_delay: float = 0.0,
         incremental_streaming_output: bool = False,
         stream_interval: int = 1,
-        merge_last_events: bool = True,
+        merge_last_events: bool | None = None,
+        kept_stop_ids: frozenset[int] = frozenset(),
     ) -> None:
         if stream_interval < 1:
             raise ValueError(f"stream_interval must be at least 1, got {stream_interval}")
@@ -78,6 +89,7 @@ class Engine:
         self.incremental_streaming_output = incremental_streaming_output
         self.stream_interval = stream_interval
         self.merge_last_events = merge_last_events
+        self.kept_stop_ids = kept_stop_ids
         self.cache = PrefixCache()
         self.abort_requests: list[str] = []
         """Every rid ``/abort_request`` asked for (``"*"`` for abort_all), for tests to check."""
@@ -107,9 +119,10 @@ class Engine:
             if job.rid in self._running:
                 raise GenerateError(f"Duplicate request ID detected: {job.rid}")
 
-    async def run(self, job: Job, *, aborted: bool = False) -> AsyncIterator[dict[str, Any]]:
+    async def run(self, job: Job, *, aborted: bool = False, batched: bool = False) -> AsyncIterator[dict[str, Any]]:
         """Generate one job; yields stream events, or only the final output when not streaming. An ``aborted``
-        job ends before its first token with an ``abort`` finish (fault injection)."""
+        job ends before its first token with an ``abort`` finish (fault injection); a ``batched`` one streams
+        beside other sequences of its request."""
         self.reserve([job])
         cap = len(job.prompt_ids) - 1
         if job.return_logprob and 0 <= job.logprob_start_len < cap:
@@ -119,7 +132,8 @@ class Engine:
         )
         self._running[job.rid] = sequence
         try:
-            async for output in self._generate(sequence):
+            merge = self.merge_last_events if self.merge_last_events is not None else batched
+            async for output in self._generate(sequence, merge):
                 yield output
         finally:
             self._running.pop(job.rid, None)
@@ -127,30 +141,15 @@ class Engine:
                 # The last sampled token has no KV entry yet, so it is not cached (SGLang does the same).
                 self.cache.insert(job.prompt_ids + tuple(sequence.output_ids[:-1]))
 
-    async def _generate(self, sequence: _Sequence) -> AsyncIterator[dict[str, Any]]:
+    async def _generate(self, sequence: _Sequence, merge: bool) -> AsyncIterator[dict[str, Any]]:
         job = sequence.job
-        prompt_len = len(job.prompt_ids)
-        if job.return_logprob and job.logprob_start_len > prompt_len:
-            message = (
-                f"req.logprob_start_len={job.logprob_start_len} is higher than the number of input tokens "
-                f"len(req.origin_input_ids)={prompt_len}. Please use a smaller logprob_start_len."
-            )
-            if not job.stream:
-                raise GenerateError(message)
-            sequence.finish_reason = {
-                "type": "abort",
-                "message": message,
-                "status_code": 400,
-                "err_type": "BadRequestError",
-            }
+        if self._logprob_start_too_high(sequence):
             yield self._output(sequence, "")
             return
-
         sampling = job.sampling
         max_new_tokens = sampling.max_new_tokens
         if max_new_tokens is None:
-            max_new_tokens = self.context_length - prompt_len
-        context = FakeModel.context_id(job.prompt_ids, job.sample_index)
+            max_new_tokens = self.context_length - len(job.prompt_ids)
         tokens = self.model.completion(
             job.prompt_ids,
             sample_index=job.sample_index,
@@ -169,16 +168,7 @@ class Engine:
             if sequence.abort_requested:
                 sequence.finish_reason = {"type": "abort", "message": "Aborted", "status_code": None, "err_type": None}
                 break
-            token = next(tokens)
-            # min_new_tokens masks stop tokens out of sampling until enough tokens exist.
-            while len(sequence.output_ids) < sampling.min_new_tokens and token in stop_ids:
-                token = next(tokens)
-            sequence.output_ids.append(token)
-            if job.return_logprob:
-                row = self.model.logprob_row(
-                    context, len(sequence.output_ids), token, greedy=sampling.greedy, top_k=job.top_logprobs_num
-                )
-                self._record_output_logprobs(sequence, token, row)
+            token = self._sample(sequence, tokens, stop_ids)
             sequence.finish_reason = self._finish_reason(sequence, token, stop_ids, max_new_tokens)
             if job.stream and sequence.finish_reason is None and self._stream_due(sequence):
                 text = self._text(sequence)
@@ -188,13 +178,49 @@ class Engine:
                     if held is not None:
                         yield held[0]
                         held = None
-                    if self.merge_last_events and sent_before[0] > 0:
+                    if merge and sent_before[0] > 0:
                         held = (output, sent_before)
                     else:
                         yield output
         if held is not None:  # merged into the final event: incremental deltas restart where it began
             sequence.sent_ids, sequence.sent_text = held[1]
         yield self._output(sequence, self._text(sequence))
+
+    @staticmethod
+    def _logprob_start_too_high(sequence: _Sequence) -> bool:
+        """A ``logprob_start_len`` past the prompt: an error (raised), or in a stream an ``abort`` finish (True)."""
+        job = sequence.job
+        prompt_len = len(job.prompt_ids)
+        if not (job.return_logprob and job.logprob_start_len > prompt_len):
+            return False
+        message = (
+            f"req.logprob_start_len={job.logprob_start_len} is higher than the number of input tokens "
+            f"len(req.origin_input_ids)={prompt_len}. Please use a smaller logprob_start_len."
+        )
+        if not job.stream:
+            raise GenerateError(message)
+        sequence.finish_reason = {
+            "type": "abort",
+            "message": message,
+            "status_code": 400,
+            "err_type": "BadRequestError",
+        }
+        return True
+
+    def _sample(self, sequence: _Sequence, tokens: Iterator[int], stop_ids: frozenset[int]) -> int:
+        """The next token (stop tokens masked out until ``min_new_tokens`` exist), appended with its logprobs."""
+        job = sequence.job
+        sampling = job.sampling
+        token = next(tokens)
+        while len(sequence.output_ids) < sampling.min_new_tokens and token in stop_ids:
+            token = next(tokens)
+        sequence.output_ids.append(token)
+        if job.return_logprob:
+            row = self.model.logprob_row(
+                sequence.context, len(sequence.output_ids), token, greedy=sampling.greedy, top_k=job.top_logprobs_num
+            )
+            self._record_output_logprobs(sequence, token, row)
+        return token
 
     def _stream_due(self, sequence: _Sequence) -> bool:
         """SGLang's rule: every step at interval 1, else the first token at once, then every ``interval``."""
@@ -222,19 +248,26 @@ class Engine:
         stops = sequence.job.sampling.stop_strs
         return any(text.endswith(stop[:k]) for stop in stops for k in range(1, len(stop)))
 
+    def _decoded_ids(self, sequence: _Sequence) -> list[int]:
+        """The ids the detokenizer decodes into ``text``: all, less a matched stop token unless ``no_stop_trim``
+        is set or the tool-call parser keeps that token."""
+        ids = sequence.output_ids
+        matched = (sequence.finish_reason or {}).get("matched")
+        stop_token = isinstance(matched, int) and not isinstance(matched, bool)
+        if stop_token and ids and not sequence.job.sampling.no_stop_trim and ids[-1] not in self.kept_stop_ids:
+            return ids[:-1]
+        return ids
+
     def _text(self, sequence: _Sequence) -> str:
         sampling = sequence.job.sampling
-        ids = sequence.output_ids
-        finish = sequence.finish_reason or {}
-        matched = finish.get("matched")
-        trim = not sampling.no_stop_trim
-        if isinstance(matched, int) and not isinstance(matched, bool) and trim and ids:
-            ids = ids[:-1]
-        text = self.model.tokenizer.decode(ids, skip_special_tokens=sampling.skip_special_tokens)
+        text = self.model.tokenizer.decode(
+            self._decoded_ids(sequence), skip_special_tokens=sampling.skip_special_tokens
+        )
+        matched = (sequence.finish_reason or {}).get("matched")
         if isinstance(matched, str):
             position = text.find(matched)
             if position != -1:
-                text = text[: position + len(matched)] if not trim else text[:position]
+                text = text[: position + len(matched)] if sampling.no_stop_trim else text[:position]
         if sequence.finish_reason is None:
             # An incomplete UTF-8 sequence is held back until its last byte arrives.
             text = text.rstrip(_REPLACEMENT_CHAR)

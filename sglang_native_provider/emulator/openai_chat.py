@@ -11,25 +11,23 @@ tools, ``max_tokens``/``max_completion_tokens``, ``temperature``, ``top_p``, ``s
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ..parsers import (
-    REASONING_PARSERS,
-    TOOL_CALL_PARSERS,
-    ToolCall,
-    detect_reasoning_parser,
-    detect_tool_call_parser,
-)
 from ..contract import ContractError, check_generate_request
 from .engine import Engine
+from .openai_logprobs import openai_logprobs
 from .requests import GenerateError, Job, plan_jobs
+
+if TYPE_CHECKING:
+    from ..parsers import ToolCall
 
 __all__ = ["ServerParsers", "chat_completions"]
 
@@ -42,25 +40,43 @@ def _error(message: str, status: int = 400) -> Response:
 
 
 def _generate_body(body: dict[str, Any], prompt_ids: list[int], stream: bool) -> dict[str, Any]:
+    """The native request the chat request becomes; with tools (and ``tool_choice`` not ``none``) special tokens
+    stay in the text, as SGLang's ``_process_messages`` sets ``skip_special_tokens=False`` for the parsers."""
     sampling = {ours: body[theirs] for theirs, ours in _SAMPLING_KEYS.items() if body.get(theirs) is not None}
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
     if max_tokens is not None:
         sampling["max_new_tokens"] = max_tokens
+    if body.get("tools") and body.get("tool_choice") != "none":
+        sampling["skip_special_tokens"] = False
     generate: dict[str, Any] = {"input_ids": prompt_ids, "sampling_params": sampling, "stream": stream}
     if body.get("logprobs"):
-        generate.update(return_logprob=True, top_logprobs_num=body.get("top_logprobs") or 0)
+        top = body.get("top_logprobs") or 0
+        generate.update(return_logprob=True, top_logprobs_num=top, return_text_in_logprobs=True)
     return generate
 
 
 class ServerParsers:
-    """The server-side reasoning and tool-call parsers (``--reasoning-parser``/``--tool-call-parser``)."""
+    """The server-side reasoning and tool-call parsers (``--reasoning-parser``/``--tool-call-parser``), else the
+    ones the chat template implies; made (and the parsers imported) by the first chat completion, not at start."""
 
     def __init__(self, engine: Engine, tool_call_parser: str | None, reasoning_parser: str | None) -> None:
-        template = engine.model.tokenizer.chat_template or ""
-        tool_name = tool_call_parser or detect_tool_call_parser(template)
-        reasoning_name = reasoning_parser or detect_reasoning_parser(template)
-        self.tool = TOOL_CALL_PARSERS[tool_name]() if tool_name else None
-        self.reasoning = REASONING_PARSERS[reasoning_name]() if reasoning_name else None
+        self._template = engine.model.tokenizer.chat_template or ""
+        self._tool_call_parser = tool_call_parser
+        self._reasoning_parser = reasoning_parser
+
+    @functools.cached_property
+    def tool(self) -> Any:
+        from ..parsers import TOOL_CALL_PARSERS, detect_tool_call_parser
+
+        name = self._tool_call_parser or detect_tool_call_parser(self._template)
+        return TOOL_CALL_PARSERS[name]() if name else None
+
+    @functools.cached_property
+    def reasoning(self) -> Any:
+        from ..parsers import REASONING_PARSERS, detect_reasoning_parser
+
+        name = self._reasoning_parser or detect_reasoning_parser(self._template)
+        return REASONING_PARSERS[name]() if name else None
 
 
 def _calls(calls: list[ToolCall], first_index: int = 0) -> list[dict[str, Any]]:
@@ -76,13 +92,12 @@ def _calls(calls: list[ToolCall], first_index: int = 0) -> list[dict[str, Any]]:
 
 
 def _logprobs(tokenizer, meta_info: dict[str, Any], top_logprobs: int, since: int = 0) -> dict[str, Any] | None:
-    """OpenAI ``logprobs`` of the output tokens from ``since`` on, as the native path builds them."""
-    from ..response import openai_logprobs, token_bytes_for  # the provider's, imported by this endpoint only
+    """OpenAI ``logprobs`` of the output tokens from ``since`` on."""
     entries = meta_info.get("output_token_logprobs")
     if entries is None:
         return None
     tops = meta_info.get("output_top_logprobs")
-    return openai_logprobs(entries[since:], tops[since:] if tops else None, token_bytes_for(tokenizer), top_logprobs)
+    return openai_logprobs(tokenizer, entries[since:], tops[since:] if tops else None, top_logprobs)
 
 
 def _usage(meta_info: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +119,8 @@ async def chat_completions(request: Request, engine: Engine, model_name: str, pa
     """Handle one ``/v1/chat/completions`` request."""
     import litellm  # the provider's message checks raise LiteLLM's errors; only this endpoint needs them
 
-    from ..templating import normalize_messages
+    from ..messages import normalize_messages
+
     try:
         body = json.loads(await request.body())
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):

@@ -78,29 +78,19 @@ def _or_default(params: dict[str, Any], key: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _sampling(params: dict[str, Any], vocab_size: int) -> Sampling:
-    # Messages show the values as sent (JSON -1 stays "-1", as in SGLang); checks use them as numbers.
-    raw_temperature = _or_default(params, "temperature", 1.0)
+def _verify_distribution(params: dict[str, Any], temperature: float, top_k: int) -> None:
+    """The first half of ``SamplingParams.verify``: beam width, temperature, top-p/min-p/top-k and penalties.
+    Messages show the values as sent (JSON -1 stays "-1", as in SGLang); checks use them as numbers."""
+    beam_width = params.get("beam_width")
     top_p = _or_default(params, "top_p", 1.0)
-    top_k = int(_or_default(params, "top_k", -1))
     min_p = _or_default(params, "min_p", 0.0)
     frequency_penalty = _or_default(params, "frequency_penalty", 0.0)
     presence_penalty = _or_default(params, "presence_penalty", 0.0)
     repetition_penalty = _or_default(params, "repetition_penalty", 1.0)
-    min_new_tokens = int(_or_default(params, "min_new_tokens", 0))
-    max_new_tokens = params.get("max_new_tokens", 128)
-    beam_width = params.get("beam_width")
-    temperature = float(raw_temperature)
-    # __post_init__: a near-zero temperature means greedy.
-    if 0 <= temperature < _SAMPLING_EPS:
-        temperature, top_k = 1.0, 1
-    if top_k == -1:
-        top_k = _TOP_K_ALL
-
-    # verify()
     if beam_width is not None and beam_width < 1:
         raise GenerateError(f"beam_width must be at least 1, got {beam_width}.")
     if not math.isfinite(temperature) or temperature < 0.0:
+        raw_temperature = _or_default(params, "temperature", 1.0)
         raise GenerateError(f"temperature must be a non-negative finite number, got {raw_temperature}.")
     if not 0.0 < top_p <= 1.0:
         raise GenerateError(f"top_p must be in (0, 1], got {top_p}.")
@@ -114,6 +104,10 @@ def _sampling(params: dict[str, Any], vocab_size: int) -> Sampling:
         raise GenerateError(f"presence_penalty must be in [-2, 2], got {presence_penalty}.")
     if not 0.0 < repetition_penalty <= 2.0:
         raise GenerateError(f"repetition_penalty must be in (0, 2] (1.0 = no penalty), got {repetition_penalty}.")
+
+
+def _verify_limits(params: dict[str, Any], min_new_tokens: int, max_new_tokens: int | None, vocab_size: int) -> None:
+    """The second half of ``SamplingParams.verify``: token counts, logit bias, seed and a single grammar."""
     if not min_new_tokens >= 0:
         raise GenerateError(f"min_new_tokens must be in [0, max_new_tokens], got {min_new_tokens}.")
     if max_new_tokens is not None:
@@ -133,12 +127,25 @@ def _sampling(params: dict[str, Any], vocab_size: int) -> Sampling:
     if sum(grammar is not None for grammar in grammars) > 1:
         raise GenerateError("Only one of json_schema, regex, ebnf, or structural_tag can be set.")
 
+
+def _sampling(params: dict[str, Any], vocab_size: int) -> Sampling:
+    """``SamplingParams`` as SGLang builds it: ``__post_init__`` (defaults, greedy), ``verify`` and ``normalize``."""
+    temperature = float(_or_default(params, "temperature", 1.0))
+    top_k = int(_or_default(params, "top_k", -1))
+    min_new_tokens = int(_or_default(params, "min_new_tokens", 0))
+    max_new_tokens = params.get("max_new_tokens", 128)
+    # __post_init__: a near-zero temperature means greedy.
+    if 0 <= temperature < _SAMPLING_EPS:
+        temperature, top_k = 1.0, 1
+    if top_k == -1:
+        top_k = _TOP_K_ALL
+    _verify_distribution(params, temperature, top_k)
+    _verify_limits(params, min_new_tokens, max_new_tokens, vocab_size)
     # normalize()
     stop = params.get("stop")
     stop_strs = (stop,) if isinstance(stop, str) else tuple(stop or ())
     if len(stop_strs) > _MAX_STOP_COUNT:
         raise GenerateError(f"at most {_MAX_STOP_COUNT} stop strings are allowed, got {len(stop_strs)}")
-
     return Sampling(
         max_new_tokens=max_new_tokens,
         stop_strs=stop_strs,
@@ -150,7 +157,7 @@ def _sampling(params: dict[str, Any], vocab_size: int) -> Sampling:
         skip_special_tokens=bool(_or_default(params, "skip_special_tokens", True)),
         spaces_between_special_tokens=bool(_or_default(params, "spaces_between_special_tokens", True)),
         no_stop_trim=bool(_or_default(params, "no_stop_trim", False)),
-        sampling_seed=seed,
+        sampling_seed=params.get("sampling_seed"),
         n=int(_or_default(params, "n", 1)),
         forced_call=forced_call_text(params.get("structural_tag")),
     )

@@ -12,26 +12,38 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 from starlette.responses import Response
 
 from ..offline_tokenizers import RECIPES, build_tokenizer
 from .engine import Engine
 from .faults import FaultInjector, Faults
 from .model import FakeModel, ScriptedCompletion
-from .model_config import ModelConfig, load_model_config
+from .model_config import ModelConfig, load_model_config, recipe_model_config
 from .server import ServerInfo, create_app, json_response
+from .stop_tokens import kept_stop_token_ids, stop_token_ids
 from .tokenizer import FastTokenizer
 
 __all__ = ["Emulator", "load_emulator_tokenizer"]
 
 
 def _model_config(tokenizer: str, model_config: str | Path | None) -> ModelConfig | None:
-    """The model config given, else a tokenizer directory's own ``config.json`` if it has one."""
+    """The model config given, else a tokenizer directory's own ``config.json`` if it has one, else what an offline
+    recipe's model family is known to be."""
     if model_config is not None:
         return load_model_config(model_config)
-    if tokenizer not in RECIPES and (Path(tokenizer) / "config.json").is_file():
+    if tokenizer in RECIPES:
+        return recipe_model_config(tokenizer)
+    if (Path(tokenizer) / "config.json").is_file():
         return load_model_config(tokenizer)
     return None
+
+
+def _derived_context_length(tokenizer, config: ModelConfig | None) -> int:
+    """The model config's context length, else the tokenizer's ``model_max_length`` (at most 2**20)."""
+    if config is not None and config.context_length:
+        return config.context_length
+    return min(tokenizer.model_max_length, 1 << 20)
 
 
 @functools.lru_cache(maxsize=8)
@@ -61,7 +73,10 @@ class Emulator:
     The context length is ``context_length`` if given, else the model config's (``model_config``: a model
     directory or its ``config.json``; a tokenizer directory's own ``config.json`` is used too), as real SGLang
     derives it, else the tokenizer's ``model_max_length``. ``stream_interval`` and ``merge_last_events`` shape
-    stream events as described on :class:`~.engine.Engine` (by default the last event carries two tokens).
+    stream events as described on :class:`~.engine.Engine` (by default the last event of each stream of a batch
+    or ``n > 1`` request carries two tokens). Generation stops on ``eos_token_ids`` if given, else as real SGLang
+    does on the tokenizer's EOS and additional stop tokens and the model config's EOS ids; ``tool_call_parser``
+    decides which matched stop tokens stay in ``text`` (see :mod:`.stop_tokens`).
     """
 
     def __init__(
@@ -78,7 +93,7 @@ class Emulator:
         token_delay: float = 0.0,
         incremental_streaming_output: bool = False,
         stream_interval: int = 1,
-        merge_last_events: bool = True,
+        merge_last_events: bool | None = None,
         eos_token_ids: Sequence[int] | None = None,
         tool_call_parser: str | None = None,
         reasoning_parser: str | None = None,
@@ -87,22 +102,23 @@ class Emulator:
         keep_alive_seconds: float = 5.0,
     ) -> None:
         self.tokenizer = load_emulator_tokenizer(tokenizer)
-        self.model = FakeModel(self.tokenizer, eos_token_ids=eos_token_ids, seed=seed)
         config = _model_config(tokenizer, model_config)
-        derived_context_length = config.context_length if config else min(self.tokenizer.model_max_length, 1 << 20)
+        if eos_token_ids is None:
+            eos_token_ids = sorted(stop_token_ids(self.tokenizer, config.eos_token_ids if config else ()))
+        self.model = FakeModel(self.tokenizer, eos_token_ids=eos_token_ids, seed=seed)
         self.engine = Engine(
             self.model,
-            context_length=context_length or derived_context_length,
+            context_length=context_length or _derived_context_length(self.tokenizer, config),
             weight_version=weight_version,
             token_delay=token_delay,
             incremental_streaming_output=incremental_streaming_output,
             stream_interval=stream_interval,
             merge_last_events=merge_last_events,
+            kept_stop_ids=kept_stop_token_ids(tool_call_parser, self.tokenizer),
         )
-        name = served_model_name or Path(tokenizer).name
         self.info = ServerInfo(
             model_path=tokenizer,
-            served_model_name=name,
+            served_model_name=served_model_name or Path(tokenizer).name,
             host=host,
             tool_call_parser=tool_call_parser,
             reasoning_parser=reasoning_parser,
@@ -114,7 +130,15 @@ class Emulator:
         """The headers of each ``/generate`` call (lower-case names), aligned with :attr:`requests`."""
         self._injected: deque[Response] = deque()
         self.faults = faults or Faults()
-        app = create_app(
+        self.app = FaultInjector(self._create_app(api_key), self.faults)
+        self._host, self._port = host, port
+        self._keep_alive_seconds = keep_alive_seconds  # uvicorn's (and SGLang's) idle keep-alive: 5 s
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def _create_app(self, api_key: str | None) -> Starlette:
+        """The app recording into :attr:`requests` and answering from the injected responses first."""
+        return create_app(
             self.engine,
             self.info,
             api_key=api_key,
@@ -122,11 +146,6 @@ class Emulator:
             injected=self._injected,
             recorded_headers=self.request_headers,
         )
-        self.app = FaultInjector(app, self.faults)
-        self._host, self._port = host, port
-        self._keep_alive_seconds = keep_alive_seconds  # uvicorn's (and SGLang's) idle keep-alive: 5 s
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"Emulator(url={self.url!r}, model={self.info.served_model_name!r})"
