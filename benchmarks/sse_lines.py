@@ -15,7 +15,7 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from sglang_native_provider.client import _LineSplitter, sse_event
+from sglang_native_provider.transport import LineSplitter, sse_event
 
 RESULTS = Path(__file__).parent / "results" / "sse_lines.json"
 CHUNK = 16 * 1024
@@ -27,7 +27,7 @@ def chunks(data: bytes) -> list[bytes]:
 
 
 def linear_lines(pieces: list[bytes]) -> list[str]:
-    splitter = _LineSplitter(cap=256 * MB)
+    splitter = LineSplitter(cap=256 * MB)
     return [line for piece in pieces for line in splitter.feed(piece)] + splitter.close()
 
 

@@ -65,3 +65,10 @@ def error_for_status(status_code: int, message: str, model: str) -> Exception:
     if 400 <= status_code < 500:
         return bad_request(text, model)
     return litellm.InternalServerError(message=text, model=model, llm_provider=PROVIDER)
+
+
+def invalid_output(message: str, model: str) -> Exception:
+    """The 502 for an answer that does not hold together (ids, logprobs, choices), naming the field."""
+    error = error_for_status(502, f"invalid output from SGLang: {message}", model)
+    error.status_code = 502  # a bad gateway answer; LiteLLM's InternalServerError says 500
+    return error

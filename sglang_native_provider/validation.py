@@ -12,7 +12,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import error_for_status
+from .errors import invalid_output
 from .protocol import FinishReason, GenerateOutput, LogprobEntry, MetaInfo
 
 __all__ = [
@@ -33,12 +33,6 @@ _POSITIVE_TOLERANCE = 1e-4
 """Logprobs computed in low precision may round a little above 0; anything beyond is not a logprob."""
 
 
-def _violation(message: str, model: str) -> Exception:
-    error = error_for_status(502, f"invalid output from SGLang: {message}", model)
-    error.status_code = 502  # a bad gateway answer; LiteLLM's InternalServerError says 500
-    return error
-
-
 @functools.lru_cache(maxsize=16)
 def vocab_size(tokenizer, model_vocab_size: int | None = None) -> int:
     """The number of ids an output may hold: the tokenizer's (added tokens included), or the model's
@@ -52,7 +46,7 @@ def check_token_ids(ids: Sequence[int], size: int, where: str, model: str, start
     if not window or (min(window) >= 0 and max(window) < size):
         return
     index = next(index for index, token_id in enumerate(window, start) if not 0 <= token_id < size)
-    raise _violation(
+    raise invalid_output(
         f"{where}[{index}] = {ids[index]!r} is not a token id (0 to {size - 1}): a model with more embedding rows "
         "than tokenizer tokens takes the vocab_size setting",
         model,
@@ -65,7 +59,7 @@ def _is_logprob(value: Any) -> bool:
 
 def _check_logprob(value: Any, where: str, model: str) -> None:
     if not _is_logprob(value):
-        raise _violation(f"{where} = {value!r} is not a logprob (a number <= 0)", model)
+        raise invalid_output(f"{where} = {value!r} is not a logprob (a number <= 0)", model)
 
 
 def check_logprobs(
@@ -75,7 +69,7 @@ def check_logprobs(
     and carrying a logprob."""
     where = "meta_info.output_token_logprobs"
     if complete and len(entries) != len(ids):
-        raise _violation(f"{where} has {len(entries)} entries for {len(ids)} output_ids", model)
+        raise invalid_output(f"{where} has {len(entries)} entries for {len(ids)} output_ids", model)
     end = min(len(entries), len(ids))
     window = entries[start:end]
     if [entry[1] for entry in window] == list(ids[start:end]) and all(_is_logprob(entry[0]) for entry in window):
@@ -83,7 +77,8 @@ def check_logprobs(
     for index in range(start, end):
         logprob, token_id, _ = entries[index]
         if token_id != ids[index]:
-            raise _violation(f"{where}[{index}] is for token {token_id}, output_ids[{index}] is {ids[index]}", model)
+            problem = f"{where}[{index}] is for token {token_id}, output_ids[{index}] is {ids[index]}"
+            raise invalid_output(problem, model)
         _check_logprob(logprob, f"{where}[{index}] logprob", model)
 
 
@@ -101,12 +96,12 @@ def check_top_logprobs(
     entries with known token ids and logprobs, best first."""
     where = "meta_info.output_top_logprobs"
     if complete and len(rows) != len(ids):
-        raise _violation(f"{where} has {len(rows)} rows for {len(ids)} output_ids", model)
+        raise invalid_output(f"{where} has {len(rows)} rows for {len(ids)} output_ids", model)
     window = rows[start : min(len(rows), len(ids))]
     short = next((index for index, row in enumerate(window, start) if row is None or len(row) != top_logprobs), None)
     if short is not None:
         count = "no row" if rows[short] is None else f"{len(rows[short])} entries"
-        raise _violation(f"{where}[{short}] has {count}, {top_logprobs} were asked", model)
+        raise invalid_output(f"{where}[{short}] has {count}, {top_logprobs} were asked", model)
     # Checked over all rows at once (rows x top_logprobs entries), then located row by row when wrong.
     token_ids = [entry[1] for row in window for entry in row]
     if token_ids and (min(token_ids) < 0 or max(token_ids) >= size):
@@ -124,22 +119,22 @@ def check_top_logprobs(
         for rank, (logprob, _, _) in enumerate(row):
             _check_logprob(logprob, f"{where}[{index}][{rank}] logprob", model)
             if rank and logprob > row[rank - 1][0]:
-                raise _violation(f"{where}[{index}] is not sorted best first (entry {rank})", model)
+                raise invalid_output(f"{where}[{index}] is not sorted best first (entry {rank})", model)
 
 
 def check_finish_reason(finish: FinishReason | None, model: str) -> None:
     """A finish type SGLang documents (``stop``, ``length``, ``abort``); None means not finished yet."""
     if finish is not None and finish.type not in FINISH_TYPES:
-        raise _violation(f"meta_info.finish_reason.type {finish.type!r} is not one of stop, length, abort", model)
+        raise invalid_output(f"meta_info.finish_reason.type {finish.type!r} is not one of stop, length, abort", model)
 
 
 def check_counts(meta: MetaInfo, model: str) -> None:
     """``prompt_tokens``, ``completion_tokens`` and ``cached_tokens`` are counts; at most the prompt is cached."""
     for name in ("prompt_tokens", "completion_tokens", "cached_tokens"):
         if getattr(meta, name) < 0:
-            raise _violation(f"meta_info.{name} = {getattr(meta, name)} is negative", model)
+            raise invalid_output(f"meta_info.{name} = {getattr(meta, name)} is negative", model)
     if meta.cached_tokens > meta.prompt_tokens:
-        raise _violation(
+        raise invalid_output(
             f"meta_info.cached_tokens = {meta.cached_tokens} exceeds prompt_tokens = {meta.prompt_tokens}", model
         )
 
@@ -160,29 +155,29 @@ def check_output(
     check_counts(meta, model)
     check_token_ids(output.output_ids, size, "output_ids", model)
     if meta.completion_tokens != len(output.output_ids):
-        raise _violation(
+        raise invalid_output(
             f"meta_info.completion_tokens = {meta.completion_tokens} for {len(output.output_ids)} output_ids", model
         )
     if meta.output_token_logprobs is not None:
         check_logprobs(output.output_ids, meta.output_token_logprobs, model)
     elif logprobs:
-        raise _violation("meta_info.output_token_logprobs is missing (logprobs were asked)", model)
+        raise invalid_output("meta_info.output_token_logprobs is missing (logprobs were asked)", model)
     if top_logprobs:
         if meta.output_top_logprobs is None:
-            raise _violation("meta_info.output_top_logprobs is missing (top_logprobs were asked)", model)
+            raise invalid_output("meta_info.output_top_logprobs is missing (top_logprobs were asked)", model)
         check_top_logprobs(output.output_ids, meta.output_top_logprobs, top_logprobs, size, model)
 
 
 def check_output_count(count: int, n: int, model: str) -> None:
     """``/generate`` answered one output per sample asked."""
     if count != n:
-        raise _violation(f"the response has {count} outputs, n = {n} were asked", model)
+        raise invalid_output(f"the response has {count} outputs, n = {n} were asked", model)
 
 
 def check_event_index(index: int, n: int, model: str) -> None:
     """A stream event's ``index`` names one of the ``n`` samples asked."""
     if not 0 <= index < n:
-        raise _violation(f"stream event index {index} is outside 0..{n - 1} (n = {n})", model)
+        raise invalid_output(f"stream event index {index} is outside 0..{n - 1} (n = {n})", model)
 
 
 @functools.lru_cache(maxsize=16)

@@ -35,8 +35,10 @@ class _Exchange:
         writer: asyncio.StreamWriter,
         body: bytes,
         reused: bool,
+        path: str = "",
     ) -> None:
         self.server = server
+        self.path = path
         self.reader = reader
         self.writer = writer
         self.body = body
@@ -44,6 +46,10 @@ class _Exchange:
         self.request = json.loads(body) if body else {}
         self.stream = bool(self.request.get("stream"))
         self.keep_alive = False
+
+    @property
+    def is_abort(self) -> bool:
+        return self.path.endswith("/abort_request")
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
@@ -242,6 +248,47 @@ async def closes_reused_late(x: _Exchange) -> None:
     await x.whole(answer.status_code, answer.headers["content-type"], answer.content, keep_alive=True)
 
 
+async def endless(x: _Exchange) -> None:
+    """A 200 whose body never ends: spaces for a whole answer, one event line that never ends for a stream."""
+    await x.head(200, "text/event-stream" if x.stream else "application/json")
+    await x.send(b'data: {"text": "' if x.stream else b" ")
+    while not await x.gone(0.1):
+        await x.send(b"x" if x.stream else b" ")
+
+
+STALE_SECONDS = 2.5
+"""How long ``closes_reused_then_drips`` holds a request on a kept-alive connection before closing it."""
+
+
+async def closes_reused_then_drips(x: _Exchange) -> None:
+    """As ``closes_reused``, but the kept-alive connection is held :data:`STALE_SECONDS` before it closes, and
+    the resend (the same ``rid`` on a new connection) drips: the whole request's deadline runs out over both."""
+    rid = x.request.get("rid")
+    if x.is_abort:
+        await x.whole(200, "application/json", b"{}")
+    elif x.reused:
+        x.server.held_rids.add(rid)
+        await x.hold(STALE_SECONDS)
+        x.server.dropped += 1
+        x.writer.close()
+    elif rid in x.server.held_rids:
+        x.server.resent += 1
+        await drip(x)
+    else:
+        answer = await x.relayed()
+        await x.whole(200, "text/event-stream" if x.stream else "application/json", answer, keep_alive=True)
+
+
+async def stray_index(x: _Exchange) -> None:
+    """The emulator's answer with ``"index": 5`` on its output (or on each stream event), for ``n = 1``."""
+    answer = await x.relayed()
+    if not x.stream:
+        await x.whole(200, "application/json", json.dumps({**json.loads(answer), "index": 5}).encode())
+        return
+    events = [line.removeprefix(b"data: ") for line in answer.split(b"\n\n") if line.startswith(b"data: {")]
+    await x.whole(200, "text/event-stream", _sse(*({**json.loads(event), "index": 5} for event in events), "[DONE]"))
+
+
 async def not_http(x: _Exchange) -> None:
     await x.send(b"SSH-2.0-OpenSSH_9.6\r\n")
     x.writer.close()
@@ -268,6 +315,9 @@ CASES: dict[str, Case] = {
         repeats,
         closes_reused,
         closes_reused_late,
+        endless,
+        closes_reused_then_drips,
+        stray_index,
         not_http,
     )
 }
@@ -281,8 +331,11 @@ class HostileServer:
         self.relay_to = relay_to
         self.calls: dict[str, int] = {}
         self.dropped = 0
+        """Requests ``closes_reused`` (and its variants) dropped unanswered."""
+        self.resent = 0
+        """Requests ``closes_reused_then_drips`` received again on a new connection."""
+        self.held_rids: set[str] = set()
         self.background: set[asyncio.Future] = set()
-        """Requests ``closes_reused`` dropped unanswered."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="hostile-server", daemon=True)
         self._server: asyncio.base_events.Server | None = None
@@ -320,7 +373,7 @@ class HostileServer:
                 body = await reader.readexactly(int(lengths[0].split(b":", 1)[1]) if lengths else 0)
                 case = path.strip("/").split("/")[0]
                 self.calls[case] = self.calls.get(case, 0) + 1
-                exchange = _Exchange(self, reader, writer, body, reused=requests > 0)
+                exchange = _Exchange(self, reader, writer, body, reused=requests > 0, path=path)
                 await CASES[case](exchange)
                 if not exchange.keep_alive:
                     return

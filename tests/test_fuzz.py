@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from litellm.types.utils import ModelResponse
 
-from sglang_native_provider.client import DONE, _LineSplitter, sse_event
+from sglang_native_provider.messages import normalize_messages
 from sglang_native_provider.response import ResponseContext, build_model_response
-from sglang_native_provider.templating import _added_token_splitter, encode_text, normalize_messages
+from sglang_native_provider.templating import _added_token_splitter, encode_text
+from sglang_native_provider.transport import DONE, LineSplitter, sse_event
 
 DOCUMENTED = (
     litellm.BadRequestError,
@@ -49,7 +50,7 @@ def test_a_minus_infinity_logprob_decodes():
 
 @given(st.lists(st.binary(max_size=40), max_size=8))
 def test_line_splitter_never_loses_bytes(chunks):
-    splitter = _LineSplitter(cap=10_000)
+    splitter = LineSplitter(cap=10_000)
     lines = [line for chunk in chunks for line in splitter.feed(chunk)] + splitter.close()
     expected = b"".join(chunks).decode("utf-8", "replace").split("\n")
     expected = [line.removesuffix("\r") for line in expected]
@@ -295,10 +296,7 @@ def stream_events(draw):
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=stream_events(), logprobs=st.booleans())
 def test_stream_assembler_raises_only_documented_errors(qwen3_tokenizer, case, logprobs):
-    from types import SimpleNamespace
-
     from sglang_native_provider.parsers import REASONING_PARSERS, TOOL_CALL_PARSERS
-    from sglang_native_provider.sampling import SamplingRequest
     from sglang_native_provider.streaming import StreamAssembler
 
     incremental, n, events = case
@@ -314,14 +312,7 @@ def test_stream_assembler_raises_only_documented_errors(qwen3_tokenizer, case, l
         top_logprobs=0,
         sampling_params={"n": n},
     )
-    call = SimpleNamespace(
-        config=SimpleNamespace(incremental_streaming_output=incremental),
-        context=context,
-        sampling=SamplingRequest(sampling_params={"n": n}, logprobs=logprobs),
-        rid="r",
-        model="m",
-    )
-    assembler = StreamAssembler(call)
+    assembler = StreamAssembler(context, "r", incremental=incremental)
     try:
         chunks = [chunk for event in events for chunk in assembler.event(event)]
         assembler.done()

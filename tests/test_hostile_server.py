@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import time
 
 import litellm
 import pytest
-from hostile_server import LATE, HostileServer
+from hostile_server import LATE, STALE_SECONDS, HostileServer
 
 import sglang_native_provider
-from sglang_native_provider.client import _LineSplitter
 from sglang_native_provider.emulator import Emulator
+from sglang_native_provider.protocol import GenerateOutput
+from sglang_native_provider.transport import LineSplitter
+from sglang_native_provider.transport.answers import in_index_order
+from sglang_native_provider.transport.deadlines import StreamClock
+from sglang_native_provider.transport.sse import EventReader
 
 MARGIN = 5.0
 """Seconds allowed on top of a deadline: a bound on a hang on a busy 2-core machine, not a speed goal."""
@@ -130,6 +135,10 @@ FAILURES = [
     ("ping_only", True, {"stream_first_event_timeout": 1.5}, litellm.Timeout, 1.5, "stream_first_event_timeout"),
     ("stalls", True, {"stream_idle_timeout": 1.5}, litellm.Timeout, 1.5, "no event for 1.5 s (stream_idle_timeout"),
     ("repeats", True, {"stream_idle_timeout": 1.5}, litellm.Timeout, 1.5, "no event for 1.5 s (stream_idle_timeout"),
+    ("endless", False, {"timeout": 1.5}, litellm.Timeout, 1.5, "did not answer within timeout=1.5 s"),
+    ("endless", True, {"stream_first_event_timeout": 1.5}, litellm.Timeout, 1.5, "no stream event within 1.5 s"),
+    ("stray_index", False, {}, litellm.InternalServerError, 0, "invalid output from SGLang: output 0's index 5"),
+    ("stray_index", True, {}, litellm.InternalServerError, 0, "invalid output from SGLang: stream event index 5"),
 ]
 
 
@@ -205,11 +214,125 @@ def test_sse_lines_split_in_linear_time():
     """A 16 MB line and a 50 MB event, fed in 16 KB chunks (the quadratic splitter took 19 s and 100 s)."""
     for size in (16 * 2**20, 50 * 2**20):
         data = b"data: " + b"x" * size + b"\n\n"
-        splitter = _LineSplitter(cap=64 * 2**20)
+        splitter = LineSplitter(cap=64 * 2**20)
         start = time.monotonic()
         lines = [line for at in range(0, len(data), 16384) for line in splitter.feed(data[at : at + 16384])]
         assert time.monotonic() - start < MARGIN
         assert [len(line) for line in lines] == [size + 6, 0]
+
+
+# Deadlines: one per request, fixed when it starts; bytes that complete no event never move it. The bounds below
+# are structural, not speed goals: the Timeout must come before a second deadline could have ended (2x), with
+# a margin of most of a deadline for a busy 2-core machine.
+
+DEADLINE = 2.0
+BOUNDED = [
+    ("drip", False),
+    ("drip", True),
+    ("ping_only", True),
+    ("endless", False),
+    ("endless", True),
+    ("stalls", True),
+]
+
+
+@pytest.mark.parametrize(("case", "stream"), BOUNDED, ids=[f"{c}-{'stream' if s else 'whole'}" for c, s in BOUNDED])
+async def test_a_server_sending_no_complete_event_is_cut_at_the_deadline(server, case, stream):
+    """Dripped bytes, ``: ping`` comments, a body or an event line that never ends: the Timeout comes at
+    ``timeout`` (first event) or ``stream_idle_timeout`` (after one), not later."""
+    call = settings(server.url_for(case), timeout=DEADLINE, stream_idle_timeout=DEADLINE)
+    start = time.monotonic()
+    with pytest.raises(Exception) as caught:  # which class, is asserted below
+        await _complete(stream, **call)
+    seconds = time.monotonic() - start
+    assert type(unwrapped(caught.value)) is litellm.Timeout, unwrapped(caught.value)
+    assert DEADLINE * 0.9 <= seconds < DEADLINE * 1.75
+
+
+async def _times_out_after_a_resend(server, stream: bool, timeout: float) -> float:
+    """Seconds until the Timeout of a request sent on a kept-alive connection the server holds, then closes
+    unanswered; its resend on a new connection drips."""
+    call = settings(server.url_for("closes_reused_then_drips"), timeout=timeout)
+    assert await _complete(stream, **call)  # leaves a kept-alive connection in the pool
+    dropped, resent = server.dropped, server.resent
+    start = time.monotonic()
+    with pytest.raises(Exception) as caught:  # which class, is asserted below
+        await _complete(stream, **call)
+    seconds = time.monotonic() - start
+    assert type(unwrapped(caught.value)) is litellm.Timeout, unwrapped(caught.value)
+    assert (server.dropped - dropped, server.resent - resent) == (1, 1)  # the stale send, then the resend
+    return seconds
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_a_resend_gets_only_what_remains_of_the_requests_deadline(server, stream):
+    """2.5 s of the 3 s deadline go on the stale connection; the resend has the remaining 0.5 s. A resend with a
+    fresh deadline would end at 2.5 + 3 = 5.5 s."""
+    timeout = 3.0
+    seconds = await _times_out_after_a_resend(server, stream, timeout)
+    assert timeout * 0.9 <= seconds < STALE_SECONDS + timeout * 0.75
+
+
+def test_a_sync_resend_gets_only_what_remains_of_the_requests_deadline(server):
+    timeout = 3.0
+    seconds = asyncio.run(_times_out_after_a_resend(server, False, timeout))
+    assert timeout * 0.9 <= seconds < STALE_SECONDS + timeout * 0.75
+
+
+def _reader(chunks, clock: StreamClock) -> tuple[EventReader, list[bytes]]:
+    sent: list[bytes] = []
+
+    async def read() -> bytes:
+        await asyncio.sleep(0.01)
+        sent.append(next(chunks))
+        return sent[-1]
+
+    return EventReader(read, clock, 1 << 20, "m"), sent
+
+
+FEEDS = {
+    "pings": lambda: itertools.repeat(b": ping\n\n"),
+    "other fields": lambda: itertools.cycle([b"event: message\n", b"id: 7\n", b"retry: 10\n", b"\n"]),
+    "a dripping line": lambda: itertools.chain([b'data: {"text": "'], itertools.repeat(b"x")),
+    "repeats": lambda: itertools.repeat(b'data: {"text": "a"}\n\n'),
+}
+
+
+@pytest.mark.parametrize("feed", FEEDS)
+async def test_bytes_that_complete_no_new_event_never_move_the_stream_clock(feed):
+    loop = asyncio.get_running_loop()
+    clock = StreamClock(first=0.5, idle=0.5, next_event=loop.time() + 0.5)
+    due = clock.next_event
+    reader, sent = _reader(FEEDS[feed](), clock)
+    events = []
+    with pytest.raises(asyncio.TimeoutError):
+        while True:
+            events.append(await reader.next())
+    assert clock.next_event == due
+    assert len(sent) >= 3  # the server kept sending all along
+    assert events == ([{"text": "a"}] if feed == "repeats" else [])  # a repeat is not a new event
+
+
+def _output(index: int | None, text: str = "") -> GenerateOutput:
+    return GenerateOutput(text=text, output_ids=[], index=index, meta_info={"id": text})
+
+
+def test_a_whole_answers_indexes_must_be_exactly_0_to_n_minus_1():
+    """The non-streamed answer is held to what a stream event is (validation.check_event_index): an index
+    outside 0..n-1, or one given twice, is an invalid-output 502 naming it; outputs come in index order."""
+    unindexed = [_output(None, "a"), _output(None, "b")]
+    assert in_index_order(unindexed, "m") == unindexed
+    assert [output.text for output in in_index_order([_output(1, "b"), _output(0, "a")], "m")] == ["a", "b"]
+    for outputs, words in [
+        ([_output(5)], "output 0's index 5 is outside 0..0"),
+        ([_output(0), _output(-1)], "output 1's index -1 is outside 0..1"),
+        ([_output(0), _output(0)], "output 1's index 0 is given to another output too"),
+        ([_output(None), _output(0)], "output 1's index 0 is given to another output too"),
+    ]:
+        with pytest.raises(litellm.InternalServerError, match=words) as caught:
+            in_index_order(outputs, "m")
+        assert caught.value.status_code == 502
+        assert "invalid output from SGLang" in str(caught.value)
 
 
 # Closing streams: whatever way the caller leaves a stream, the server stops generating.

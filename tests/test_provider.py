@@ -462,10 +462,10 @@ def test_a_ca_bundle_becomes_a_tls_context_trusting_it():
 
     import certifi
 
-    from sglang_native_provider.client import _tls
+    from sglang_native_provider.transport.sessions import tls
 
-    assert _tls(False) is False
+    assert tls(False) is False
     for setting in (True, certifi.where()):  # True: certifi's CA store, as httpx's default
-        context = _tls(setting)
+        context = tls(setting)
         assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
         assert context.get_ca_certs()

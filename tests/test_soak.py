@@ -11,8 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import pytest
 from soak import burst, soak
 
-from sglang_native_provider import client
 from sglang_native_provider.emulator import Emulator
+from sglang_native_provider.transport import sessions
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def long_keep_alive(monkeypatch):
     """An emulator and a client pool keeping idle connections far longer than the usual 5 s and 2 s. A burst
     of 256 can take longer than 2 s on a busy machine, and then the connections that finished first expire
     before the next burst (as they should): this test is about reuse, not expiry."""
-    monkeypatch.setattr(client, "_KEEPALIVE_SECONDS", 60.0)
+    monkeypatch.setattr(sessions, "KEEPALIVE_SECONDS", 60.0)
     with Emulator("qwen3", keep_alive_seconds=120.0) as emulator:
         yield emulator
 
@@ -50,16 +50,16 @@ def test_a_loops_clients_are_closed_when_the_loop_shuts_down(emulator):
     """asyncio.run closes the pooled connections this provider opened in its loop."""
     import asyncio
 
-    from sglang_native_provider.client import GenerateClient
     from sglang_native_provider.config import load_config
+    from sglang_native_provider.transport import GenerateClient
 
     pool = GenerateClient()
     config = load_config("m", {"api_base": emulator.url})
 
     async def one_request():
         await pool.agenerate(config, {"input_ids": [1, 2, 3], "sampling_params": {"max_new_tokens": 2}}, "m")
-        return await pool._async_client(config)
+        return await pool._sessions.get(config.ssl_verify)
 
     client = asyncio.run(one_request())
     assert client.is_closed
-    assert len(pool._async) == 0
+    assert len(pool._sessions) == 0
