@@ -34,9 +34,10 @@ import sglang_native_provider
 from sglang_native_provider.continuation import last_assistant
 from sglang_native_provider.demo import WEATHER_TOOL
 from sglang_native_provider.emulator import Emulator
-from sglang_native_provider.ledger import HistoryKeys, Ledger
+from sglang_native_provider.fingerprints import HistoryKeys
+from sglang_native_provider.ledger import Ledger
+from sglang_native_provider.messages import normalize_messages
 from sglang_native_provider.sessions import open_store
-from sglang_native_provider.templating import normalize_messages
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from _redis import start_redis, stop_redis  # the tests' redis-server launcher

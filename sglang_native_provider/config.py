@@ -8,6 +8,7 @@ Settings come from call kwargs or Router ``litellm_params`` (both reach the prov
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from .contract import SAMPLING_PARAM_FIELDS
 from .errors import PROVIDER, bad_request
 
-__all__ = ["CLIENT_SETTINGS", "PROVIDER", "SETTING_NAMES", "DeploymentConfig", "load_config"]
+__all__ = ["CLIENT_SETTINGS", "PROVIDER", "SETTING_NAMES", "DeploymentConfig", "deployment_for_call", "load_config"]
 
 DEFAULT_API_BASE = "http://127.0.0.1:30000"
 
@@ -153,3 +154,44 @@ def load_config(model: str, settings: dict[str, Any]) -> DeploymentConfig:
             for error in exc.errors(include_input=False)
         )
         raise bad_request(f"Invalid {PROVIDER} setting(s) for model {model!r}: {problems}", model) from None
+
+
+def deployment_for_call(
+    model: str,
+    params: dict[str, Any],
+    api_base: str | None,
+    api_key: str | None,
+    timeout: Any,
+    litellm_params: Mapping[str, Any] | None = None,
+) -> DeploymentConfig:
+    """The deployment's settings for one call: those mixed into ``params`` (taken out of it) and LiteLLM's own
+    arguments (``ssl_verify``, a call kwarg or Router ``litellm_params``, is consumed by LiteLLM into
+    ``litellm_params``); a setting a proxy client may not give is a ``BadRequestError``."""
+    litellm_params = litellm_params or {}
+    _refuse_client_settings(litellm_params, model)
+    settings = {name: params.pop(name) for name in list(params) if name in SETTING_NAMES}
+    call_values = {
+        "api_base": api_base,
+        "api_key": api_key,
+        "timeout": getattr(timeout, "read", timeout),  # an httpx.Timeout's read deadline, or seconds
+        "ssl_verify": litellm_params.get("ssl_verify"),
+    }
+    settings.update({key: value for key, value in call_values.items() if value is not None})
+    return load_config(model, settings)
+
+
+def _refuse_client_settings(litellm_params: Mapping[str, Any], model: str) -> None:
+    """Through the LiteLLM proxy, a request body's keys reach the provider mixed with the deployment's own
+    settings: a client could choose the tokenizer (and remote code), read a file as a chat template, point
+    the session store anywhere or switch TLS checks off. Only ``CLIENT_SETTINGS`` may come from a client."""
+    request = litellm_params.get("proxy_server_request")
+    body = request.get("body") if isinstance(request, Mapping) else None
+    if not isinstance(body, Mapping):
+        return
+    refused = sorted((set(body) & (SETTING_NAMES | {"ssl_verify"})) - CLIENT_SETTINGS)
+    if refused:
+        raise bad_request(
+            f"{', '.join(refused)}: deployment setting(s) a request through the proxy cannot set "
+            f"(a client may set only {', '.join(sorted(CLIENT_SETTINGS))})",
+            model,
+        )

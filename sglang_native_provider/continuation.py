@@ -15,16 +15,15 @@ falls back to re-rendering, with the reason in ``continuation_warning``.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .fingerprints import incoming_message_digest
 from .templating import encode_text, render_prompt, render_text, token_pattern
 
-__all__ = ["PreviousTurn", "Prompt", "build_prompt", "conversation_digest", "message_digest", "previous_turn"]
+__all__ = ["PreviousTurn", "Prompt", "build_prompt", "last_assistant", "previous_turn"]
 
 RERENDER = "rerender"
 
@@ -49,30 +48,6 @@ class Prompt:
     warning: str | None = None
     continued: bool = False
     """Whether ``ids`` continue the previous turn's exact tokens."""
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:32]
-
-
-def conversation_digest(messages: Sequence[Mapping[str, Any]], tools: Any, template_kwargs: Mapping[str, Any]) -> str:
-    """A fingerprint of the normalized conversation a prompt was rendered from."""
-    return _digest([list(messages), tools, dict(template_kwargs)])
-
-
-def message_digest(content: str | None, reasoning: str | None, calls: Sequence[tuple[str, str]]) -> str:
-    """A fingerprint of what an assistant message says (content, reasoning, tool calls)."""
-    return _digest([content or "", reasoning or "", [list(call) for call in calls]])
-
-
-def _incoming_digest(message: Mapping[str, Any]) -> str:
-    calls = []
-    for call in message.get("tool_calls") or ():
-        call = call if isinstance(call, Mapping) else call.model_dump()
-        function = call.get("function") or {}
-        calls.append((function.get("name"), function.get("arguments")))
-    content = message.get("content")
-    return message_digest(content if isinstance(content, str) else None, message.get("reasoning_content"), calls)
 
 
 def last_assistant(messages: Sequence[Mapping[str, Any]]) -> int | None:
@@ -121,26 +96,19 @@ def _nth(text: str, needle: str, count: int) -> int:
 
 
 def _untrusted(
-    raw_messages: Sequence[Any],
-    messages: list[dict[str, Any]],
-    previous: PreviousTurn,
-    render: dict[str, Any],
-    tokenizer_source: str,
+    raw_messages: Sequence[Any], previous: PreviousTurn, history_key: str | None, tokenizer_source: str
 ) -> str | None:
     """Why the metadata of ``messages[index]`` cannot be continued from, or None if it can. The ledger
-    matched its turns itself (tolerating re-serialized arguments and dropped reasoning), so only metadata that
-    came back on a message is checked against the history and the message's digests."""
+    matched its turns itself by the same history key, so only metadata that came back on a message is checked
+    against the history (``history_key``: ``HistoryKeys.before_last_assistant``) and the message's digest."""
     fields = previous.fields
     index = previous.index
     if fields.get("tokenizer") != tokenizer_source:
         return f"messages[{index}] was produced with tokenizer {fields.get('tokenizer')!r}, not {tokenizer_source!r}"
     if previous.source == "message":
-        expected = conversation_digest(messages[:index], render["tools"], render["chat_template_kwargs"])
-        if fields.get("conversation_digest") != expected:
+        if fields.get("conversation_digest") != history_key:
             return f"the conversation before messages[{index}] changed since that turn was generated"
-        message = raw_messages[index]
-        message = message if isinstance(message, Mapping) else message.model_dump()
-        if fields.get("message_digest") != _incoming_digest(message):
+        if fields.get("message_digest") != incoming_message_digest(raw_messages[index]):
             return f"messages[{index}] was edited after it was generated"
     finish = fields.get("sglang_finish_reason") or {}
     if finish.get("type") != "stop":
@@ -263,6 +231,7 @@ def build_prompt(
     chat_template: str | None,
     chat_template_kwargs: Mapping[str, Any],
     tokenizer_source: str,
+    history_key: str | None,
     mode: str,
     drift_check: str,
     model: str,
@@ -270,7 +239,8 @@ def build_prompt(
 ) -> Prompt:
     """The prompt ids for ``messages``: exact continuation when the last assistant turn's metadata is known
     (``previous``: from the message or the session ledger); otherwise a fresh rendering, with ``unmatched``
-    as the warning when an earlier assistant turn could not be continued.
+    as the warning when an earlier assistant turn could not be continued. ``history_key`` fingerprints the
+    messages before that turn (``HistoryKeys.before_last_assistant``).
 
     The new messages are rendered in a bounded context and the default drift check compares only that
     context, so continuing costs the same at every turn; ``drift_check="full"`` re-renders everything.
@@ -288,7 +258,7 @@ def build_prompt(
             return rerendered(unmatched)
         return Prompt(ids=render_prompt(tokenizer, messages, model=model, **render))
     last, fields = previous.index, previous.fields
-    reason = _untrusted(raw_messages, messages, previous, render, tokenizer_source)
+    reason = _untrusted(raw_messages, previous, history_key, tokenizer_source)
     if reason is not None:
         return rerendered(reason)
     window = _bounded(messages, last)

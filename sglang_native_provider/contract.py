@@ -1,4 +1,4 @@
-"""SGLang's JSON contract for ``POST /generate`` bodies: the field names the provider sends, the checks the emulator runs.
+"""SGLang's JSON contract for ``POST /generate`` bodies: field names the provider sends, checks the emulator runs.
 
 SGLang 0.5.23 checks every ``/generate`` body against the schema generated into
 ``sglang/api/v1/api_types.py`` (``generate_contract_error`` in ``srt/entrypoints/api_contract.py``)

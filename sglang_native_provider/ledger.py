@@ -1,22 +1,14 @@
 """The session ledger: every generated turn of a named session is recorded, so that the next turn continues on
 its exact tokens even when the caller's framework sends the assistant message back without our metadata.
 
-A request belongs to a session when it names one: LiteLLM ``metadata={"session_id": ...}``,
-``litellm_session_id``, or an ``X-Session-ID`` / ``X-LiteLLM-Session-ID`` header (sent with ``extra_headers``,
-or reaching the LiteLLM proxy, which hands it on as ``litellm_session_id``). An assistant message without
-metadata is matched against the turns of its session that answered the same history: what the model wrote
-(content, reasoning when the caller kept it, tool calls by name and by arguments compared as JSON values,
-since frameworks re-serialize them) must be what the caller sent back, whitespace at the ends of content
-aside. Histories are compared the same way, so a framework that drops reasoning or re-orders argument keys
-still matches; an edited message does not.
+An assistant message without metadata (in a request naming a session, see ``session.py``) is matched against
+the turns of its session that answered the same history (``fingerprints.HistoryKeys``): what the model wrote
+(content, reasoning when the caller kept it, tool calls by name and by arguments compared as JSON values, since
+frameworks re-serialize them) must be what the caller sent back, whitespace at the ends of content aside.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
-import logging
 import os
 import socket
 import time
@@ -24,106 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .fingerprints import HistoryKeys, json_value
 from .sessions import LedgerTurn, SessionStore
 
-__all__ = [
-    "SESSION_HEADERS",
-    "HistoryKeys",
-    "Ledger",
-    "Recording",
-    "session_id_of",
-]
+__all__ = ["Ledger", "Recording"]
 
-logger = logging.getLogger(__name__)
-
-SESSION_HEADERS = ("x-session-id", "x-litellm-session-id")
-_GENERATED = "litellm_session_id_generated"  # LiteLLM's proxy marks session ids it made up itself
 _PARENT_SEARCH = 16  # how many recent turns a re-rendered turn is compared with to find where it departs
-
-
-def session_id_of(litellm_params: Mapping[str, Any] | None, headers: Mapping[str, Any] | None) -> str | None:
-    """The session a request names, if any (see the module docstring for where it is looked for)."""
-    params = litellm_params or {}
-    metadata = params.get("metadata")
-    if isinstance(metadata, Mapping) and metadata.get("session_id") and not metadata.get(_GENERATED):
-        return str(metadata["session_id"])
-    if params.get("litellm_session_id"):
-        return str(params["litellm_session_id"])
-    for source in (headers, _proxy_headers(params)):
-        for name, value in (source or {}).items():
-            if isinstance(name, str) and name.lower() in SESSION_HEADERS and value:
-                return str(value)
-    return None
-
-
-def _proxy_headers(params: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    request = params.get("proxy_server_request")
-    headers = request.get("headers") if isinstance(request, Mapping) else None
-    return headers if isinstance(headers, Mapping) else None
-
-
-def _arguments(arguments: Any) -> Any:
-    """Tool-call arguments as a JSON value (text that is not JSON is compared as written, stripped)."""
-    if isinstance(arguments, str):
-        try:
-            return json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError:
-            return arguments.strip()
-    return arguments
-
-
-def _text_digest(text: str) -> bytes:
-    """A text's digest; frameworks send the same history strings at every turn, so short ones are cached."""
-    return _cached_digest(text) if len(text) <= _CACHED_TEXT_CHARS else _digest(text)
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
-
-
-_CACHED_TEXT_CHARS = 16_384
-_cached_digest = functools.lru_cache(maxsize=4096)(_digest)
-
-
-def _value_digest(value: Any) -> bytes:
-    if isinstance(value, str):
-        return _text_digest(value.strip())
-    return _text_digest(json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str))
-
-
-def _message_digest(message: Mapping[str, Any]) -> bytes:
-    """What must not change in a message for the history to be the same: its role and content, and for an
-    assistant turn its content with the ends stripped and its tool calls (names, arguments as JSON values);
-    reasoning and call ids are left out, as frameworks drop or regenerate them."""
-    role = message["role"]
-    if role != "assistant":
-        return role.encode() + _text_digest(message.get("content") or "")
-    parts = [b"assistant", _text_digest((message.get("content") or "").strip())]
-    for call in _calls(message):
-        parts += [_text_digest(call["function"]["name"]), _value_digest(call["function"]["arguments"])]
-    return hashlib.sha256(b"\0".join(parts)).digest()
-
-
-@dataclass(frozen=True)
-class HistoryKeys:
-    """Fingerprints of a conversation (normalized messages, with the tools and template switches they are
-    rendered with): the whole of it, and the part before its last assistant turn (None without one)."""
-
-    whole: str
-    before_last_assistant: str | None
-
-    @classmethod
-    def of(
-        cls, messages: Sequence[Mapping[str, Any]], tools: Any, template_kwargs: Mapping[str, Any], index: int | None
-    ) -> HistoryKeys:
-        """One pass over the messages; ``index`` is the last assistant turn's position, if any."""
-        running = hashlib.sha256(_value_digest([tools, dict(template_kwargs)]))
-        before = None
-        for position, message in enumerate(messages):
-            if position == index:
-                before = running.hexdigest()[:32]
-            running.update(_message_digest(message))
-        return cls(running.hexdigest()[:32], before)
 
 
 def _written(content: str | None, reasoning: str | None, calls: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -138,8 +36,8 @@ def _matches(turn: LedgerTurn, message: Mapping[str, Any]) -> bool:
     reasoning = message.get("reasoning_content")
     if reasoning and reasoning.strip() != (written["reasoning"] or "").strip():
         return False
-    calls = [(call["function"]["name"], _arguments(call["function"]["arguments"])) for call in _calls(message)]
-    return calls == [(name, _arguments(arguments)) for name, arguments in written["tool_calls"]]
+    calls = [(call["function"]["name"], json_value(call["function"]["arguments"])) for call in _calls(message)]
+    return calls == [(name, json_value(arguments)) for name, arguments in written["tool_calls"]]
 
 
 def _calls(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:

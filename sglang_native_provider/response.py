@@ -1,6 +1,6 @@
 """SGLang ``/generate`` outputs -> a LiteLLM ``ModelResponse`` with exact token metadata.
 
-Each choice's ``message.provider_specific_fields`` carries what RL users need (documented in the README):
+Each choice's ``message.provider_specific_fields`` carries what RL users need (docs/token-metadata.md):
 ``prompt_token_ids``, ``completion_token_ids``, ``completion_logprobs``, ``completion_top_logprobs``,
 ``sglang_finish_reason``, ``sglang_request_id``, ``weight_version``, ``cached_tokens``, ``e2e_latency``.
 It travels with the message when the caller appends it to the next turn's ``messages``.
@@ -25,8 +25,8 @@ from litellm.types.utils import (
     Usage,
 )
 
-from .continuation import message_digest
 from .errors import error_for_status
+from .fingerprints import message_digest
 from .parsers import ReasoningParser, ToolCall, ToolCallParser
 from .parsers.base import merge_metadata
 from .protocol import FinishReason, GenerateOutput, LogprobEntry

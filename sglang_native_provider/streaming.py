@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from litellm.types.utils import ChatCompletionDeltaToolCall, Delta, Function, ModelResponseStream, StreamingChoices
 from pydantic import ValidationError
@@ -20,6 +20,7 @@ from .errors import error_for_status
 from .parsers import ReasoningStream, ToolCall, ToolCallStream
 from .protocol import GenerateOutput, LogprobEntry
 from .response import (
+    ResponseContext,
     openai_finish_reason,
     openai_logprobs,
     token_bytes_for,
@@ -34,9 +35,6 @@ from .validation import (
     check_top_logprobs,
     vocab_size,
 )
-
-if TYPE_CHECKING:
-    from .request import PreparedCall
 
 __all__ = ["StreamAssembler"]
 
@@ -78,13 +76,13 @@ def _sent(values: list[Any], output_ids: list[int]) -> list[Any] | None:
 class StreamAssembler:
     """Feeds on parsed SGLang events (:meth:`event`) and returns the LiteLLM chunks they make."""
 
-    def __init__(self, call: PreparedCall) -> None:
-        self._call = call
-        self._incremental = call.config.incremental_streaming_output
-        self._context = call.context
-        self._token_bytes = token_bytes_for(call.context.tokenizer)
+    def __init__(self, context: ResponseContext, rid: str, *, incremental: bool) -> None:
+        """``context`` of the request whose ``rid`` it streams; ``incremental`` when the server sends deltas."""
+        self._incremental = incremental
+        self._context = context
+        self._token_bytes = token_bytes_for(context.tokenizer)
         self._choices: dict[int, _Choice] = {}
-        self._id = f"chatcmpl-{call.rid}"
+        self._id = f"chatcmpl-{rid}"
         self._created = int(time.time())
 
     def _new_choice(self) -> _Choice:
@@ -102,13 +100,13 @@ class StreamAssembler:
         content-less chunk once a finish reason is known, so the token metadata (and usage) ride on the
         choice's last visible chunk, followed by an empty chunk with the finish reason.
         """
-        model = self._call.model
+        model = self._context.model
         try:
             output = GenerateOutput.model_validate(data)
         except ValidationError as exc:
             raise error_for_status(502, f"malformed stream event from SGLang: {exc}", model) from None
         index = output.index or 0
-        check_event_index(index, self._call.sampling.n, model)
+        check_event_index(index, self._context.n, model)
         check_finish_reason(output.meta_info.finish_reason, model)
         check_counts(output.meta_info, model)
         choice = self._choices.get(index)
@@ -117,8 +115,8 @@ class StreamAssembler:
         text_delta, new_logprobs, new_tops = self._deltas(choice, output)
         finish = output.meta_info.finish_reason
         reasoning, content, calls = self._parse(choice, text_delta, final=finish is not None)
-        if self._call.sampling.logprobs and new_logprobs:
-            top = self._call.sampling.top_logprobs
+        if self._context.logprobs and new_logprobs:
+            top = self._context.top_logprobs
             choice.unsent_logprobs += openai_logprobs(new_logprobs, new_tops, self._token_bytes, top)["content"]
         chunks: list[ModelResponseStream] = []
         if reasoning or content or calls:
@@ -146,7 +144,7 @@ class StreamAssembler:
         content, reasoning, calls = self._context.split(full.text)
         fields = self._context.choice_fields(full, content, reasoning, calls)
         choice.written = (fields, content, reasoning, [(call.name, call.arguments) for call in calls])
-        all_finished = len(self._choices) == self._call.sampling.n and all(
+        all_finished = len(self._choices) == self._context.n and all(
             other.final is not None for other in self._choices.values()
         )
         chunks += self._release(index, choice, fields=fields, with_usage=all_finished)
@@ -191,7 +189,8 @@ class StreamAssembler:
         self, index: int, delta: Delta, *, finish_reason: str | None = None, logprobs: dict[str, Any] | None = None
     ) -> ModelResponseStream:
         stream_choice = StreamingChoices(index=index, delta=delta, finish_reason=finish_reason, logprobs=logprobs)
-        return ModelResponseStream(id=self._id, created=self._created, model=self._call.model, choices=[stream_choice])
+        model = self._context.model
+        return ModelResponseStream(id=self._id, created=self._created, model=model, choices=[stream_choice])
 
     def _deltas(self, choice: _Choice, output: GenerateOutput):
         """This event's new text, logprobs and top logprobs (recorded on ``choice``); checks the mode."""
@@ -216,7 +215,7 @@ class StreamAssembler:
                 f"SGLang's stream does not match the deployment's {configured} streaming mode; set "
                 f"incremental_streaming_output={not self._incremental} if the server runs "
                 f"{'without' if self._incremental else 'with'} --incremental-streaming-output",
-                self._call.model,
+                self._context.model,
             )
         checked_ids, checked_logprobs, checked_tops = (
             len(choice.output_ids),
@@ -233,7 +232,7 @@ class StreamAssembler:
     def _check_new_tokens(self, choice: _Choice, ids_from: int, logprobs_from: int, tops_from: int) -> None:
         """What this event added holds together before any of it is passed on (the whole output is checked
         again when it finishes)."""
-        model, top_logprobs = self._call.model, self._call.sampling.top_logprobs
+        model, top_logprobs = self._context.model, self._context.top_logprobs
         size = vocab_size(self._context.tokenizer, self._context.model_vocab_size)
         check_token_ids(choice.output_ids, size, "output_ids", model, start=ids_from)
         check_logprobs(choice.output_ids, choice.logprobs, model, start=logprobs_from, complete=False)
@@ -264,9 +263,9 @@ class StreamAssembler:
 
     def done(self) -> None:
         """At ``[DONE]``: every sampled sequence must have finished."""
-        expected = self._call.sampling.n
+        expected = self._context.n
         finished = sum(choice.final is not None for choice in self._choices.values())
         if finished != expected:
             raise error_for_status(
-                502, f"SGLang's stream ended with {finished} of {expected} sequences finished", self._call.model
+                502, f"SGLang's stream ended with {finished} of {expected} sequences finished", self._context.model
             )

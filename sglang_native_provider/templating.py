@@ -1,21 +1,17 @@
-"""Messages -> exact prompt token ids, with the model's own chat template.
+"""Normalized messages -> exact prompt token ids, with the model's own chat template.
 
 The ids sent to SGLang are exactly ``tokenizer.apply_chat_template(messages, tools=..., tokenize=True)``
 for the normalized conversation: never text that SGLang re-tokenizes. Tokenizers split text at their added
 tokens before anything else, so the text between two added tokens tokenizes the same wherever it appears;
 :func:`encode_text` caches those pieces, and a system prompt or tool list repeated in every request is
-tokenized once.
+tokenized once. Messages come normalized (:mod:`.messages`), tokenizers loaded (:mod:`.tokenizer_loading`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,70 +20,13 @@ from .renderers import RENDERER_PREFIX, family_renderer
 
 __all__ = [
     "ContentEscapingTokenizer",
-    "TokenizerCache",
     "encode_text",
-    "normalize_messages",
-    "normalize_tools",
     "prompt_tokenizer",
     "render_prompt",
     "render_text",
     "resolve_chat_template",
     "token_pattern",
-    "tokenizers",
 ]
-
-OFFLINE_PREFIX = "offline:"
-_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
-_KEPT_KEYS = ("name", "tool_call_id", "reasoning_content")
-
-
-class TokenizerCache:
-    """Loaded tokenizers shared across calls and threads, keyed by (source, revision, trust_remote_code).
-
-    Bounded: the least recently used tokenizer is dropped beyond ``maxsize``.
-    """
-
-    def __init__(self, maxsize: int = 8) -> None:
-        self._maxsize = maxsize
-        self._entries: OrderedDict[tuple[str, str | None, bool], Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, source: str, *, revision: str | None, trust_remote_code: bool, model: str):
-        key = (source, revision, trust_remote_code)
-        with self._lock:
-            tokenizer = self._entries.get(key)
-            if tokenizer is None:
-                tokenizer = _load(source, revision, trust_remote_code, model)
-                self._entries[key] = tokenizer
-                while len(self._entries) > self._maxsize:
-                    self._entries.popitem(last=False)
-            self._entries.move_to_end(key)
-            return tokenizer
-
-
-tokenizers = TokenizerCache()
-"""The process-wide tokenizer cache the provider uses."""
-
-
-def _load(source: str, revision: str | None, trust_remote_code: bool, model: str):
-    try:
-        if source.startswith(OFFLINE_PREFIX):
-            from .offline_tokenizers import OfflineTokenizerError, load_tokenizer
-
-            try:
-                return load_tokenizer(source[len(OFFLINE_PREFIX) :])
-            except OfflineTokenizerError as exc:
-                raise bad_request(f"Could not load tokenizer {source!r} for model {model!r}: {exc}", model) from None
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, ImportError) as exc:
-        hint = ""
-        if "trust_remote_code" in str(exc) and not trust_remote_code:
-            hint = " (it needs remote code; set trust_remote_code=True only if you trust it)"
-        raise bad_request(
-            f"Could not load tokenizer {source!r} for model {model!r}{hint}: {type(exc).__name__}: {exc}", model
-        ) from None
 
 
 @functools.lru_cache(maxsize=32)
@@ -102,125 +41,8 @@ def resolve_chat_template(chat_template: str | None) -> str | None:
     return _template_from_file(chat_template) if Path(chat_template).is_file() else chat_template
 
 
-def _as_dict(message: Any) -> Mapping[str, Any]:
-    """A message (or tool call, or function) as a mapping. Pydantic objects (LiteLLM's) are read from their
-    field storage, far cheaper than serializing them: earlier messages are read again at every turn."""
-    if isinstance(message, Mapping):
-        return message
-    if hasattr(message, "model_dump"):
-        return {**vars(message), **(getattr(message, "__pydantic_extra__", None) or {})}
-    raise TypeError(type(message).__name__)
-
-
-def _text_content(content: Any, where: str, model: str) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                texts.append(part["text"])
-            else:
-                kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
-                raise bad_request(f"{where}: content part of type {kind!r} is not supported (text only)", model)
-        return "\n".join(texts)
-    raise bad_request(f"{where}: content must be a string or a list of content parts", model)
-
-
-def _tool_call(call: Any, where: str, model: str) -> dict[str, Any]:
-    try:
-        call = _as_dict(call)
-    except TypeError:
-        raise bad_request(f"{where}: each tool call must be an object", model) from None
-    function = call.get("function")
-    if function is not None and not isinstance(function, Mapping) and hasattr(function, "model_dump"):
-        function = _as_dict(function)
-    if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
-        raise bad_request(f"{where}: each tool call needs a function with a name", model)
-    arguments = function.get("arguments")
-    if isinstance(arguments, str):
-        # Templates expect a mapping; unparsable text is kept as written (templates taking strings render it).
-        with contextlib.suppress(json.JSONDecodeError):
-            arguments = json.loads(arguments) if arguments.strip() else {}
-    normalized: dict[str, Any] = {
-        "type": "function",
-        "function": {"name": function["name"], "arguments": arguments if arguments is not None else {}},
-    }
-    if call.get("id"):
-        normalized["id"] = call["id"]
-    return normalized
-
-
-def normalize_messages(messages: Sequence[Any], model: str) -> list[dict[str, Any]]:
-    """OpenAI chat messages as the dicts Hugging Face chat templates expect."""
-    if not messages:
-        raise bad_request("messages must be a non-empty list", model)
-    normalized = []
-    for index, raw in enumerate(messages):
-        where = f"messages[{index}]"
-        try:
-            message = _as_dict(raw)
-        except TypeError as exc:
-            raise bad_request(f"{where} must be an object, got {exc}", model) from None
-        role = _ROLES.get(message.get("role"))
-        if role is None:
-            raise bad_request(f"{where} has unknown role {message.get('role')!r}", model)
-        entry: dict[str, Any] = {"role": role, "content": _text_content(message.get("content"), where, model)}
-        for key in _KEPT_KEYS:
-            if message.get(key) is not None:
-                entry[key] = message[key]
-        if role == "assistant" and message.get("tool_calls"):
-            if not isinstance(message["tool_calls"], list):
-                raise bad_request(f"{where}: tool_calls must be a list", model)
-            entry["tool_calls"] = [_tool_call(call, where, model) for call in message["tool_calls"]]
-        for key, value in entry.items():
-            _refuse_lone_surrogates(value, f"{where}.{key}", model)
-        normalized.append(entry)
-    return normalized
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _refuse_lone_surrogates(value: Any, where: str, model: str) -> None:
-    """Tokenizers cannot encode lone surrogates (text cut out of UTF-16, or decoded with ``surrogateescape``)."""
-    if isinstance(value, str):
-        found = None if value.isascii() else _LONE_SURROGATE.search(value)
-        if found is not None:
-            code = f"U+{ord(found.group()):04X}"
-            raise bad_request(f"{where} contains a lone surrogate ({code}) at character {found.start()}", model)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            _refuse_lone_surrogates(key, where, model)
-            _refuse_lone_surrogates(item, where, model)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _refuse_lone_surrogates(item, where, model)
-
-
-def normalize_tools(tools: Any, model: str) -> list[dict[str, Any]] | None:
-    """OpenAI ``tools``, checked: each a function with a name and an object schema."""
-    if not tools:
-        return None
-    if not isinstance(tools, list):
-        raise bad_request("tools must be a list", model)
-    for index, tool in enumerate(tools):
-        function = tool.get("function") if isinstance(tool, Mapping) else None
-        if not (isinstance(tool, Mapping) and tool.get("type") == "function" and isinstance(function, Mapping)):
-            raise bad_request(f"tools[{index}] must be {{'type': 'function', 'function': {{...}}}}", model)
-        if not isinstance(function.get("name"), str) or not function["name"]:
-            raise bad_request(f"tools[{index}].function.name must be a non-empty string", model)
-        parameters = function.get("parameters")
-        if parameters is not None and not isinstance(parameters, Mapping):
-            raise bad_request(f"tools[{index}].function.parameters must be a JSON schema object", model)
-        _refuse_lone_surrogates(tool, f"tools[{index}]", model)
-    return tools
-
-
 def render_text(
-    tokenizer,
+    tokenizer: Any,
     messages: list[dict[str, Any]],
     *,
     add_generation_prompt: bool,
@@ -256,13 +78,13 @@ def render_text(
 _CACHED_PIECE_CHARS = 32_768
 
 
-def token_pattern(texts) -> re.Pattern[str]:
+def token_pattern(texts: Iterable[str]) -> re.Pattern[str]:
     """A pattern matching any of these token texts, longest first (matching nothing when there are none)."""
     return re.compile("|".join(re.escape(text) for text in sorted(texts, key=len, reverse=True)) or r"(?!)")
 
 
 @functools.lru_cache(maxsize=16)
-def _added_token_splitter(tokenizer) -> tuple[re.Pattern[str], dict[str, int]] | None:
+def _added_token_splitter(tokenizer: Any) -> tuple[re.Pattern[str], dict[str, int]] | None:
     """A pattern matching the tokenizer's added tokens and their ids; None when one of them strips or
     normalizes its surroundings (then pieces would not tokenize independently)."""
     added = tokenizer.added_tokens_decoder
@@ -273,11 +95,11 @@ def _added_token_splitter(tokenizer) -> tuple[re.Pattern[str], dict[str, int]] |
 
 
 @functools.lru_cache(maxsize=8192)
-def _encode_piece(tokenizer, text: str) -> tuple[int, ...]:
+def _encode_piece(tokenizer: Any, text: str) -> tuple[int, ...]:
     return tuple(tokenizer.encode(text, add_special_tokens=False))
 
 
-def encode_text(tokenizer, text: str) -> list[int]:
+def encode_text(tokenizer: Any, text: str) -> list[int]:
     """``tokenizer.encode(text, add_special_tokens=False)``, tokenizing each piece between added tokens
     once (cached): prompts repeat their system prompt, tools and history."""
     splitter = _added_token_splitter(tokenizer)
@@ -294,7 +116,7 @@ def encode_text(tokenizer, text: str) -> list[int]:
     return ids
 
 
-def _piece(tokenizer, text: str) -> tuple[int, ...] | list[int]:
+def _piece(tokenizer: Any, text: str) -> tuple[int, ...] | list[int]:
     if not text:
         return ()
     if len(text) > _CACHED_PIECE_CHARS:
@@ -311,7 +133,7 @@ class ContentEscapingTokenizer:
     whose ``encode`` tokenizes placeholders as that text, plainly; the template's own added tokens stay
     tokens. Everything else is the wrapped tokenizer's."""
 
-    def __init__(self, tokenizer) -> None:
+    def __init__(self, tokenizer: Any) -> None:
         splitter = _added_token_splitter(tokenizer)
         if splitter is None:
             raise ValueError("its added tokens strip or normalize their surroundings")
@@ -327,7 +149,9 @@ class ContentEscapingTokenizer:
     def __len__(self) -> int:
         return len(self._tokenizer)
 
-    def mask(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None):
+    def mask(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> tuple[list[dict[str, Any]], Any]:
         """``messages`` (but assistant messages) and ``tools`` with placeholders for added-token texts, as
         :func:`render_text` renders them."""
         masked = [message if message.get("role") == "assistant" else self._mask(message) for message in messages]
@@ -364,7 +188,7 @@ class ContentEscapingTokenizer:
         return self._texts[match.group(0)]
 
 
-def _plain_ids(tokenizer, text: str) -> list[int]:
+def _plain_ids(tokenizer: Any, text: str) -> list[int]:
     """``text`` through the tokenizer's normalizer, pre-tokenizer and model only: added tokens' texts are not
     matched (as ``encode`` does for text without them)."""
     backend = tokenizer.backend_tokenizer
@@ -374,11 +198,11 @@ def _plain_ids(tokenizer, text: str) -> list[int]:
 
 
 @functools.lru_cache(maxsize=16)
-def _escaping(tokenizer) -> ContentEscapingTokenizer:
+def _escaping(tokenizer: Any) -> ContentEscapingTokenizer:
     return ContentEscapingTokenizer(tokenizer)
 
 
-def prompt_tokenizer(tokenizer, special_tokens_in_content: str, model: str):
+def prompt_tokenizer(tokenizer: Any, special_tokens_in_content: str, model: str) -> Any:
     """The tokenizer prompts are rendered and encoded with (see ``DeploymentConfig.special_tokens_in_content``)."""
     if special_tokens_in_content == "keep":
         return tokenizer
@@ -391,7 +215,7 @@ def prompt_tokenizer(tokenizer, special_tokens_in_content: str, model: str):
 
 
 def render_prompt(
-    tokenizer,
+    tokenizer: Any,
     messages: list[dict[str, Any]],
     *,
     tools: list[dict[str, Any]] | None,

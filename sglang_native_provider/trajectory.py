@@ -219,7 +219,7 @@ class Trajectory:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON form (``schema`` = ``sglang-native-trajectory/2``, see the README)."""
+        """The documented JSON form (``schema`` = ``sglang-native-trajectory/2``, see docs/sessions.md)."""
         ids, mask, logprobs = self._sequence()
         return {
             "schema": SCHEMA,

@@ -23,9 +23,9 @@ import pytest
 from _support import pinned_sglang_wheel
 
 import sglang_native_provider
+from sglang_native_provider.contract import SAMPLING_PARAM_FIELDS, ContractError, check_generate_request
 from sglang_native_provider.demo import SCRIPTED_TURNS, WEATHER_TOOL, run_demo
 from sglang_native_provider.emulator import SGLANG_VERSION, Emulator
-from sglang_native_provider.contract import SAMPLING_PARAM_FIELDS, ContractError, check_generate_request
 from sglang_native_provider.offline_tokenizers import cache_root
 
 pytestmark = pytest.mark.conformance

@@ -298,7 +298,7 @@ async def test_bounded_rendering_of_new_messages_equals_the_full_rendering(llama
     """The new messages rendered in the bounded context (opening + assistant turn + new messages) give the
     same ids as in the whole conversation, at every assistant turn of a multi-turn rollout."""
     from sglang_native_provider.continuation import _bounded, _new_message_ids
-    from sglang_native_provider.templating import normalize_messages
+    from sglang_native_provider.messages import normalize_messages
 
     name = "llama3.1" if llama else "qwen3"
     script = ['{"name": "get_weather", "parameters": {"city": "Paris"}}', "Sunny.", "Bye."] if llama else QWEN_TOOL_LOOP

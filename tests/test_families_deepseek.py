@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers.utils.chat_template_utils import render_jinja_template
 
+from sglang_native_provider.messages import normalize_messages
 from sglang_native_provider.parsers import (
     REASONING_PARSERS,
     TOOL_CALL_PARSERS,
@@ -21,7 +22,7 @@ from sglang_native_provider.parsers import (
     detect_tool_call_parser,
 )
 from sglang_native_provider.renderers import RENDERERS, family_renderer
-from sglang_native_provider.templating import normalize_messages, render_prompt
+from sglang_native_provider.templating import render_prompt
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 

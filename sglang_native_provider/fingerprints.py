@@ -1,0 +1,99 @@
+"""Fingerprints of a conversation, computed once per request and shared by exact continuation and the ledger.
+
+A history is "the same" when every message says the same thing: its role and content, and for an assistant turn
+its content with the ends stripped and its tool calls (names, arguments as JSON values). Reasoning and call ids
+are left out, as frameworks drop or regenerate them. An assistant message is "as generated" when its content,
+reasoning and calls are exactly what the provider returned (``message_digest``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["HistoryKeys", "incoming_message_digest", "json_value", "message_digest"]
+
+_CACHED_TEXT_CHARS = 16_384
+
+
+def json_value(arguments: Any) -> Any:
+    """Tool-call arguments as a JSON value (text that is not JSON is compared as written, stripped)."""
+    if isinstance(arguments, str):
+        try:
+            return json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError:
+            return arguments.strip()
+    return arguments
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+_cached_digest = functools.lru_cache(maxsize=4096)(_digest)
+
+
+def _text_digest(text: str) -> bytes:
+    """A text's digest; frameworks send the same history strings at every turn, so short ones are cached."""
+    return _cached_digest(text) if len(text) <= _CACHED_TEXT_CHARS else _digest(text)
+
+
+def _value_digest(value: Any) -> bytes:
+    if isinstance(value, str):
+        return _text_digest(value.strip())
+    return _text_digest(json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def _history_digest(message: Mapping[str, Any]) -> bytes:
+    """What must not change in a message for the history to be the same (see the module docstring)."""
+    role = message["role"]
+    if role != "assistant":
+        return role.encode() + _text_digest(message.get("content") or "")
+    parts = [b"assistant", _text_digest((message.get("content") or "").strip())]
+    for call in message.get("tool_calls") or ():
+        parts += [_text_digest(call["function"]["name"]), _value_digest(call["function"]["arguments"])]
+    return hashlib.sha256(b"\0".join(parts)).digest()
+
+
+@dataclass(frozen=True)
+class HistoryKeys:
+    """Fingerprints of a conversation (normalized messages, with the tools and template switches they are
+    rendered with): the whole of it, and the part before its last assistant turn (None without one)."""
+
+    whole: str
+    before_last_assistant: str | None
+
+    @classmethod
+    def of(
+        cls, messages: Sequence[Mapping[str, Any]], tools: Any, template_kwargs: Mapping[str, Any], index: int | None
+    ) -> HistoryKeys:
+        """One pass over the messages; ``index`` is the last assistant turn's position, if any."""
+        running = hashlib.sha256(_value_digest([tools, dict(template_kwargs)]))
+        before = None
+        for position, message in enumerate(messages):
+            if position == index:
+                before = running.hexdigest()[:32]
+            running.update(_history_digest(message))
+        return cls(running.hexdigest()[:32], before)
+
+
+def message_digest(content: str | None, reasoning: str | None, calls: Sequence[tuple[Any, Any]]) -> str:
+    """A fingerprint of exactly what an assistant message says (content, reasoning, tool calls)."""
+    value = [content or "", reasoning or "", [list(call) for call in calls]]
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:32]
+
+
+def incoming_message_digest(message: Any) -> str:
+    """:func:`message_digest` of an assistant message as the caller sent it back (a dict or a LiteLLM message)."""
+    message = message if isinstance(message, Mapping) else message.model_dump()
+    calls = []
+    for call in message.get("tool_calls") or ():
+        call = call if isinstance(call, Mapping) else call.model_dump()
+        function = call.get("function") or {}
+        calls.append((function.get("name"), function.get("arguments")))
+    content = message.get("content")
+    return message_digest(content if isinstance(content, str) else None, message.get("reasoning_content"), calls)
