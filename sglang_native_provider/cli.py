@@ -12,8 +12,28 @@ from pathlib import Path
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
+def _without_extra(command: str, extra: str, missing: ModuleNotFoundError) -> int:
+    """A command whose extra is not installed says which extra to install (exit 2)."""
+    print(
+        f"sglang-native {command} needs the '{extra}' extra ({missing.name} is not installed): "
+        f"pip install 'sglang-native-provider[{extra}]'",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _missing_dependency(exc: ModuleNotFoundError) -> bool:
+    """A third-party package is missing (not a module of this package)."""
+    return bool(exc.name) and not exc.name.startswith(__package__ or "sglang_native_provider")
+
+
 def _emulate(args: argparse.Namespace) -> int:
-    from .emulator import Emulator, Faults
+    try:
+        from .emulator import Emulator, Faults
+    except ModuleNotFoundError as exc:
+        if not _missing_dependency(exc):
+            raise
+        return _without_extra("emulate", "emulator", exc)
 
     try:
         faults = Faults.parse(args.fault, slow_seconds=args.slow_seconds, seed=args.fault_seed)
@@ -39,9 +59,14 @@ def _emulate(args: argparse.Namespace) -> int:
 
 
 def _build_tokenizer(args: argparse.Namespace) -> int:
-    from .offline_tokenizers import build_tokenizer
+    from .offline_tokenizers import OfflineTokenizerError, build_tokenizer
 
-    print(build_tokenizer(args.name))
+    try:
+        directory = build_tokenizer(args.name)
+    except OfflineTokenizerError as exc:  # a missing package (MissingPackage) says what to install
+        print(f"sglang-native build-tokenizer: {exc}", file=sys.stderr)
+        return 2
+    print(directory)
     return 0
 
 
@@ -60,7 +85,12 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     api_key = args.api_key or os.environ.get("SGLANG_API_KEY")
-    return _reporting_errors(lambda: run_demo(api_base=args.api_base, api_key=api_key, config=args.config))
+    try:
+        return _reporting_errors(lambda: run_demo(api_base=args.api_base, api_key=api_key, config=args.config))
+    except ModuleNotFoundError as exc:
+        if not _missing_dependency(exc):
+            raise
+        return _without_extra("demo", "emulator", exc)
 
 
 def _chat(args: argparse.Namespace) -> int:

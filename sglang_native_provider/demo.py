@@ -15,11 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
-from .emulator import Emulator
 from .provider import register
-from .templating import tokenizers
+from .tokenizer_loading import tokenizers
 
 EXAMPLE_ROUTER_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "router_config.yaml"
 QUESTION = "What is the weather like in Paris today?"
@@ -95,10 +92,14 @@ def _router(model_list: list[dict[str, Any]]):
 
 def run_demo(*, api_base: str | None, api_key: str | None, config: Path | None = None, out: TextIO = sys.stdout) -> int:
     """The example Router against the embedded emulator (or the SGLang server at ``api_base``)."""
+    if api_base is None:
+        from .emulator import Emulator  # the emulator extra's: without it, the cli names the extra
     config = config or EXAMPLE_ROUTER_CONFIG
     if not config.is_file():
         out.write(f"Router config {config} not found; pass --config PATH (see examples/router_config.yaml)\n")
         return 2
+    import yaml  # the emulator extra's (LiteLLM brings it too)
+
     model_list = yaml.safe_load(config.read_text())["model_list"]
     deployment = model_list[0]
     if api_key:

@@ -262,7 +262,12 @@ class RedisStore:
     blocking = True
 
     def __init__(self, url: str, prefix: str = "sglang-native") -> None:
-        import redis  # the proxy extra (and the test extra) install it
+        try:
+            import redis
+        except ImportError:
+            raise ValueError(
+                "redis:// session stores need the 'redis' extra: pip install 'sglang-native-provider[redis]'"
+            ) from None
 
         self.url = _without_password(url)
         self._prefix = prefix
@@ -351,7 +356,8 @@ def default_store() -> MemoryStore:
 
 def open_store(url: str | None = None) -> SessionStore:
     """The store a URL names (one instance per URL in a process): ``memory``, ``sqlite:///path`` or
-    ``redis://...``; raises StoreError when it cannot be opened, ValueError for an unknown scheme."""
+    ``redis://...``; raises StoreError when it cannot be opened, ValueError for an unknown scheme or a missing
+    extra."""
     if url is None or url == "memory":
         return _default
     with _opened_lock:

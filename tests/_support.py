@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import secrets
 import socket
@@ -53,6 +54,18 @@ def pinned_sglang_wheel() -> Path:
             f"{result.stderr.strip()[-300:]}"
         )
     return wheels[0]
+
+
+def without_distribution(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """``importlib.metadata`` answers as if the ``name`` distribution were not installed (for the rest of a test)."""
+    installed = importlib.metadata.distribution
+
+    def distribution(asked: str) -> importlib.metadata.Distribution:
+        if asked == name:
+            raise importlib.metadata.PackageNotFoundError(asked)
+        return installed(asked)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", distribution)
 
 
 def free_port() -> int:

@@ -52,7 +52,8 @@ def test_the_emulator_imports_neither_litellm_nor_the_provider():
         import sglang_native_provider.emulator
         from sglang_native_provider.emulator import Emulator, Faults
         loaded = sorted(name for name in sys.modules if name.split(".")[0] == "litellm")
-        provider = [name for name in ("provider", "response", "streaming", "errors", "templating", "client")
+        provider = [name for name in ("provider", "request", "response", "streaming", "errors", "templating",
+                                      "messages", "tokenizer_loading", "session", "client", "transport")
                     if f"sglang_native_provider.{name}" in sys.modules]
         print(len(loaded), provider, attempts)
         """

