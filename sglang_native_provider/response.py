@@ -27,6 +27,7 @@ from litellm.types.utils import (
 
 from .errors import error_for_status
 from .fingerprints import message_digest
+from .model_text import StreamedText, written_text
 from .parsers import ReasoningParser, ToolCall, ToolCallParser
 from .parsers.base import merge_metadata
 from .protocol import FinishReason, GenerateOutput, LogprobEntry
@@ -181,6 +182,20 @@ class ResponseContext:
     def n(self) -> int:
         return int(self.sampling_params.get("n") or 1)
 
+    @functools.cached_property
+    def markers(self) -> frozenset[str]:
+        """The markup of this request's parsers (an end marker SGLang trimmed as a stop token is given back)."""
+        parsers = (self.tool_parser, self.reasoning_parser)
+        return frozenset(marker for parser in parsers if parser is not None for marker in parser.markers)
+
+    def written(self, output: GenerateOutput) -> str:
+        """The text the model wrote in a finished output, from its ids (see :mod:`.model_text`)."""
+        return written_text(output, self.tokenizer, self.sampling_params, self.markers)
+
+    def streamed_text(self) -> StreamedText:
+        """One streamed sequence's text, from its ids as they arrive."""
+        return StreamedText(self.tokenizer, self.sampling_params, self.markers, self.model)
+
     def check(self, output: GenerateOutput) -> None:
         """Raise ``InternalServerError`` for an unfinished, aborted or inconsistent output."""
         check_finished(output, self.model)
@@ -218,7 +233,7 @@ class ResponseContext:
         what the parsers found besides content and calls (``metadata``, parsed from the text when not given)."""
         fields = token_metadata(output, self.prompt_ids, self.top_logprobs)
         fields.update(self.request_fields)
-        fields.update(self.parse_output(output.text)[3] if metadata is None else metadata)
+        fields.update(self.parse_output(self.written(output))[3] if metadata is None else metadata)
         fields["message_digest"] = message_digest(content, reasoning, [(call.name, call.arguments) for call in calls])
         unknown = unknown_tool_names([call.name for call in calls], self.tools)
         if unknown:
@@ -231,7 +246,7 @@ class ResponseContext:
 
 
 def _choice(index: int, output: GenerateOutput, context: ResponseContext, token_bytes: TokenBytes) -> Choices:
-    text, reasoning, calls, metadata = context.parse_output(output.text)
+    text, reasoning, calls, metadata = context.parse_output(context.written(output))
     tool_calls = [
         ChatCompletionMessageToolCall(
             id=call.id or context.tool_parser.new_call_id(),

@@ -17,6 +17,7 @@ from litellm.types.utils import ChatCompletionDeltaToolCall, Delta, Function, Mo
 from pydantic import ValidationError
 
 from .errors import error_for_status
+from .model_text import StreamedText
 from .parsers import ReasoningStream, ToolCall, ToolCallStream
 from .protocol import GenerateOutput, LogprobEntry
 from .response import (
@@ -55,6 +56,8 @@ class _Choice:
 
     reasoning: ReasoningStream | None
     tools: ToolCallStream | None
+    shown: StreamedText
+    """The text passed to the parsers: from the ids, paced by SGLang's text (``text`` below)."""
     output_ids: list[int] = field(default_factory=list)
     text: str = ""
     logprobs: list[LogprobEntry] = field(default_factory=list)
@@ -91,6 +94,7 @@ class StreamAssembler:
         return _Choice(
             reasoning=reasoning_parser.stream(opened=context.reasoning_opened) if reasoning_parser else None,
             tools=tool_parser.stream(context.tools) if tool_parser and context.tools else None,
+            shown=context.streamed_text(),
         )
 
     def event(self, data: dict[str, Any]) -> list[ModelResponseStream]:
@@ -114,7 +118,10 @@ class StreamAssembler:
             choice = self._choices[index] = self._new_choice()
         text_delta, new_logprobs, new_tops = self._deltas(choice, output)
         finish = output.meta_info.finish_reason
-        reasoning, content, calls = self._parse(choice, text_delta, final=finish is not None)
+        full = self._finished(choice, output) if finish is not None else None
+        if full is not None:
+            text_delta += choice.shown.finish(full)
+        reasoning, content, calls = self._parse(choice, text_delta, final=full is not None)
         if self._context.logprobs and new_logprobs:
             top = self._context.top_logprobs
             choice.unsent_logprobs += openai_logprobs(new_logprobs, new_tops, self._token_bytes, top)["content"]
@@ -125,8 +132,21 @@ class StreamAssembler:
         if choice.pending is not None:
             choice.pending.logprobs += choice.unsent_logprobs
             choice.unsent_logprobs = []
-        if finish is None:
+        if full is None:
             return chunks
+        content, reasoning, calls = self._context.split(choice.shown.shown)
+        fields = self._context.choice_fields(full, content, reasoning, calls)
+        choice.written = (fields, content, reasoning, [(call.name, call.arguments) for call in calls])
+        all_finished = len(self._choices) == self._context.n and all(
+            other.final is not None for other in self._choices.values()
+        )
+        chunks += self._release(index, choice, fields=fields, with_usage=all_finished)
+        finish_reason = openai_finish_reason(finish, bool(choice.call_names))
+        chunks.append(self._chunk(index, Delta(), finish_reason=finish_reason))
+        return chunks
+
+    def _finished(self, choice: _Choice, output: GenerateOutput) -> GenerateOutput:
+        """The whole sequence at its last event, checked as a non-streamed output is."""
         full = output.model_copy(
             update={
                 "output_ids": choice.output_ids,
@@ -141,16 +161,7 @@ class StreamAssembler:
         )
         self._context.check(full)
         choice.final = full
-        content, reasoning, calls = self._context.split(full.text)
-        fields = self._context.choice_fields(full, content, reasoning, calls)
-        choice.written = (fields, content, reasoning, [(call.name, call.arguments) for call in calls])
-        all_finished = len(self._choices) == self._context.n and all(
-            other.final is not None for other in self._choices.values()
-        )
-        chunks += self._release(index, choice, fields=fields, with_usage=all_finished)
-        finish_reason = openai_finish_reason(finish, bool(choice.call_names))
-        chunks.append(self._chunk(index, Delta(), finish_reason=finish_reason))
-        return chunks
+        return full
 
     def _release(
         self, index: int, choice: _Choice, *, fields: dict[str, Any] | None = None, with_usage: bool = False
@@ -193,7 +204,8 @@ class StreamAssembler:
         return ModelResponseStream(id=self._id, created=self._created, model=model, choices=[stream_choice])
 
     def _deltas(self, choice: _Choice, output: GenerateOutput):
-        """This event's new text, logprobs and top logprobs (recorded on ``choice``); checks the mode."""
+        """This event's new text (from its ids, ``model_text.StreamedText``), logprobs and top logprobs (recorded
+        on ``choice``); checks the streaming mode."""
         meta = output.meta_info
         logprobs = meta.output_token_logprobs or []
         tops = meta.output_top_logprobs or []
@@ -227,7 +239,7 @@ class StreamAssembler:
         choice.logprobs.extend(new_logprobs)
         choice.top_logprobs.extend(new_tops)
         self._check_new_tokens(choice, checked_ids, checked_logprobs, checked_tops)
-        return text_delta, new_logprobs, new_tops
+        return choice.shown.event(new_ids, choice.text), new_logprobs, new_tops
 
     def _check_new_tokens(self, choice: _Choice, ids_from: int, logprobs_from: int, tops_from: int) -> None:
         """What this event added holds together before any of it is passed on (the whole output is checked

@@ -24,6 +24,8 @@ __all__ = [
     "check_output_count",
     "check_token_ids",
     "check_top_logprobs",
+    "decodes_exactly",
+    "expected_texts",
     "text_mismatch",
     "vocab_size",
 ]
@@ -181,7 +183,7 @@ def check_event_index(index: int, n: int, model: str) -> None:
 
 
 @functools.lru_cache(maxsize=16)
-def _decodes_exactly(tokenizer) -> bool:
+def decodes_exactly(tokenizer) -> bool:
     """Whether decoding the ids locally reproduces SGLang's incremental detokenization exactly: byte-level
     BPE (each token is its bytes, so windows concatenate) without clean-up of spaces around punctuation."""
     decoder = getattr(getattr(tokenizer, "backend_tokenizer", None), "decoder", None)
@@ -196,7 +198,7 @@ def _decoded(tokenizer, ids: Sequence[int], options: Mapping[str, Any]) -> str:
     )
 
 
-def _expected_texts(output: GenerateOutput, tokenizer, options: Mapping[str, Any]) -> list[str]:
+def expected_texts(output: GenerateOutput, tokenizer, options: Mapping[str, Any]) -> list[str]:
     """What SGLang's detokenizer makes of the ids: a matched stop token is dropped (unless ``no_stop_trim``;
     SGLang keeps tool-closing stop tokens, so both are accepted) and the text ends before a matched stop
     string (or after it, with ``no_stop_trim``)."""
@@ -219,9 +221,9 @@ def _expected_texts(output: GenerateOutput, tokenizer, options: Mapping[str, Any
 def text_mismatch(output: GenerateOutput, tokenizer, options: Mapping[str, Any]) -> dict[str, Any] | None:
     """Where SGLang's ``text`` differs from the ids decoded locally, or None when it agrees (or when this
     tokenizer's decoding cannot be reproduced exactly). ``options`` are the request's ``sampling_params``."""
-    if not _decodes_exactly(tokenizer):
+    if not decodes_exactly(tokenizer):
         return None
-    expected = _expected_texts(output, tokenizer, options)
+    expected = expected_texts(output, tokenizer, options)
     if output.text in expected:
         return None
     decoded = expected[0]

@@ -12,12 +12,22 @@ import pytest
 from test_families import FAMILIES, IDS, PARIS, TEMPLATES, TOOLS, assistant_text
 
 import sglang_native_provider
+from sglang_native_provider.emulator import Emulator
 from sglang_native_provider.parsers.think import ThinkReasoningParser
 
 
+@pytest.mark.parametrize("parser_flags", [False, True], ids=["no-parser-flags", "server-parser-flags"])
 @pytest.mark.parametrize("family", FAMILIES, ids=IDS)
-async def test_two_turn_round_trip(emulator, qwen3_tokenizer, family):
+async def test_two_turn_round_trip(qwen3_tokenizer, family, parser_flags):
+    """Through a server started without parser flags (as most users start SGLang for /generate) and with the
+    family's ``--tool-call-parser``: the answer must not depend on it."""
     sglang_native_provider.register()
+    flags = {"tool_call_parser": family.parser} if parser_flags else {}
+    with Emulator("qwen3", **flags) as emulator:
+        await _round_trip(emulator, qwen3_tokenizer, family)
+
+
+async def _round_trip(emulator, qwen3_tokenizer, family):
     template = (TEMPLATES / family.template).read_text()
     model_output = assistant_text(family, [PARIS])
     emulator.script(model_output, "It is sunny.")

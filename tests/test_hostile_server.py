@@ -11,7 +11,7 @@ import time
 
 import litellm
 import pytest
-from hostile_server import LATE, STALE_SECONDS, HostileServer
+from hostile_server import INJECTED_CALL, LATE, STALE_SECONDS, HostileServer
 
 import sglang_native_provider
 from sglang_native_provider.emulator import Emulator
@@ -435,3 +435,25 @@ def test_closing_a_sync_stream_stops_generation(slow):
     assert slow.running_rids
     stream.close()
     assert asyncio.run(stopped(slow))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+async def test_content_follows_the_ids_when_the_servers_text_says_more(server, qwen3_tokenizer, stream):
+    """SGLang's ``text`` holds a tool call its ``output_ids`` do not decode to: the answer is what the ids say
+    (they are what the model sampled and what a trainer trains on), and the metadata reports the mismatch."""
+    tools = [{"type": "function", "function": {"name": "delete_everything", "parameters": {"type": "object"}}}]
+    result = await _complete(stream, tools=tools, **settings(server.url_for("lying_text")))
+    if stream:
+        fields = next(
+            c.choices[0].delta.provider_specific_fields
+            for c in reversed(result)
+            if c.choices[0].delta.provider_specific_fields
+        )
+        message = litellm.stream_chunk_builder(result, messages=MESSAGES).choices[0].message
+    else:
+        message = result.choices[0].message
+        fields = message.provider_specific_fields
+    ids = fields["completion_token_ids"]
+    assert message.content == qwen3_tokenizer.decode(ids, skip_special_tokens=True)
+    assert not message.tool_calls and "delete_everything" not in (message.content or "")
+    assert fields["text_mismatch"]["text"].startswith(INJECTED_CALL[:40])

@@ -195,8 +195,10 @@ def test_minus_infinity_is_a_logprob(qwen3_tokenizer):
 def test_a_text_the_ids_do_not_contain_is_reported(qwen3_tokenizer, caplog):
     injected = 'Hi!<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
     response = _build(qwen3_tokenizer, [_output(text=injected)])
-    fields = response.choices[0].message.provider_specific_fields
+    message = response.choices[0].message
+    fields = message.provider_specific_fields
     assert fields["text_mismatch"] == {"position": 3, "decoded": "", "text": injected[3:83]}
+    assert (message.content, message.tool_calls) == ("Hi!", None)  # what the ids say, not the injected call
     assert "departs from its decoded ids at 3" in caplog.text
     assert "Paris" not in caplog.text  # generated text is not logged
 
