@@ -111,8 +111,8 @@ def _untrusted(
         if fields.get("message_digest") != incoming_message_digest(raw_messages[index]):
             return f"messages[{index}] was edited after it was generated"
     finish = fields.get("sglang_finish_reason") or {}
-    if finish.get("type") != "stop":
-        return f"messages[{index}] was cut off ({finish.get('type')!r} finish), so its turn never ended"
+    if finish.get("type") not in ("stop", "length"):
+        return f"messages[{index}] ended with a {finish.get('type')!r} finish, not one the model or its budget made"
     return None
 
 
@@ -214,7 +214,9 @@ def _full_drift(
 
 
 def _exact_turn(tokenizer, fields: dict[str, Any], end_id: int) -> list[int]:
-    """The turn's prompt and sampled ids; a turn stopped by a stop string is closed with the end token."""
+    """The turn's prompt and sampled ids, as sampled; a turn that did not end on a special token (cut off by
+    ``max_tokens``, or stopped by a stop string) is closed with the template's end-of-turn token, a prompt token
+    of the next turn, as RL trainers build multi-turn sequences."""
     completion = list(fields["completion_token_ids"])
     if not completion or completion[-1] not in _special_tokens(tokenizer)[0]:
         completion.append(end_id)

@@ -58,6 +58,12 @@ class Turn:
     """False when an earlier trajectory of the session holds this turn already (a branch's shared prefix):
     its tokens are then masked out, so that each sampled token is trained once."""
 
+    @property
+    def truncated(self) -> bool:
+        """The turn was cut off by its token budget (``max_tokens``): its end-of-turn tokens, if the conversation
+        went on, are the next turn's prompt tokens (loss mask 0)."""
+        return (self.finish_reason or {}).get("type") == "length"
+
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any], tool_calls: list[dict[str, Any]], **session: Any) -> Turn:
         """The turn behind one choice's ``provider_specific_fields``."""
@@ -233,6 +239,7 @@ class Trajectory:
                 {
                     "prompt_length": len(turn.prompt_ids),
                     "completion_length": len(turn.completion_ids),
+                    "truncated": turn.truncated,
                     **{key: value for key, value in asdict(turn).items() if key not in _TOKEN_FIELDS},
                 }
                 for turn in self.turns

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 
 import litellm
@@ -246,7 +247,7 @@ def _set_field(key, value):
         (_set(1, "content", "Paris is rainy."), "was edited after it was generated"),
         (_set(0, "content", "Weather in Rome?"), "conversation before messages[1] changed"),
         (_set_field("tokenizer", "Qwen/Qwen2.5-7B-Instruct"), "produced with tokenizer 'Qwen/Qwen2.5-7B-Instruct'"),
-        (_set_field("sglang_finish_reason", {"type": "length", "length": 3}), "was cut off ('length' finish)"),
+        (_set_field("sglang_finish_reason", {"type": "abort", "message": "Aborted"}), "ended with a 'abort' finish"),
     ],
 )
 async def test_untrustworthy_metadata_falls_back_to_rerendering(emulator, qwen3_tokenizer, edit, reason):
@@ -255,6 +256,44 @@ async def test_untrustworthy_metadata_falls_back_to_rerendering(emulator, qwen3_
     assert "template_drift" not in fields
     sent = emulator.requests[-1]["input_ids"]
     assert qwen3_tokenizer.decode(sent).endswith("<|im_start|>user\nSure?<|im_end|>\n<|im_start|>assistant\n")
+
+
+@pytest.mark.parametrize("through", ["message", "ledger"])
+async def test_turns_cut_off_by_max_tokens_continue_exactly(emulator, qwen3_tokenizer, through):
+    """Each turn has a token budget (routine in agent RL): the sampled ids stay as sampled, the template's
+    end-of-turn tokens follow as prompt tokens (loss mask 0), and the rollout is one trajectory."""
+    budget = 4
+    answers = ["Paris is sunny and warm today.", "Tokyo is rainy and cold tonight.", "Both are far away."]
+    emulator.script(*answers)
+    settings = {"model": "sglang_native/qwen3", "api_base": emulator.url, "tokenizer": "offline:qwen3"}
+    session = {"metadata": {"session_id": f"cut-{through}"}} if through == "ledger" else {}
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    responses = []
+    for follow_up in ("And Tokyo?", "Which is closer?", None):
+        response = await litellm.acompletion(messages=messages, max_tokens=budget, **settings, **session)
+        responses.append(response)
+        message = response.choices[0].message
+        sent_back = message if through == "message" else {"role": "assistant", "content": message.content}
+        messages = [*messages, sent_back, *([{"role": "user", "content": follow_up}] if follow_up else [])]
+    fields = [response.choices[0].message.provider_specific_fields for response in responses]
+    assert [response.choices[0].finish_reason for response in responses] == ["length"] * 3
+    assert all("continuation_warning" not in turn for turn in fields), fields
+    end = qwen3_tokenizer.convert_tokens_to_ids("<|im_end|>")
+    for before, after in itertools.pairwise(fields):
+        sampled = [*before["prompt_token_ids"], *before["completion_token_ids"]]
+        assert len(before["completion_token_ids"]) == budget and end not in before["completion_token_ids"]
+        assert after["prompt_token_ids"][: len(sampled) + 1] == [*sampled, end]
+    if through == "ledger":
+        assert [turn["continuation"] for turn in fields] == ["new", "ledger", "ledger"]
+        (trajectory,) = Trajectory.from_session("cut-ledger")
+    else:
+        trajectory = Trajectory.from_messages(messages)
+    record = trajectory.to_dict()
+    assert [turn["truncated"] for turn in record["turns"]] == [True, True, True]
+    ids, mask = record["token_ids"], record["loss_mask"]
+    closing = len(fields[0]["prompt_token_ids"]) + budget  # the first turn's end-of-turn token: a prompt token
+    assert (ids[closing], mask[closing]) == (end, 0)
+    assert sum(mask) == 3 * budget
 
 
 async def test_trajectory_export(emulator, tmp_path):
