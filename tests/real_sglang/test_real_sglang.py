@@ -9,6 +9,7 @@ on CPU) makes the model write a known answer and then end its turn. No prompt ho
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 
@@ -225,6 +226,30 @@ async def test_exact_continuation_over_three_turns(server):
         assert fields["cached_tokens"] >= len(previous.prompt_ids)
     last = trajectory.turns[-1]
     assert trajectory.token_ids == last.prompt_ids + last.completion_ids
+
+
+async def test_turns_cut_off_by_max_tokens_are_one_exact_trajectory(server, tokenizer):
+    """The random model rarely ends a turn; with a 6-token budget each turn is cut off, and still continues on
+    its exact ids, closed by the template's end-of-turn token as a prompt token (the assistant messages go back
+    as plain dicts, so the session ledger finds them)."""
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    session = {"metadata": {"session_id": "real-cut-off"}}
+    responses = []
+    for follow_up in ("And in Tokyo?", "Thanks!", None):
+        response = await completion(server, messages=messages, max_tokens=6, extra_body={"ignore_eos": True}, **session)
+        responses.append(response)
+        message = {"role": "assistant", "content": response.choices[0].message.content}
+        messages = [*messages, message, *([{"role": "user", "content": follow_up}] if follow_up else [])]
+    fields = [response.choices[0].message.provider_specific_fields for response in responses]
+    assert [turn["sglang_finish_reason"]["type"] for turn in fields] == ["length"] * 3
+    assert [turn["continuation"] for turn in fields] == ["new", "ledger", "ledger"], fields
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    for before, after in itertools.pairwise(fields):
+        sampled = [*before["prompt_token_ids"], *before["completion_token_ids"]]
+        assert after["prompt_token_ids"][: len(sampled) + 1] == [*sampled, end]
+    (trajectory,) = Trajectory.from_session("real-cut-off")
+    assert [turn.truncated for turn in trajectory.turns] == [True, True, True]
+    assert sum(trajectory.loss_mask) == 18
 
 
 # ---- streaming ----
