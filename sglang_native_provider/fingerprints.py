@@ -66,6 +66,9 @@ class HistoryKeys:
 
     whole: str
     before_last_assistant: str | None
+    opening: str
+    """The part before the first assistant turn (all of it without one): what every turn of one conversation
+    shares, so it names the conversation when the caller names no session."""
 
     @classmethod
     def of(
@@ -73,12 +76,15 @@ class HistoryKeys:
     ) -> HistoryKeys:
         """One pass over the messages; ``index`` is the last assistant turn's position, if any."""
         running = hashlib.sha256(_value_digest([tools, dict(template_kwargs)]))
-        before = None
+        before = opening = None
         for position, message in enumerate(messages):
             if position == index:
                 before = running.hexdigest()[:32]
+            if opening is None and message["role"] == "assistant":
+                opening = running.hexdigest()[:32]
             running.update(_history_digest(message))
-        return cls(running.hexdigest()[:32], before)
+        whole = running.hexdigest()[:32]
+        return cls(whole, before, opening or whole)
 
 
 def message_digest(content: str | None, reasoning: str | None, calls: Sequence[tuple[Any, Any]]) -> str:

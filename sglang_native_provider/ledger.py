@@ -40,6 +40,10 @@ def _matches(turn: LedgerTurn, message: Mapping[str, Any]) -> bool:
     return calls == [(name, json_value(arguments)) for name, arguments in written["tool_calls"]]
 
 
+def _tokens(fields: Mapping[str, Any]) -> tuple[int, ...]:
+    return (*fields["prompt_token_ids"], -1, *fields["completion_token_ids"])
+
+
 def _calls(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return message.get("tool_calls") or []
 
@@ -71,20 +75,25 @@ class Recording:
 
 
 class Ledger:
-    """The session ledger over one store."""
+    """The session ledger over one store, as one caller sees it: ``owner`` (a LiteLLM proxy key's hash, None
+    outside a proxy) finds only the turns it made, and its turns are recorded as its own."""
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, owner: str | None = None) -> None:
         self.store = store
+        self.owner = owner
 
     def find(
         self, session_id: str, messages: Sequence[Mapping[str, Any]], index: int, keys: HistoryKeys
-    ) -> dict[str, Any] | None:
-        """The token metadata of the session's latest turn that wrote assistant ``messages[index]`` in reply
-        to ``messages[:index]`` (``keys`` of ``messages``), or None."""
-        for turn in reversed(self.store.answers(session_id, keys.before_last_assistant)):
-            if _matches(turn, messages[index]):
-                return turn.fields
-        return None
+    ) -> dict[str, Any] | str | None:
+        """The token metadata of the session's turn that wrote assistant ``messages[index]`` in reply to
+        ``messages[:index]`` (``keys`` of ``messages``); None if no turn did; why not, when several did with
+        different tokens (``n > 1`` samples that read the same but were sampled differently)."""
+        answers = self.store.answers(session_id, keys.before_last_assistant)
+        found = [turn for turn in answers if turn.user_api_key_hash == self.owner and _matches(turn, messages[index])]
+        sequences = {_tokens(turn.fields) for turn in found}
+        if len(sequences) > 1:
+            return f"{len(found)} recorded turns wrote messages[{index}] with different tokens"
+        return found[-1].fields if found else None
 
     def recording(
         self,
@@ -127,5 +136,6 @@ class Ledger:
                     first_difference=recording.first_difference,
                     created=now,
                     recorded_by=recorder,
+                    user_api_key_hash=self.owner,
                 )
             )

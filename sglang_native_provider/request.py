@@ -49,6 +49,7 @@ class _Asked:
     tool_choice: Any
     parallel_tool_calls: Any
     drop_params: bool
+    model: str
 
     @classmethod
     def of(cls, params: dict[str, Any], config: DeploymentConfig, litellm_params: Any, model: str) -> _Asked:
@@ -58,7 +59,7 @@ class _Asked:
         parallel_tool_calls = params.pop("parallel_tool_calls", None)  # shapes a forced call's tag, as in SGLang
         template_kwargs = _template_kwargs(config, params.pop("reasoning_effort", None), model)
         sampling = build_sampling_request(params, config.default_sampling_params, drop_params=drop_params, model=model)
-        return cls(tools, template_kwargs, sampling, tool_choice, parallel_tool_calls, drop_params)
+        return cls(tools, template_kwargs, sampling, tool_choice, parallel_tool_calls, drop_params, model)
 
 
 def _template_kwargs(config: DeploymentConfig, reasoning_effort: str | None, model: str) -> dict[str, Any]:
@@ -88,19 +89,20 @@ class _Conversation:
     session: Session | None
 
     @classmethod
-    def of(cls, raw: list[Any], asked: _Asked, session: Session | None, model: str) -> _Conversation:
+    def of(
+        cls, raw: list[Any], asked: _Asked, session: Session | None, config: DeploymentConfig, litellm_params: Any
+    ) -> _Conversation:
         """Normalize the messages once and find the metadata of the turn they continue: on the message, else
-        in the session ledger."""
+        in the ledger of the session the request names, else of the conversation itself."""
+        model = asked.model
         messages = normalize_messages(raw, model)
         index = last_assistant(messages)
         keys = HistoryKeys.of(messages, asked.tools, asked.template_kwargs, index)
+        session = session or Session.of_conversation(config, keys, litellm_params, model)
         previous, unmatched = previous_turn(raw, messages), None
         if previous is None and index is not None:
             if session is None:
-                unmatched = (
-                    f"messages[{index}] carries no {PROVIDER} token metadata and the request names no session "
-                    "(metadata={'session_id': ...}) to find it in"
-                )
+                unmatched = f"messages[{index}] carries no {PROVIDER} token metadata and no ledger could be read"
             else:
                 session, previous, unmatched = session.find(messages, index, keys)
         return cls(raw, messages, keys, index, previous, unmatched, session)
@@ -156,8 +158,8 @@ def _request_fields(
         fields["continuation_warning"] = prompt.warning
         (logger.warning if conversation.unmatched is None else logger.debug)("sglang_native: %s", prompt.warning)
     if session is not None:
-        fields.update(session.recording.fields())
-    elif conversation.session is not None:
+        fields.update(session.fields())
+    elif conversation.session is not None and conversation.session.named:
         fields["session_warning"] = UNRECORDED  # the store failed and session_store_errors="rerender"
     return fields
 
@@ -202,7 +204,7 @@ def prepare(
     session = Session.of_request(config, litellm_params, headers, model)
     if session is not None and config.routing_key is None:
         config = config.model_copy(update={"routing_key": session.session_id})
-    conversation = _Conversation.of(messages, asked, session, model)
+    conversation = _Conversation.of(messages, asked, session, config, litellm_params)
     prompt = _prompt(conversation, asked, config, tokenizer, model)
     return PreparedCall.of(model, config, asked, conversation, prompt, output_format, tool_choice, tokenizer)
 
@@ -264,7 +266,7 @@ class PreparedCall:
             context=context,
             # A forced call's grammar waits for the end of reasoning when the output may start with it.
             require_reasoning=tool_choice.structural_tag is not None and reasoning_start.may_reason,
-            session_id=conversation.session.session_id if conversation.session is not None else None,
+            session_id=conversation.session.session_id if conversation.session and conversation.session.named else None,
             session=session,
             server_check=check,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,12 +26,22 @@ from .fingerprints import HistoryKeys
 from .ledger import Ledger, Recording
 from .sessions import StoreError, open_store
 
-__all__ = ["SESSION_HEADERS", "UNRECORDED", "Session", "SessionTurn", "session_id_of"]
+__all__ = [
+    "CONVERSATION_PREFIX",
+    "SESSION_HEADERS",
+    "UNRECORDED",
+    "Session",
+    "SessionTurn",
+    "owner_of",
+    "session_id_of",
+]
 
 logger = logging.getLogger(__name__)
 
 SESSION_HEADERS = ("x-session-id", "x-litellm-session-id")
 UNRECORDED = "the session store could not be used (see the log): this turn is not in the ledger"
+CONVERSATION_PREFIX = "conversation-"
+"""The session id of a conversation that names none (``Trajectory.from_session`` reads it like any other)."""
 _GENERATED = "litellm_session_id_generated"  # LiteLLM's proxy marks session ids it made up itself
 
 
@@ -49,6 +60,17 @@ def session_id_of(litellm_params: Mapping[str, Any] | None, headers: Mapping[str
     return None
 
 
+def owner_of(litellm_params: Mapping[str, Any] | None) -> str | None:
+    """The LiteLLM proxy key a request came with (the hash the proxy writes into its metadata, after the
+    client's own), None outside a proxy."""
+    params = litellm_params or {}
+    for name in ("metadata", "litellm_metadata"):
+        metadata = params.get(name)
+        if isinstance(metadata, Mapping) and isinstance(metadata.get("user_api_key_hash"), str):
+            return metadata["user_api_key_hash"]
+    return None
+
+
 def _proxy_headers(params: Mapping[str, Any]) -> Mapping[str, Any] | None:
     request = params.get("proxy_server_request")
     headers = request.get("headers") if isinstance(request, Mapping) else None
@@ -57,12 +79,31 @@ def _proxy_headers(params: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 @dataclasses.dataclass(frozen=True)
 class Session:
-    """The session a request names, and its ledger (None once its store could not be used)."""
+    """The session a request names, or the conversation it continues when it names none, and its ledger (None
+    once its store could not be used)."""
 
     session_id: str
     ledger: Ledger | None
     model: str
     fail_on_store_errors: bool = True
+    named: bool = True
+    """False for a conversation's own session (``conversation-<fingerprint of its opening>``): every request
+    is recorded, so frameworks that name nothing continue exactly; its store errors never fail a request."""
+
+    @classmethod
+    def of_conversation(
+        cls, config: DeploymentConfig, keys: HistoryKeys, litellm_params: Mapping[str, Any] | None, model: str
+    ) -> Session | None:
+        """The session of the conversation ``keys`` fingerprint, in the ``session_store`` (None if unusable);
+        through a proxy, each key's conversations are its own."""
+        owner = owner_of(litellm_params)
+        opening = keys.opening if owner is None else hashlib.sha256(f"{owner}:{keys.opening}".encode()).hexdigest()
+        session_id = f"{CONVERSATION_PREFIX}{opening[:32]}"
+        try:
+            return cls(session_id, Ledger(open_store(config.session_store), owner), model, False, named=False)
+        except (ValueError, StoreError) as exc:
+            logger.debug("sglang_native: no ledger for %s: %s", session_id, exc)
+            return None
 
     @classmethod
     def of_request(
@@ -74,14 +115,16 @@ class Session:
             return None
         session = cls(session_id, None, model, config.session_store_errors == "fail")
         try:
-            return dataclasses.replace(session, ledger=Ledger(open_store(config.session_store)))
+            ledger = Ledger(open_store(config.session_store), owner_of(litellm_params))
+            return dataclasses.replace(session, ledger=ledger)
         except ValueError as exc:
             raise bad_request(f"Invalid {PROVIDER} setting session_store for model {model!r}: {exc}", model) from None
         except StoreError as exc:
             return session._without_store(exc)
 
     def _without_store(self, exc: StoreError) -> Session:
-        """Fail the request for a store error, or (``session_store_errors="rerender"``) go on without it."""
+        """Fail the request for a store error, or (``session_store_errors="rerender"``; always for a session the
+        request did not name) go on without it."""
         if self.fail_on_store_errors:
             message = f"{exc} (set session_store_errors='rerender' to go on without it)"
             raise connection_error(message, self.model) from None
@@ -99,9 +142,11 @@ class Session:
             fields = self.ledger.find(self.session_id, messages, index, keys)
         except StoreError as exc:
             return self._without_store(exc), None, f"the session store could not be read for messages[{index}]"
+        if isinstance(fields, str):
+            return self, None, f"{fields} (session {self.session_id!r}): cannot tell which one it is"
         if fields is None:
-            reason = f"no turn of session {self.session_id!r} wrote messages[{index}] (it was rewritten or edited)"
-            return self, None, reason
+            whose = f"session {self.session_id!r}" if self.named else "this conversation (no session named)"
+            return self, None, f"no turn of {whose} wrote messages[{index}] (it was rewritten or edited)"
         return self, PreviousTurn(index, fields, "ledger"), None
 
     def turn(
@@ -123,7 +168,7 @@ class Session:
         except StoreError as exc:
             self._without_store(exc)
             return None
-        return SessionTurn(self.ledger, recording, self.model, self.fail_on_store_errors)
+        return SessionTurn(self.ledger, recording, self.model, self.fail_on_store_errors, self.named)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +180,16 @@ class SessionTurn:
     model: str
     fail_on_store_errors: bool = True
     """A store that cannot record fails the request (APIConnectionError), or is logged and skipped."""
+    named: bool = True
+    """Whether the request named the session (else it is the conversation's own, see :class:`Session`)."""
+
+    def fields(self) -> dict[str, Any]:
+        """What each choice reports: the session (``session_id``, or ``conversation_id`` when the request named
+        none) and how the prompt continued it."""
+        fields = self.recording.fields()
+        if not self.named:
+            fields["conversation_id"] = fields.pop("session_id")
+        return fields
 
     def record(self, choices: Sequence[tuple[dict[str, Any], Any, Any, Sequence[Any]]]) -> bool:
         """Record (provider_specific_fields, content, reasoning, [(name, arguments)]) per choice; False when

@@ -10,6 +10,7 @@ which turns does a session have, which sessions are there.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -66,6 +67,9 @@ class LedgerTurn:
     created: float = 0.0
     recorded_by: str = ""
     """``host:pid`` of the process that recorded the turn (proxies run several workers)."""
+    user_api_key_hash: str | None = None
+    """The LiteLLM proxy key that made the turn (its hash, as the proxy logs it); None outside a proxy. Only
+    turns of the same key are continued, and the proxy's export serves a key only its own turns."""
     sequence: int = field(default=0, compare=False)
     """Order of recording within the store (set by the store)."""
 
@@ -111,19 +115,33 @@ class SessionStore(Protocol):
         ...
 
 
+def _memory_budget() -> int:
+    return int(os.environ.get("SGLANG_NATIVE_MEMORY_LEDGER_TOKENS", 4_000_000))
+
+
+def _size(turn: LedgerTurn) -> int:
+    """The token ids a turn holds (its prompt and its sampled ids): what its memory grows with."""
+    return len(turn.fields.get("prompt_token_ids") or ()) + len(turn.fields.get("completion_token_ids") or ())
+
+
 class MemoryStore:
-    """Turns kept in this process; the least recently used sessions beyond ``max_sessions`` are dropped,
-    and a session keeps at most ``max_turns`` turns (its oldest dropped first)."""
+    """Turns kept in this process, within a budget: the least recently used sessions are dropped beyond
+    ``max_sessions`` or ``max_tokens`` token ids held (``$SGLANG_NATIVE_MEMORY_LEDGER_TOKENS``, default 4
+    million, a few hundred MB at most), and a session keeps at most ``max_turns`` turns (its oldest dropped
+    first, also when it alone holds more than ``max_tokens``)."""
 
     blocking = False
 
-    def __init__(self, max_sessions: int = 10_000, max_turns: int = 1_000) -> None:
+    def __init__(self, max_sessions: int = 10_000, max_turns: int = 1_000, max_tokens: int | None = None) -> None:
         self.url = "memory"
         self._max_sessions, self._max_turns = max_sessions, max_turns
+        self._max_tokens = _memory_budget() if max_tokens is None else max_tokens
         self._sessions: OrderedDict[str, list[LedgerTurn]] = OrderedDict()
         self._answers: dict[tuple[str, str], list[LedgerTurn]] = {}
         self._lock = threading.Lock()
         self._sequence = 0
+        self.tokens = 0
+        """The token ids held now."""
 
     def add(self, turn: LedgerTurn) -> None:
         with self._lock:
@@ -132,14 +150,18 @@ class MemoryStore:
             turns = self._sessions.setdefault(turn.session_id, [])
             self._sessions.move_to_end(turn.session_id)
             turns.append(turn)
+            self.tokens += _size(turn)
             self._answers.setdefault((turn.session_id, turn.history_key), []).append(turn)
-            while len(turns) > self._max_turns:
-                self._forget(turns.pop(0))
-            while len(self._sessions) > self._max_sessions:
+            while len(self._sessions) > 1 and (
+                len(self._sessions) > self._max_sessions or self.tokens > self._max_tokens
+            ):
                 for old in self._sessions.popitem(last=False)[1]:
                     self._forget(old)
+            while len(turns) > 1 and (len(turns) > self._max_turns or self.tokens > self._max_tokens):
+                self._forget(turns.pop(0))
 
     def _forget(self, turn: LedgerTurn) -> None:
+        self.tokens -= _size(turn)
         key = (turn.session_id, turn.history_key)
         remaining = [other for other in self._answers.get(key, ()) if other is not turn]
         if remaining:

@@ -137,18 +137,63 @@ async def test_a_metadata_dropping_client_continues_on_exact_tokens(emulator, qw
     assert [turn.continuation for turn in trajectory.turns] == ["new", "ledger", "ledger"]
 
 
-async def test_without_the_ledger_the_same_client_is_re_rendered_and_told_so(emulator, qwen3_tokenizer):
+async def test_a_client_naming_no_session_continues_on_exact_tokens_too(emulator, qwen3_tokenizer):
+    """The ledger records every turn under the conversation's own id (a fingerprint of its opening), so a
+    framework that names nothing and drops the metadata still continues on the exact tokens."""
     emulator.script(*SCRIPT[:2])
-    messages = [{"role": "user", "content": "Weather and time in Paris?"}]
+    messages = [{"role": "user", "content": f"Weather and time in Paris? ({new_session()})"}]
     kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", tools=TOOLS)
     first = (await litellm.acompletion(messages=messages, **kwargs)).choices[0].message
     messages += [plain(first), {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "{}"}]
     second = (await litellm.acompletion(messages=messages, **kwargs)).choices[0].message
-    warning = second.provider_specific_fields["continuation_warning"]
-    assert "names no session" in warning and "messages[1]" in warning
+    fields = [first.provider_specific_fields, second.provider_specific_fields]
+    assert "continuation_warning" not in fields[1]
+    assert [f["continuation"] for f in fields] == ["new", "ledger"]
+    conversation = fields[0]["conversation_id"]
+    assert conversation.startswith("conversation-") and fields[1]["conversation_id"] == conversation
+    assert all("session_id" not in f for f in fields)
     first_prompt, second_prompt = (body["input_ids"] for body in emulator.requests)
     previous = first_prompt + sampled(qwen3_tokenizer, SCRIPT[0])
-    assert second_prompt[: len(previous)] != previous  # the re-render differs: this is what the ledger fixes
+    assert second_prompt[: len(previous)] == previous
+    assert all("session_id" not in body and "routing_key" not in body for body in emulator.requests)
+    (trajectory,) = Trajectory.from_session(conversation)
+    assert trajectory.token_ids == second_prompt + sampled(qwen3_tokenizer, SCRIPT[1])
+
+
+async def test_an_edited_message_without_a_session_is_re_rendered_and_told_so(emulator, qwen3_tokenizer):
+    emulator.script(*SCRIPT[:2])
+    messages = [{"role": "user", "content": f"Weather and time in Paris? ({new_session()})"}]
+    kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", tools=TOOLS)
+    first = (await litellm.acompletion(messages=messages, **kwargs)).choices[0].message
+    edited = {**plain(first), "content": "I looked it up."}
+    messages += [edited, {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "{}"}]
+    second = (await litellm.acompletion(messages=messages, **kwargs)).choices[0].message
+    warning = second.provider_specific_fields["continuation_warning"]
+    assert "no turn of this conversation (no session named) wrote messages[1]" in warning
+    first_prompt, second_prompt = (body["input_ids"] for body in emulator.requests)
+    previous = first_prompt + sampled(qwen3_tokenizer, SCRIPT[0])
+    assert second_prompt[: len(previous)] != previous
+
+
+async def test_equal_samples_with_different_tokens_are_not_guessed(emulator, qwen3_tokenizer):
+    """n = 2 samples that read the same but were sampled as different tokens: the returned message could be
+    either, so the next turn is re-rendered with a warning saying why; equal tokens continue exactly."""
+    text = "Paris is sunny."
+    ids = qwen3_tokenizer.encode(text, add_special_tokens=False)
+    split = [*qwen3_tokenizer.encode("Paris", add_special_tokens=False)]
+    other = [*[qwen3_tokenizer.convert_tokens_to_ids(piece) for piece in ("P", "aris")], *ids[len(split) :]]
+    assert qwen3_tokenizer.decode(other) == text and other != ids
+    end = qwen3_tokenizer.convert_tokens_to_ids("<|im_end|>")
+    kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3")
+    for second_sample, expected in ((other, "2 recorded turns wrote messages[1] with different tokens"), (ids, None)):
+        emulator.script([*ids, end], [*second_sample, end], "ok")
+        messages = [{"role": "user", "content": f"Weather? ({new_session()})"}]
+        first = await litellm.acompletion(messages=messages, n=2, **kwargs)
+        assert {choice.message.content for choice in first.choices} == {text}
+        messages += [plain(first.choices[0].message), {"role": "user", "content": "Sure?"}]
+        fields = (await litellm.acompletion(messages=messages, **kwargs)).choices[0].message.provider_specific_fields
+        warning = fields.get("continuation_warning")
+        assert warning is None if expected is None else expected in warning, warning
 
 
 async def test_a_streaming_client_continues_on_exact_tokens(emulator, qwen3_tokenizer):
@@ -235,16 +280,20 @@ async def test_the_session_id_can_come_from_litellm_session_id_or_a_header(emula
     assert emulator.request_headers[-1]["x-smg-routing-key"] == "from-header"
 
 
-async def test_without_a_session_nothing_is_recorded_or_sent(emulator):
+async def test_without_a_session_the_conversation_is_recorded_and_nothing_is_sent(emulator):
     emulator.script("Hello.")
     response = await litellm.acompletion(
         model="sglang_native/qwen3",
         api_base=emulator.url,
         tokenizer="offline:qwen3",
-        messages=[{"role": "user", "content": "Hi"}],
+        messages=[{"role": "user", "content": f"Hi ({new_session()})"}],
     )
     fields = response.choices[0].message.provider_specific_fields
-    assert "session_id" not in fields and "continuation" not in fields
+    assert "session_id" not in fields and fields["continuation"] == "new"
+    assert fields["conversation_id"].startswith("conversation-")
+    assert [turn.fields["sglang_request_id"] for turn in open_store().turns(fields["conversation_id"])] == [
+        fields["sglang_request_id"]
+    ]
     assert "session_id" not in emulator.requests[0] and "routing_key" not in emulator.requests[0]
 
 
@@ -394,3 +443,47 @@ async def test_sessions_cli_lists_and_exports(emulator, qwen3_tokenizer, tmp_pat
     assert record["schema"] == "sglang-native-trajectory/2" and record["session_id"] == session_id
     assert record["token_ids"] == emulator.requests[-1]["input_ids"] + sampled(qwen3_tokenizer, SCRIPT[-1])
     assert [turn["continuation"] for turn in record["turns"]] == ["new", "ledger", "ledger"]
+
+
+def _sized_turn(session_id: str, turn_id: str, tokens: int) -> LedgerTurn:
+    fields = {"prompt_token_ids": [1] * (tokens - 1), "completion_token_ids": [2]}
+    return LedgerTurn(session_id, turn_id, "h", {"content": "", "reasoning": None, "tool_calls": []}, fields, "new")
+
+
+def test_the_memory_store_keeps_to_its_token_budget_dropping_the_least_recently_used():
+    store = MemoryStore(max_tokens=1_000)
+    for name in ("a", "b", "c"):
+        store.add(_sized_turn(name, f"{name}0", 300))
+    store.answers("a", "h")  # a lookup makes "a" the most recently used
+    store.add(_sized_turn("d", "d0", 300))  # 1,200 tokens: the least recently used session goes
+    assert store.sessions() == ["c", "a", "d"] and store.tokens == 900
+    store.add(_sized_turn("d", "d1", 800))  # one session over the budget on its own keeps its newest turns
+    assert store.sessions() == ["d"] and [turn.turn_id for turn in store.turns("d")] == ["d1"]
+    assert store.tokens == 800
+
+
+def test_the_memory_budget_is_a_setting_of_the_environment(monkeypatch):
+    monkeypatch.setenv("SGLANG_NATIVE_MEMORY_LEDGER_TOKENS", "500")
+    store = MemoryStore()
+    store.add(_sized_turn("a", "a0", 300))
+    store.add(_sized_turn("b", "b0", 300))
+    assert store.sessions() == ["b"]
+
+
+async def test_through_a_proxy_each_keys_turns_are_its_own(emulator, qwen3_tokenizer):
+    """The proxy writes the caller's key hash into the request's metadata: a turn is continued only for the key
+    that made it, and the same opening sent with two keys makes two conversations."""
+    emulator.script("Paris is sunny.", "ok", "ok")
+    kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3")
+    messages = [{"role": "user", "content": f"Weather? ({new_session()})"}]
+    first = await litellm.acompletion(messages=messages, metadata={"user_api_key_hash": "key-a"}, **kwargs)
+    messages += [plain(first.choices[0].message), {"role": "user", "content": "Sure?"}]
+    fields = {}
+    for key in ("key-b", "key-a"):
+        answer = await litellm.acompletion(messages=messages, metadata={"user_api_key_hash": key}, **kwargs)
+        fields[key] = answer.choices[0].message.provider_specific_fields
+    assert "no turn of this conversation" in fields["key-b"]["continuation_warning"]
+    assert fields["key-a"]["continuation"] == "ledger" and "continuation_warning" not in fields["key-a"]
+    assert fields["key-a"]["conversation_id"] != fields["key-b"]["conversation_id"]
+    (turn, _) = open_store().turns(fields["key-a"]["conversation_id"])
+    assert turn.user_api_key_hash == "key-a"
