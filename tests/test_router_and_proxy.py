@@ -46,9 +46,11 @@ def proxy_emulator():
 
 
 @pytest.fixture(scope="module")
-def proxy(proxy_emulator):
-    """A real LiteLLM proxy process serving the example config (one per module)."""
-    with litellm_proxy(EXAMPLES / "proxy_config.yaml", {"SGLANG_API_BASE": proxy_emulator.url}) as served:
+def proxy(proxy_emulator, tmp_path_factory):
+    """A real LiteLLM proxy process serving the example config (one per module), its ledger in a scratch file."""
+    store = f"sqlite://{tmp_path_factory.mktemp('proxy-ledger') / 'ledger.db'}"
+    env = {"SGLANG_API_BASE": proxy_emulator.url, "SGLANG_NATIVE_SESSION_STORE": store}
+    with litellm_proxy(EXAMPLES / "proxy_config.yaml", env) as served:
         yield served
 
 
