@@ -117,37 +117,32 @@ litellm.completion(model="sglang_native/qwen3", api_base={server.url!r}, tokeniz
     assert "First answer." in json.dumps(line)
 
 
-def test_an_offline_tokenizer_without_its_extra_names_the_extra(python, server):
+def _bad_request(python: Path, settings: str) -> str:
+    """What a completion with ``settings`` (keyword arguments as Python source) raises in the plain venv."""
     code = f"""
 import sglang_native_provider, litellm
 sglang_native_provider.register()
 try:
-    litellm.completion(model="sglang_native/qwen3", api_base={server.url!r}, tokenizer="offline:qwen3",
-                       messages=[{{"role": "user", "content": "Hi"}}])
+    litellm.completion(model="sglang_native/qwen3", messages=[{{"role": "user", "content": "Hi"}}], {settings})
 except litellm.BadRequestError as error:
     print("BadRequestError", error)
 """
     done = _python(python, code)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.startswith("BadRequestError") and "sglang-native-provider[offline]" in done.stdout
+    return done.stdout
+
+
+def test_an_offline_tokenizer_without_its_extra_names_the_extra(python, server):
+    out = _bad_request(python, f'api_base={server.url!r}, tokenizer="offline:qwen3"')
+    assert out.startswith("BadRequestError") and "sglang-native-provider[offline]" in out
 
 
 def test_a_redis_store_without_its_extra_names_the_extra(python, tokenizer_dir, server):
     if _python(python, "import redis").returncode == 0:
         pytest.skip("a base dependency brought redis along")
-    code = f"""
-import sglang_native_provider, litellm
-sglang_native_provider.register()
-try:
-    litellm.completion(model="sglang_native/qwen3", api_base={server.url!r}, tokenizer={tokenizer_dir!r},
-                       session_store="redis://127.0.0.1:6379/0", metadata={{"session_id": "s"}},
-                       messages=[{{"role": "user", "content": "Hi"}}])
-except litellm.BadRequestError as error:
-    print("BadRequestError", error)
-"""
-    done = _python(python, code)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.startswith("BadRequestError") and "sglang-native-provider[redis]" in done.stdout
+    settings = f'api_base={server.url!r}, tokenizer={tokenizer_dir!r}, session_store="redis://127.0.0.1:6379/0"'
+    out = _bad_request(python, settings + ', metadata={"session_id": "s"}')
+    assert out.startswith("BadRequestError") and "sglang-native-provider[redis]" in out
 
 
 @pytest.mark.parametrize("command", [["emulate"], ["demo"], ["build-tokenizer", "qwen3"]])
