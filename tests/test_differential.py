@@ -464,6 +464,7 @@ DELIBERATE_DIFFERENCES: dict[str, list[tuple[str, str, str]]] = {
         ("tool minicpm5", "written:minicpm5:20", STREAMED),
         ("tool minimax-m3", "malformed:minimax-m3:1", STREAMED),
         ("tool mistral", "sglang:mistral:test_json_array_multiple_tool_calls", STREAMED),
+        ("tool qwen3_coder", "written:qwen3_coder:48", STREAMED),
         ("tool trinity", "written:trinity:1", STREAMED),
         ("tool trinity", "written:trinity:2", STREAMED),
     ],

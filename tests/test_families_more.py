@@ -85,6 +85,12 @@ DOTS_PARIS = (
     '<parameter name="metric">true</parameter>\n</invoke>'
 )
 
+V31_TOKYO = '<｜tool▁call▁begin｜>get_time<｜tool▁sep｜>{"zone": "Asia/Tokyo"}<｜tool▁call▁end｜>'
+KIMI_TOKYO = (
+    '<|tool_call_begin|>functions.get_time:0<|tool_call_argument_begin|>{"zone": "Asia/Tokyo"}<|tool_call_end|>'
+)
+GLM_INLINE_TOKYO = "<tool_call>get_time<arg_key>zone</arg_key><arg_value>Asia/Tokyo</arg_value></tool_call>"
+
 BEAM_THINK = "<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant"
 BEAM_CALL = (
     " to=get_weather<|channel|>analysis <|constrain|>xml<|message|>"
@@ -302,6 +308,21 @@ TOOL_CASES = [
         '"parameters": {"zone": "Asia/Tokyo"}}\n]<|END_ACTION|>',
         "",
         (PARIS, TOKYO),
+    ),
+    # Issue 20: a complete call in a block cut off is returned (item 2), as SGLang does for these.
+    Case("deepseekv31", "Sure.<｜tool▁calls▁begin｜>" + V31_TOKYO, "Sure.", (TOKYO,)),
+    Case("kimi_k2", "Sure.<|tool_calls_section_begin|>" + KIMI_TOKYO, "Sure.", (TOKYO,)),
+    Case("qwen3_coder", "Sure.\n" + CODER_PARIS.removesuffix("call>"), "Sure.", (PARIS,)),
+    Case("qwen3_coder", "Sure.\n" + CODER_PARIS.removesuffix("ion>\n</tool_call>"), "Sure.", (PARIS,)),
+    # ... a delimited pythonic call followed by prose (item 4), and Gemma 4's bare key with a space (item 6).
+    Case(
+        "pythonic", "Sure. <|python_start|>[get_time(zone='Asia/Tokyo')]<|python_end|> Done.", "Sure.  Done.", (TOKYO,)
+    ),
+    Case(
+        "gemma4",
+        '<|tool_call>call:get_time{time zone:<|"|>Asia/Tokyo<|"|>}<tool_call|>',
+        "",
+        (("get_time", {"time zone": "Asia/Tokyo"}),),
     ),
 ]
 
@@ -534,6 +555,10 @@ REASONING_CASES = [
         "<|START_ACTION|>[]<|END_ACTION|>",
     ),
     ReasoningCase("cohere_command4", "<|START_THINKING|>cut off", "cut off", ""),
+    # Issue 20, item 5: GLM's unclosed block ends at a call written mid-line, as SGLang's GLM detector ends it.
+    ReasoningCase(
+        "glm45", "<think>The user wants the time." + GLM_INLINE_TOKYO, "The user wants the time.", GLM_INLINE_TOKYO
+    ),
 ]
 
 
@@ -632,6 +657,14 @@ PIPELINES = [
         "<|inner_suffix|>Done.",
         "Weather first.",
         "Done.",
+        [TOKYO],
+    ),
+    # Issue 20, item 8: a call marker inside a closed reasoning block is reasoning text.
+    (
+        "mistral",
+        '[THINK]a [TOOL_CALLS] b[/THINK][TOOL_CALLS]get_time[ARGS]{"zone": "Asia/Tokyo"}',
+        "a [TOOL_CALLS] b",
+        "",
         [TOKYO],
     ),
 ]

@@ -615,3 +615,226 @@ def test_a_quoted_value_that_is_no_number_of_the_schema_stays_as_written():
     assert json.loads(typed_arguments("get_weather", written, NUMBER_TOOLS)) == typed
     assert json.loads(typed_arguments("get_weather", [("count", '"NaN"')], NUMBER_TOOLS)) == {"count": '"NaN"'}
     assert json.loads(typed_arguments("get_weather", [("count", '"-1.5e2"')], NUMBER_TOOLS)) == {"count": -150.0}
+
+
+# Issue 20, items 2 to 8: every complete tool call is returned; a half-written call is never shown.
+
+WEATHER_IN = {"city": "Tokyo"}
+V31_CALL = '<｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Tokyo"}<｜tool▁call▁end｜>'
+KIMI_OPEN_CALL = (
+    '<|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>{"city": "Tokyo"}<|tool_call_end|>'
+)
+HERMES_JSON = '{"name": "get_weather", "arguments": {"city": "Tokyo"}}'
+CODER_FUNCTION = "<function=get_weather>\n<parameter=city>\nTokyo\n</parameter>\n</function>"
+
+
+def dsml_calls(family: str, *invokes: str) -> str:
+    """A DSML calls block of ``family`` holding ``invokes``, never closed."""
+    parser = TOOL_CALL_PARSERS[family]
+    return "Checking.\n\n" + parser.open + "\n" + "\n".join(invokes)
+
+
+def dsml_invoke(family: str, name: str, value: str, *, closed: bool = True) -> str:
+    """One DSML invoke with one string parameter; ``closed=False``: cut off inside the value."""
+    parser = TOOL_CALL_PARSERS[family]
+    dsml = "｜DSML｜"
+    parameter = f'<{dsml}{parser.parameter_tag} name="city" string="true">{value}'
+    end = f"</{dsml}{parser.parameter_tag}>\n</{dsml}{parser.invoke_tag}>" if closed else ""
+    return f'<{dsml}{parser.invoke_tag} name="{name}">\n{parameter}{end}'
+
+
+CUT_BLOCKS = [
+    # (parser, text, content, unparsed markup, the same cut before the call was complete), the block's closing
+    # marker never written
+    ("deepseekv31", "Sure.<｜tool▁calls▁begin｜>" + V31_CALL, "Sure.", [], "<｜tool▁call▁end｜>"),
+    ("deepseekv31", "Sure.<｜tool▁calls▁begin｜>" + V31_CALL + "<｜tool▁calls▁e", "Sure.", [], "nd｜><｜tool▁calls▁e"),
+    ("kimi_k2", "Sure.<|tool_calls_section_begin|>" + KIMI_OPEN_CALL, "Sure.", [], "<|tool_call_end|>"),
+    ("qwen25", f"Sure.\n<tool_call>\n{HERMES_JSON}\n</tool_call", "Sure.", [], "}\n</tool_call"),
+    ("qwen25", f"Sure.\n<tool_call>\n{HERMES_JSON}", "Sure.", [], "}"),
+    ("qwen3_coder", f"Sure.\n<tool_call>\n{CODER_FUNCTION[:-6]}", "Sure.", [], "</fun"),
+    ("qwen3_coder", f"Sure.\n<tool_call>\n{CODER_FUNCTION}\n</tool_", "Sure.", [], "/function>\n</tool_"),
+    *(
+        (
+            family,
+            dsml_calls(
+                family, dsml_invoke(family, "get_weather", "Tokyo"), dsml_invoke(family, "run", "x", closed=False)
+            ),
+            "Checking.",
+            [dsml_invoke(family, "run", "x", closed=False)],
+            ">\n" + dsml_invoke(family, "run", "x", closed=False),
+        )
+        for family in ("deepseekv32", "deepseekv4", "deepseekv41")
+    ),
+]
+
+
+@pytest.mark.parametrize(("tool_name", "text", "content", "markup", "unfinished"), CUT_BLOCKS)
+def test_a_complete_call_in_a_block_cut_off_is_returned(tool_name, text, content, markup, unfinished):
+    """Item 2: a call whose payload is complete (its per-call end marker written, its JSON closed, its values
+    each closed and its function's end begun) is returned whatever is missing after it (the block's closing
+    marker, a sibling cut off); only the broken part is unparsed markup. The same block cut before the call
+    was complete (less its ``unfinished`` end) holds no call: a half-written call is never shown."""
+    _, parsed_content, calls, metadata = pipeline(None, tool_name, text)
+    assert (parsed_content, calls, metadata) == (
+        content,
+        [("get_weather", WEATHER_IN)],
+        {UNPARSED: markup} if markup else {},
+    )
+    assert assert_streams_like_one_shot(None, tool_name, text) == ("", content, [("get_weather", WEATHER_IN)])
+    half = text.removesuffix(unfinished)
+    assert half != text
+    _, half_content, calls, metadata = pipeline(None, tool_name, half)
+    assert (half_content, calls, metadata) == (content, [], {UNPARSED: [half[len(content) :].lstrip()]})
+    assert assert_streams_like_one_shot(None, tool_name, half) == ("", content, [])
+
+
+SIBLINGS = [
+    (
+        "deepseekv3",
+        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n"
+        '{"city": "Tokyo"}\n```<｜tool▁call▁end｜>',
+        "<｜tool▁call▁begin｜>function<｜tool▁sep｜>search\n```json\n{bad json\n```<｜tool▁call▁end｜>",
+        "<｜tool▁calls▁end｜>",
+    ),
+    ("deepseekv31", "<｜tool▁calls▁begin｜>" + V31_CALL, V31_CALL.replace('{"city"', "{bad"), "<｜tool▁calls▁end｜>"),
+    (
+        "kimi_k2",
+        "<|tool_calls_section_begin|>" + KIMI_OPEN_CALL,
+        KIMI_OPEN_CALL.replace('{"city"', "{bad"),
+        "<|tool_calls_section_end|>",
+    ),
+    (
+        "deepseekv4",
+        "<｜DSML｜tool_calls>\n" + dsml_invoke("deepseekv4", "get_weather", "Tokyo") + "\n",
+        dsml_invoke("deepseekv4", "run", "x").replace("</｜DSML｜invoke>", "stray\n</｜DSML｜invoke>"),
+        "\n</｜DSML｜tool_calls>",
+    ),
+]
+
+
+@pytest.mark.parametrize(("tool_name", "good", "bad", "close"), SIBLINGS)
+@pytest.mark.parametrize("order", ["good first", "bad first"])
+def test_a_malformed_sibling_costs_a_valid_call_nothing(tool_name, good, bad, close, order):
+    """Item 3: the valid call is returned, the malformed one is unparsed markup."""
+    opening = TOOL_CALL_PARSERS[tool_name].open
+    good_call = good.removeprefix(opening)
+    calls_text = good_call + bad if order == "good first" else bad + "\n" + good_call
+    text = "Checking." + opening + calls_text + close
+    _, content, calls, metadata = pipeline(None, tool_name, text)
+    assert (content, calls, metadata) == ("Checking.", [("get_weather", WEATHER_IN)], {UNPARSED: [bad]})
+    assert assert_streams_like_one_shot(None, tool_name, text) == ("", "Checking.", [("get_weather", WEATHER_IN)])
+
+
+@pytest.mark.parametrize(
+    ("text", "content", "calls", "markup"),
+    [
+        ("Sure. <|python_start|>[get_weather(city='Paris')]<|python_end|> Done.", "Sure.  Done.", [PARIS], {}),
+        ("<|python_start|>[get_weather(city='Paris')]<|python_end|>\nDone.", "\nDone.", [PARIS], {}),
+        (
+            "Sure. <|python_start|>[get_weather(city=]<|python_end|> Done.",
+            "Sure.  Done.",
+            [],
+            {UNPARSED: ["<|python_start|>[get_weather(city=]<|python_end|>"]},
+        ),
+    ],
+)
+def test_a_delimited_pythonic_call_followed_by_prose(text, content, calls, markup):
+    """Item 4: the calls end at ``<|python_end|>``; the prose after it is content (as SGLang's pythonic
+    detector: the text before and after the list)."""
+    assert pipeline(None, "pythonic", text) == ("", content, calls, markup)
+    assert assert_streams_like_one_shot(None, "pythonic", text) == ("", content, calls)
+
+
+GLM_INLINE = "<tool_call>get_weather<arg_key>city</arg_key><arg_value>Paris</arg_value></tool_call>"
+
+
+@pytest.mark.parametrize("tool_name", ["glm45", "glm47"])
+@pytest.mark.parametrize("opened", [True, False])
+def test_glm_reasoning_ends_at_a_call_written_mid_line(tool_name, opened):
+    """Item 5: GLM's unclosed ``<think>`` ends at ``<tool_call>`` when a GLM call follows it, even mid-line (as
+    SGLang's GLM detector); a mere mention does not end it, nor does Qwen3's rule change."""
+    text = ("" if opened else "<think>") + "The user wants the weather." + GLM_INLINE
+    assert assert_streams_like_one_shot("glm45", tool_name, text, opened=opened) == (
+        "The user wants the weather.",
+        "",
+        [PARIS],
+    )
+    mention = ("" if opened else "<think>") + "I could write <tool_call> or <tool_call>get_weather then stop"
+    assert assert_streams_like_one_shot("glm45", tool_name, mention, opened=opened) == (
+        mention[7 * (not opened) :],
+        "",
+        [],
+    )
+    assert pipeline("qwen3", "qwen25", "<think>The user wants the weather." + GLM_INLINE)[:3] == (
+        "The user wants the weather." + GLM_INLINE,
+        "",
+        [],
+    )
+
+
+def gemma_rendered_call(arguments: dict) -> str:
+    """The call as Gemma 4's own chat template writes it back (keys bare, as they are)."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    template = (TEMPLATES_2026 / "google-gemma-4-31B-it.jinja").read_text()
+    call = {"id": "c", "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "", "tool_calls": [call]}]
+    rendered, _ = render_jinja_template(conversations=[messages], chat_template=template, bos_token="", eos_token="")
+    start = rendered[0].index("<|tool_call>")
+    return rendered[0][start : rendered[0].rindex("<tool_call|>") + len("<tool_call|>")]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"key with space": 1}, {"city": "a<tool_call|>b<|tool_call>c"}, {"nested": {"inner key": [1, "x<tool_call|>"]}}],
+    ids=["key with a space", "markers inside a string", "both, nested"],
+)
+def test_gemma4_keys_as_its_template_writes_them_and_opaque_strings(arguments):
+    """Item 6: a bare key with a space is a key; a ``<|"|>`` string is opaque (marker text inside it is text)."""
+    text = "Checking." + gemma_rendered_call(arguments) + "Done."
+    assert pipeline(None, "gemma4", text) == ("", "Checking.Done.", [("get_weather", arguments)], {})
+    assert assert_streams_like_one_shot(None, "gemma4", text) == ("", "Checking.Done.", [("get_weather", arguments)])
+
+
+@pytest.mark.parametrize(
+    ("tool_name", "text", "city"),
+    [
+        ("llama3", '{"name": "get_weather", "parameters": {"city": "a<|python_tag|>b"}}', "a<|python_tag|>b"),
+        (
+            "llama3",
+            ' {"name": "get_weather", "parameters": {"city": "<|python_tag|>{\\"x\\": 1}"}}',
+            '<|python_tag|>{"x": 1}',
+        ),
+        ("pythonic", "[get_weather(city='a<|python_start|>b')]", "a<|python_start|>b"),
+    ],
+)
+def test_a_start_marker_inside_a_string_of_calls_written_without_one_is_text(tool_name, text, city):
+    """Item 7: calls written with no marker are scanned as a value; the marker inside one of its strings is
+    text, not the start of other calls."""
+    assert pipeline(None, tool_name, text) == ("", "", [("get_weather", {"city": city})], {})
+    assert assert_streams_like_one_shot(None, tool_name, text) == ("", "", [("get_weather", {"city": city})])
+
+
+@pytest.mark.parametrize("reasoning_name", ["mistral", "kimi_k2", "deepseek-r1"])
+def test_a_tool_call_marker_inside_a_closed_reasoning_block_is_reasoning(reasoning_name):
+    """Item 8: a tool-call marker written inside the reasoning block (closed later) is reasoning text; the
+    block ends at its closing tag, and the call after it is read."""
+    marker, call, tool_name = {
+        "mistral": ("[TOOL_CALLS]", '[TOOL_CALLS]write_file[ARGS]{"path": "a.txt"}', "mistral"),
+        "kimi_k2": (
+            "<|tool_calls_section_begin|>",
+            "<|tool_calls_section_begin|><|tool_call_begin|>functions.write_file:0<|tool_call_argument_begin|>"
+            '{"path": "a.txt"}<|tool_call_end|><|tool_calls_section_end|>',
+            "kimi_k2",
+        ),
+        "deepseek-r1": (
+            "<｜tool▁calls▁begin｜>",
+            '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>write_file<｜tool▁sep｜>{"path": "a.txt"}<｜tool▁call▁end｜>'
+            "<｜tool▁calls▁end｜>",
+            "deepseekv31",
+        ),
+    }[reasoning_name]
+    open_tag, close_tag = ("[THINK]", "[/THINK]") if reasoning_name == "mistral" else ("<think>", "</think>")
+    text = f"{open_tag}a {marker} b{close_tag}{call}"
+    expected = (f"a {marker} b", "", [("write_file", {"path": "a.txt"})])
+    assert assert_streams_like_one_shot(reasoning_name, tool_name, text) == expected

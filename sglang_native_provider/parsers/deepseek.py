@@ -16,8 +16,8 @@ import re
 from typing import ClassVar
 
 from .base import CallFrame, ToolCall
-from .json_calls import consecutive_calls
-from .split import BlockToolCallParser, Tools
+from .json_calls import arguments_text, frame_end, framed_parts
+from .split import BlockToolCallParser, Part, Tools
 from .think import ThinkReasoningParser
 
 __all__ = ["DeepSeekR1ReasoningParser", "DeepSeekV3ToolCallParser", "DeepSeekV31ToolCallParser"]
@@ -26,15 +26,27 @@ CALLS_BEGIN, CALLS_END = "<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end
 _CALL_BEGIN, _SEP, _CALL_END = "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>"
 
 
+def _call_stop(text: str, start: int) -> int:
+    """Where the call going on at ``start`` stops: after its end marker (see :func:`.json_calls.frame_end`)."""
+    return frame_end(text, start, _CALL_BEGIN, _CALL_END)
+
+
 class _DeepSeekToolCallParser(BlockToolCallParser):
-    """A calls section of ``call_pattern`` matches (group 1 the name, group 2 the JSON arguments)."""
+    """A calls section of calls each framed by its own markers and matching ``call_pattern`` (group 1 the name,
+    group 2 the JSON arguments); a call that does not match costs no other its place."""
 
     open, close = CALLS_BEGIN, CALLS_END
     extra_markers = (_CALL_BEGIN, _SEP, _CALL_END)
     call_pattern: ClassVar[re.Pattern[str]]
 
-    def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        return consecutive_calls(self.call_pattern, payload)
+    def _call(self, frame: str) -> ToolCall | None:
+        """One framed call, or None when it does not match the format or its arguments are not an object."""
+        match = self.call_pattern.fullmatch(frame)
+        arguments = None if match is None else arguments_text(match.group(2).strip())
+        return None if arguments is None else ToolCall(name=match.group(1).strip(), arguments=arguments)
+
+    def block_parts(self, payload: str, tools: Tools, closed: bool) -> list[Part] | None:
+        return framed_parts(payload, _CALL_BEGIN, self._call, _call_stop) or None  # an empty section: markup
 
 
 class DeepSeekV31ToolCallParser(_DeepSeekToolCallParser):

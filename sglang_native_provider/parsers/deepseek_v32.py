@@ -11,8 +11,8 @@ V3.2 (its reference encoder, ``encoding/encoding_dsv32.py``) writes calls after 
 
 A ``string="true"`` value is the string exactly as written; any other value is JSON (text that is not JSON is
 kept as a string, as SGLang does). An invoke may instead hold one JSON object, or close itself
-(``<｜DSML｜invoke name="f"/>``, no arguments). Anything else inside the block (an unclosed parameter, a
-repeated name, stray text) makes the whole block malformed: it is not read as calls.
+(``<｜DSML｜invoke name="f"/>``, no arguments). An invoke holding anything else (an unclosed parameter, a
+repeated name, stray text) is malformed: its raw text is unparsed markup, and the other invokes are read.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ import re
 from typing import ClassVar
 
 from .base import ToolCall
-from .json_calls import arguments_text
-from .split import BlockToolCallParser, Tools
+from .json_calls import arguments_text, frame_end
+from .split import BlockToolCallParser, Part, Tools
 
 __all__ = ["DSML", "DeepSeekV32ToolCallParser", "DsmlToolCallParser"]
 
 DSML = "｜DSML｜"
 _NAME = r'\s+name="([^"]+)"'
+_SPACE = re.compile(r"\s*")
 
 
 def _reject_constant(value: str) -> None:
@@ -71,23 +72,33 @@ class DsmlToolCallParser(BlockToolCallParser):
             return True
         return None if any(tag.startswith(rest) for tag in tags) else False
 
-    def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        calls: list[ToolCall] = []
+    def block_parts(self, payload: str, tools: Tools, closed: bool) -> list[Part] | None:
+        parts: list[Part] = []
         position = 0
         while payload[position:].strip():
-            invoke = self._invoke.match(payload, position)
-            if invoke is None:
-                return None
-            position = invoke.end()
-            arguments: str | None = "{}"
-            if not invoke.group(2):  # not self-closing: parameters or one JSON object, then the end tag
-                arguments, position = self._arguments(payload, position)
-                end = self._invoke_end.match(payload, position)
-                if arguments is None or end is None:
-                    return None
-                position = end.end()
-            calls.append(ToolCall(name=invoke.group(1).strip(), arguments=arguments))
-        return calls or None
+            call, end = self._invoke_at(payload, position)
+            if call is None:  # malformed or cut off: up to its end tag, or to the next invoke
+                position = _SPACE.match(payload, position).end()
+                end = frame_end(payload, position + 1, f"<{DSML}{self.invoke_tag}", f"</{DSML}{self.invoke_tag}>")
+                end = len(payload) if end == -1 else end
+            parts.append(payload[position:end] if call is None else call)
+            position = end
+        return parts or None
+
+    def _invoke_at(self, payload: str, position: int) -> tuple[ToolCall | None, int]:
+        """The invoke at ``position`` and where it ends; None when it is not one well-formed invoke."""
+        invoke = self._invoke.match(payload, position)
+        if invoke is None:
+            return None, position
+        position = invoke.end()
+        arguments: str | None = "{}"
+        if not invoke.group(2):  # not self-closing: parameters or one JSON object, then the end tag
+            arguments, position = self._arguments(payload, position)
+            end = self._invoke_end.match(payload, position)
+            if arguments is None or end is None:
+                return None, position
+            position = end.end()
+        return ToolCall(name=invoke.group(1).strip(), arguments=arguments), position
 
     def _arguments(self, payload: str, position: int) -> tuple[str | None, int]:
         """The arguments of one invoke from ``position`` on, and where they end."""

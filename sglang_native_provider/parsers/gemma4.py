@@ -4,8 +4,9 @@ Format (Gemma 4 chat template)::
 
     <|tool_call>call:get_weather{city:<|"|>Paris<|"|>,days:3,metric:true}<tool_call|>
 
-Keys are bare, strings are delimited by ``<|"|>``, other values (numbers, booleans, null, nested ``{…}`` and
-``[…]``) are written as in JSON. Reasoning is ``<|channel>thought\\n…<channel|>``; with thinking off the prompt
+Keys are bare and written as they are (``key with space:1``), strings are delimited by ``<|"|>`` and opaque
+(marker text inside one is text), other values (numbers, booleans, null, nested ``{…}`` and ``[…]``) are
+written as in JSON. Reasoning is ``<|channel>thought\\n…<channel|>``; with thinking off the prompt
 ends with an empty thought channel.
 """
 
@@ -25,7 +26,8 @@ __all__ = ["Gemma4ReasoningParser", "Gemma4ToolCallParser"]
 QUOTE = '<|"|>'
 _CALL = re.compile(r"\s*call:([^{}\s<>]+)\{(.*)\}\s*", re.DOTALL)
 _BARE = re.compile(r"[^,:{}\[\]<>\s]+")
-_KEY = re.compile(r"\s*([^,:{}\[\]<>\s]+)\s*:")
+_KEY = re.compile(r"\s*([^,:{}\[\]<>\n]*[^,:{}\[\]<>\s])\s*:")  # bare, as written: spaces and all
+_STRING_END = re.compile(re.escape(QUOTE))
 
 
 class _Malformed(ValueError):
@@ -120,7 +122,11 @@ def gemma_arguments(text: str) -> dict[str, Any] | None:
 class Gemma4ToolCallParser(BlockToolCallParser):
     open, close = "<|tool_call>", "<tool_call|>"
     extra_markers = (QUOTE,)
+    value_open = QUOTE  # a string is opaque: markers inside it are its text
     template_signs = (("gemma4", "<|tool_call>"),)
+
+    def value_end(self) -> re.Pattern[str]:
+        return _STRING_END
 
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
         match = _CALL.fullmatch(payload)

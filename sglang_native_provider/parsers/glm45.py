@@ -12,6 +12,10 @@ Values are written as text (non-strings as JSON, sometimes JSON-escaped); they a
 schema. Separators may also be a literal ``\\n`` (backslash, n). A value ends at the ``</arg_value>`` followed
 by the next key or the end of the call, so a value may contain the closing tags; ``<tool_call>`` not followed
 by a name is a mention.
+
+Reasoning (``glm45``) is a ``<think>`` block that a call also ends when the model goes straight to it without
+``</think>``: ``<tool_call>`` at the start of a line, or anywhere when a GLM call follows it
+(``…the weather.<tool_call>get_weather<arg_key>``), but not a mention in prose.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import re
 from .base import ToolCall
 from .json_calls import back_to_back
 from .split import BlockToolCallParser, Tools
+from .think import ThinkReasoningParser
 from .typed import typed_arguments
 
-__all__ = ["Glm45ToolCallParser"]
+__all__ = ["Glm45ReasoningParser", "Glm45ToolCallParser"]
 
 _GAP = r"(?:\s|\\n)*"
 _NAME_START = re.compile(r"\n?[^\s<>\\]*")
@@ -62,3 +67,13 @@ class Glm45ToolCallParser(BlockToolCallParser):
             return None  # no name, or text outside the pairs: not this format
         arguments = [(pair.group(1).strip(), pair.group(2)) for pair in pairs]
         return [ToolCall(name=name.group(1), arguments=typed_arguments(name.group(1), arguments, tools))]
+
+
+class Glm45ReasoningParser(ThinkReasoningParser):
+    """``<think>`` ended early by a GLM call: at a line start as Qwen3's, or mid-line when a call follows."""
+
+    def marker_ends(self, body: str, index: int, marker: str) -> bool | None:
+        return super().marker_ends(body, index, marker) or _READER.starts_call(body, index + len(marker))
+
+
+_READER = Glm45ToolCallParser()

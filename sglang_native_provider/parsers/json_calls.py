@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .base import ToolCall
@@ -15,8 +15,9 @@ __all__ = [
     "arguments_text",
     "back_to_back",
     "call_from_object",
-    "consecutive_calls",
     "every_call",
+    "frame_end",
+    "framed_parts",
     "json_call",
     "json_end",
     "json_value",
@@ -28,14 +29,16 @@ _DECODER = json.JSONDecoder()
 
 
 @functools.lru_cache(maxsize=64)
-def _json_tokens(stops: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = [re.escape(stop) for stop in stops] + [r'"(?:[^"\\]+|\\.)*(")?', r"[{}\[\]]"]
+def _json_tokens(stops: tuple[str, ...], quotes: str) -> re.Pattern[str]:
+    strings = [rf"{quote}(?:[^{quote}\\]+|\\.)*({quote})?" for quote in quotes]
+    alternatives = [re.escape(stop) for stop in stops] + strings + [r"[{}\[\]]"]
     return re.compile("|".join(alternatives), re.DOTALL)
 
 
-def json_end(text: str, start: int, stops: Sequence[str] = ()) -> tuple[int, bool] | None:
+def json_end(text: str, start: int, stops: Sequence[str] = (), quotes: str = '"') -> tuple[int, bool] | None:
     """Where the JSON object or array opening at ``text[start]`` ends, found by its brackets outside strings
-    (so that marker text inside a string value is never taken for markup).
+    (so that marker text inside a string value is never taken for markup); ``quotes``: the characters that
+    delimit strings (``"'"`` too for a Python literal).
 
     Returns ``(end, True)`` when the brackets close (the value is ``text[start:end]``), ``(index, False)`` when
     one of ``stops`` appears outside a string first (the value is malformed; the marker starts at ``index``),
@@ -43,10 +46,10 @@ def json_end(text: str, start: int, stops: Sequence[str] = ()) -> tuple[int, boo
     changes as the text grows, except from None.
     """
     depth = 0
-    for token in _json_tokens(tuple(stops)).finditer(text, start):
+    for token in _json_tokens(tuple(stops), quotes).finditer(text, start):
         value = token.group(0)
-        if value[0] == '"' and value not in stops:
-            if token.group(1) is None:
+        if value[0] in quotes and value not in stops:
+            if token.lastindex is None:
                 return None  # an unterminated string runs to the end
         elif value in "{[":
             depth += 1
@@ -101,15 +104,36 @@ def every_call(calls: Sequence[ToolCall | None]) -> list[ToolCall] | None:
     return read if read and len(read) == len(calls) else None
 
 
-def consecutive_calls(pattern: re.Pattern[str], payload: str) -> list[ToolCall] | None:
-    """Calls written back to back in ``payload``, each a match of ``pattern`` (group 1 the name, group 2
-    the JSON arguments); None unless the matches cover the whole payload and every call parses."""
-    matches = back_to_back(pattern, payload) or []
-    calls = []
-    for match in matches:
-        arguments = arguments_text(match.group(2).strip())
-        calls.append(None if arguments is None else ToolCall(name=match.group(1).strip(), arguments=arguments))
-    return every_call(calls)
+def frame_end(text: str, start: int, begin: str, end: str) -> int:
+    """Where the call framed by ``begin`` … ``end`` whose text goes on at ``start`` stops: after its ``end``
+    marker, or (malformed) where the next ``begin`` starts first; -1 when neither follows (cut off)."""
+    stop, again = text.find(end, start), text.find(begin, start)
+    if again != -1 and (stop == -1 or again < stop):
+        return again
+    return -1 if stop == -1 else stop + len(end)
+
+
+def framed_parts(
+    payload: str, begin: str, read: Callable[[str], ToolCall | None], stop: Callable[[str, int], int]
+) -> list[ToolCall | str]:
+    """The calls of ``payload``, each framed from a ``begin`` marker to where ``stop`` (given the text after the
+    marker) says it stops, read by ``read`` from its frame: a call, or the frame's raw text when it does not read
+    (None). Text outside frames, and a frame still open at the end (cut off), are raw text too."""
+    parts: list[ToolCall | str] = []
+    position = 0
+    while payload[position:].strip():
+        start = payload.find(begin, position)
+        if start == -1:
+            parts.append(payload[position:])
+            break
+        if payload[position:start].strip():
+            parts.append(payload[position:start])
+        end = stop(payload, start + len(begin))
+        frame = payload[start:] if end == -1 else payload[start:end]
+        call = None if end == -1 else read(frame)
+        parts.append(frame if call is None else call)
+        position = len(payload) if end == -1 else end
+    return parts
 
 
 def _reject_constant(value: str) -> Any:

@@ -149,8 +149,8 @@ class K2HorizonReasoningParser(OpenedThinkReasoningParser):
     def markers(self) -> tuple[str, ...]:
         return (*self.open_tags, *self.close_tags, *self.tool_markers)
 
-    def _end(self, body: str) -> tuple[int, int] | None:
-        best = super()._end(body)
+    def _close(self, body: str) -> tuple[int, int] | None:
+        best = None
         for tag in self.close_tags:
             index = body.find(tag)
             if index != -1 and (best is None or index < best[0]):

@@ -22,8 +22,8 @@ import json
 import re
 
 from .base import ToolCall
-from .json_calls import arguments_text, json_end
-from .split import BlockToolCallParser, Tools
+from .json_calls import arguments_text, frame_end, framed_parts, json_end
+from .split import BlockToolCallParser, Part, Tools
 from .think import ThinkReasoningParser
 
 __all__ = ["KimiK2ReasoningParser", "KimiK2ToolCallParser"]
@@ -56,6 +56,39 @@ def _name(call_id: str, arguments: str, tools: Tools) -> str | None:
     return _fitting_tool(arguments, tools) if match.group(1).isdigit() else match.group(1)
 
 
+def _call_stop(text: str, start: int) -> int:
+    """Where the call whose id starts at ``start`` stops: its arguments are scanned as JSON (marker text in a
+    string is text), then its end marker follows."""
+    first = frame_end(text, start, _CALL_BEGIN, _CALL_END)
+    arguments = text.find(_ARGUMENTS, start)
+    if arguments == -1 or (first != -1 and first <= arguments):
+        return first
+    value = _SPACE.match(text, arguments + len(_ARGUMENTS)).end()
+    if not text.startswith("{", value):
+        return frame_end(text, value, _CALL_BEGIN, _CALL_END)
+    scanned = json_end(text, value, (_CALL_END, _CALL_BEGIN))
+    if scanned is None:
+        return -1
+    end, closed = scanned
+    if closed or text.startswith(_CALL_END, end):
+        return frame_end(text, end, _CALL_BEGIN, _CALL_END)
+    return end  # the next call begins inside this one's arguments
+
+
+def _call(frame: str, tools: Tools) -> ToolCall | None:
+    """One call, ``<|tool_call_begin|>ID<|tool_call_argument_begin|>{...}<|tool_call_end|>``, or None."""
+    arguments = frame.find(_ARGUMENTS)
+    value = _SPACE.match(frame, arguments + len(_ARGUMENTS)).end()
+    scanned = json_end(frame, value, (_CALL_END,)) if arguments != -1 and frame.startswith("{", value) else None
+    if scanned is None or not scanned[1]:
+        return None
+    text = arguments_text(frame[value : scanned[0]])
+    if frame[scanned[0] :].strip() != _CALL_END or text is None:
+        return None
+    name = _name(frame[len(_CALL_BEGIN) : arguments], text, tools)
+    return None if name is None else ToolCall(name=name, arguments=text)
+
+
 class KimiK2ToolCallParser(BlockToolCallParser):
     open, close = SECTION_BEGIN, SECTION_END
     extra_markers = (_CALL_BEGIN, _ARGUMENTS, _CALL_END)
@@ -81,29 +114,8 @@ class KimiK2ToolCallParser(BlockToolCallParser):
                 return -1
             position = scanned[0]
 
-    def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        calls: list[ToolCall] = []
-        position = _SPACE.match(payload).end()
-        while position < len(payload):
-            if not payload.startswith(_CALL_BEGIN, position):
-                return None
-            arguments = payload.find(_ARGUMENTS, position)
-            if arguments == -1:
-                return None
-            value = _SPACE.match(payload, arguments + len(_ARGUMENTS)).end()
-            scanned = json_end(payload, value, (_CALL_END,)) if payload.startswith("{", value) else None
-            if scanned is None or not scanned[1]:
-                return None
-            end = payload.find(_CALL_END, scanned[0])
-            text = arguments_text(payload[value : scanned[0]])
-            if end == -1 or payload[scanned[0] : end].strip() or text is None:
-                return None
-            name = _name(payload[position + len(_CALL_BEGIN) : arguments], text, tools)
-            if name is None:
-                return None
-            calls.append(ToolCall(name=name, arguments=text))
-            position = _SPACE.match(payload, end + len(_CALL_END)).end()
-        return calls
+    def block_parts(self, payload: str, tools: Tools, closed: bool) -> list[Part]:
+        return framed_parts(payload, _CALL_BEGIN, lambda frame: _call(frame, tools), _call_stop)
 
 
 class KimiK2ReasoningParser(ThinkReasoningParser):

@@ -4,7 +4,8 @@ Format::
 
     [get_weather(city="Paris"), get_time(zone="CET")]
 
-Llama 4 may wrap the list in ``<|python_start|>…<|python_end|>`` (special tokens).
+Llama 4 may wrap the list in ``<|python_start|>…<|python_end|>`` (special tokens); text after the end marker is
+content again.
 
 Parsed with ``ast`` (literals only): nothing the model writes is evaluated.
 """
@@ -19,8 +20,6 @@ from .json_calls import every_call
 from .split import Tools, TrailingToolCallParser
 
 __all__ = ["PythonicToolCallParser"]
-
-_PYTHON_END = "<|python_end|>"
 
 
 def _call(node: ast.expr) -> ToolCall | None:
@@ -41,11 +40,11 @@ def _call(node: ast.expr) -> ToolCall | None:
 
 
 class PythonicToolCallParser(TrailingToolCallParser):
-    start_marker = "<|python_start|>"
+    start_marker, end_marker = "<|python_start|>", "<|python_end|>"
     bare_start = "["
+    quotes = "\"'"
 
     def trailing_calls(self, calls_text: str, tools: Tools) -> list[ToolCall] | None:
-        calls_text = calls_text.removesuffix(_PYTHON_END).rstrip()
         try:
             tree = ast.parse(calls_text, mode="eval")
         except (SyntaxError, ValueError, RecursionError):

@@ -24,7 +24,7 @@ from .deepseek_v32 import DeepSeekV32ToolCallParser
 from .dots import DotsToolCallParser
 from .gemma4 import Gemma4ReasoningParser, Gemma4ToolCallParser
 from .gigachat import GigaChat3ToolCallParser, GigaChat35ToolCallParser
-from .glm45 import Glm45ToolCallParser
+from .glm45 import Glm45ReasoningParser, Glm45ToolCallParser
 from .glm47 import Glm47ToolCallParser
 from .gpt_oss import GptOssReasoningParser, GptOssToolCallParser
 from .hermes import HermesToolCallParser, Qwen25ToolCallParser
@@ -137,7 +137,7 @@ REASONING_PARSERS: dict[str, type[ReasoningParser]] = _registered(
         "kimi_k2": KimiK2ReasoningParser,
         "qwen3": ThinkReasoningParser,
         "qwen3-thinking": ThinkReasoningParser,
-        "glm45": ThinkReasoningParser,
+        "glm45": Glm45ReasoningParser,
         # by name only
         "deepseek-r1": DeepSeekR1ReasoningParser,
         "dots": QwenStyleThinkReasoningParser,

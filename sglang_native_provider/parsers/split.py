@@ -23,10 +23,20 @@ from .base import (
     ToolCallStream,
     marker_prefix_length,
 )
+from .json_calls import json_end
 
-__all__ = ["BlockToolCallParser", "Found", "SplitToolCallParser", "TrailingToolCallParser", "close_outside_values"]
+__all__ = [
+    "BlockToolCallParser",
+    "Found",
+    "Part",
+    "SplitToolCallParser",
+    "TrailingToolCallParser",
+    "close_outside_values",
+]
 
 Tools = Sequence[dict[str, Any]] | None
+Part = ToolCall | str
+"""One call of a block: the call read, or (a string) the raw text of one that did not parse."""
 
 
 class _SplitStream(Resplitting, ToolCallStream):
@@ -75,6 +85,19 @@ class Found:
         else:
             self.calls.extend(calls)
 
+    def add_parts(self, parts: Sequence[Part] | None, raw: str, cut_marker: str | None = None) -> None:
+        """A block read call by call: its calls, and the raw text of those that did not parse as unparsed markup
+        (blank text, or the beginning of the ``cut_marker`` that closes a block cut off, is nothing); with no call
+        read, the block's ``raw`` text is the unparsed markup (unless it is closed and empty)."""
+        calls = [part for part in parts or () if isinstance(part, ToolCall)]
+        if not calls and (parts is None or parts or cut_marker is not None):
+            self.unparsed.append(raw)
+            return
+        self.calls.extend(calls)
+        for part in parts or ():
+            if isinstance(part, str) and part.strip() and not (cut_marker or "").startswith(part.strip()):
+                self.unparsed.append(part)
+
     def parsed(self, content: str | None = None, **metadata: list[Any]) -> ParsedToolCalls:
         """The result: ``content`` (by default the pieces joined), the calls, the unparsed markup and any further
         non-empty ``metadata`` lists."""
@@ -98,7 +121,7 @@ def close_outside_values(text: str, start: int, close: str, opener: str, value_e
         value = text.find(opener, position)
         if value == -1 or (closing != -1 and closing < value):
             return closing
-        end = value_end.search(text, value)
+        end = value_end.search(text, value + len(opener))
         if end is None:
             return -1  # inside a value: a closing tag here may be the value's text
         position = end.end()
@@ -109,9 +132,11 @@ class BlockToolCallParser(SplitToolCallParser):
 
     An opening marker followed by what begins a call (:meth:`starts_call`) opens a block; one followed by
     anything else is a mention in prose and stays content. A block ends at its closing marker, found by the
-    payload's structure (:meth:`block_end`) so that marker text inside a value does not end it. A block that
-    does not parse, or is never closed, is not content: its raw text is reported as unparsed markup. Whitespace
-    before a call is the template's separator, so content is right-stripped when blocks were taken out.
+    payload's structure (:meth:`block_end`) so that marker text inside a value does not end it. A block is read
+    call by call where its format allows (:meth:`block_parts`): a complete call is returned even when a sibling
+    is malformed or the block was cut off after it. Markup that does not parse is not content: its raw text is
+    reported as unparsed markup. Whitespace before a call is the template's separator, so content is
+    right-stripped when blocks were taken out.
     """
 
     open: ClassVar[str]
@@ -127,9 +152,17 @@ class BlockToolCallParser(SplitToolCallParser):
         if hasattr(cls, "open"):
             cls.markers = (cls.open, cls.close, *cls.extra_markers)
 
-    @abstractmethod
     def block_calls(self, payload: str, tools: Tools) -> list[ToolCall] | None:
-        """The calls written in one block's payload, or None when it is malformed."""
+        """The calls written in one block's payload, or None when it is malformed (a family defines this or
+        :meth:`block_parts`)."""
+        raise NotImplementedError
+
+    def block_parts(self, payload: str, tools: Tools, closed: bool) -> Sequence[Part] | None:
+        """One block's calls in order, each read or the raw text of one that did not parse (so that a malformed
+        call does not cost its siblings theirs); None when the block does not read at all. ``closed=False``: the
+        output ended before the closing marker, and only calls complete in it are read (never a half-written
+        one). By default a closed block is read whole (:meth:`block_calls`) and a cut-off one not at all."""
+        return self.block_calls(payload, tools) if closed else None
 
     def starts_call(self, text: str, start: int) -> bool | None:
         """Whether the text from ``start`` (right after an opening marker) begins a call in this format; None
@@ -172,7 +205,8 @@ class BlockToolCallParser(SplitToolCallParser):
                 break
             found.content.append(text[position:opening])
             stop = len(text) if end == -1 else end + len(self.close)
-            found.add(None if end == -1 else self.block_calls(text[start:end], tools), text[opening:stop])
+            parts = None if cut_off else self.block_parts(text[start : stop if end == -1 else end], tools, end != -1)
+            found.add_parts(parts, text[opening:stop], self.close if end == -1 else None)
             position, search, taken = stop, stop, True
             if end == -1:
                 break
@@ -185,50 +219,69 @@ class BlockToolCallParser(SplitToolCallParser):
 
 
 class TrailingToolCallParser(SplitToolCallParser):
-    """Calls that run from a start marker (or the very start of the output) to its end.
+    """Calls that run from a start marker (or the very start of the output) to its end, or to an end marker.
 
-    Text before the start is content. If what follows does not parse, the text from a start marker on is
-    unparsed markup (not content); output that merely begins like calls, with no marker, is content.
+    Text before the start is content, and so is text after an end marker. If the calls do not parse, the text
+    from a start marker on (to the end marker, if any) is unparsed markup (not content); output that merely
+    begins like calls, with no marker, is content. Calls written with no marker are a value (``bare_start``)
+    scanned by its brackets and strings, so marker text inside one of its strings is text.
     """
 
     start_marker: ClassVar[str | None] = None
+    end_marker: ClassVar[str | None] = None
+    """What ends calls a start marker began (Llama 4's ``<|python_end|>``); the text after it is content."""
     bare_start: ClassVar[str | None] = None
     """A first character that begins calls written with no marker (``{`` for JSON, ``[`` for lists)."""
+    quotes: ClassVar[str] = '"'
+    """What delimits strings in the calls (``'`` too for Python literals)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.markers = (cls.start_marker,) if cls.start_marker else ()
+        cls.markers = tuple(marker for marker in (cls.start_marker, cls.end_marker) if marker)
 
     @abstractmethod
     def trailing_calls(self, calls_text: str, tools: Tools) -> list[ToolCall] | None:
         """The calls in the text after the start, or None when it does not parse."""
 
+    def _value_end(self, text: str, start: int) -> int | None:
+        """Where the value opening at ``start`` ends (by its brackets outside strings); None while unfinished."""
+        scanned = json_end(text, start, (), self.quotes)
+        return None if scanned is None else scanned[0]
+
     def _start(self, text: str) -> int | None:
+        stripped = text.lstrip()
+        bare = len(text) - len(stripped) if self.bare_start and stripped.startswith(self.bare_start) else None
         if self.start_marker is not None:
-            index = text.find(self.start_marker)
+            search = 0 if bare is None else self._value_end(text, bare)  # a marker inside the value is its text
+            index = -1 if search is None else text.find(self.start_marker, search)
             if index != -1:
                 return index
-        stripped = text.lstrip()
-        if self.bare_start is not None and stripped.startswith(self.bare_start):
-            return len(text) - len(stripped)
-        return None
+        return bare
+
+    def _calls_end(self, text: str, start: int) -> tuple[int, int] | None:
+        """Where the end marker after the calls from ``start`` stands (start and end), if it was written."""
+        if self.end_marker is None:
+            return None
+        first = len(text) - len(text[start:].lstrip())
+        search = self._value_end(text, first) if self.bare_start and text.startswith(self.bare_start, first) else start
+        index = -1 if search is None else text.find(self.end_marker, search)
+        return None if index == -1 else (index, index + len(self.end_marker))
 
     def split(self, text: str, tools: Tools, *, final: bool) -> ParsedToolCalls:
         start = self._start(text)
-        if not final:
-            if start is None:
-                held = marker_prefix_length(text, self.start_marker) if self.start_marker else 0
-                return ParsedToolCalls(text[: len(text) - held].rstrip())
-            return ParsedToolCalls(text[:start].rstrip())
         if start is None:
-            return ParsedToolCalls(text)
-        body = text[start:]
-        marked = self.start_marker is not None and body.startswith(self.start_marker)
-        if marked:
-            body = body[len(self.start_marker) :]
-        calls = self.trailing_calls(body.strip(), tools)
+            held = marker_prefix_length(text, self.start_marker) if self.start_marker and not final else 0
+            return ParsedToolCalls(text[: len(text) - held].rstrip() if not final else text)
+        marked = self.start_marker is not None and text.startswith(self.start_marker, start)
+        body = start + len(self.start_marker) if marked else start
+        ended = self._calls_end(text, body) if marked else None
+        stop, after = (len(text), "") if ended is None else (ended[0], text[ended[1] :])
+        content = (text[:start] + after).rstrip()
+        if not final:
+            return ParsedToolCalls(content)
+        calls = self.trailing_calls(text[body:stop].strip(), tools)
         if calls:
-            return ParsedToolCalls(text[:start].rstrip(), calls)
+            return ParsedToolCalls(content, calls)
         if marked:
-            return ParsedToolCalls(text[:start].rstrip(), [], {UNPARSED_TOOL_MARKUP: [text[start:]]})
+            return ParsedToolCalls(content, [], {UNPARSED_TOOL_MARKUP: [text[start : len(text) - len(after)]]})
         return ParsedToolCalls(text)
