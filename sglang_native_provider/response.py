@@ -208,10 +208,6 @@ class ResponseContext:
             model_vocab_size=self.model_vocab_size,
         )
 
-    def split(self, text: str) -> tuple[str, str | None, list[ToolCall]]:
-        """(content, reasoning, tool calls) of a completed output's text."""
-        return self.parse_output(text)[:3]
-
     def parse_output(self, text: str) -> tuple[str, str | None, list[ToolCall], dict[str, list[Any]]]:
         """(content, reasoning, tool calls, the parsers' metadata such as ``unparsed_tool_markup``)."""
         reasoning, metadata = None, []
@@ -227,13 +223,13 @@ class ResponseContext:
         return text, reasoning, calls, merge_metadata(*metadata)
 
     def choice_fields(
-        self, output: GenerateOutput, content: str | None, reasoning: str | None, calls, metadata: dict | None = None
+        self, output: GenerateOutput, content: str | None, reasoning: str | None, calls, metadata: dict
     ) -> dict:
         """A choice's ``provider_specific_fields``: token metadata, request metadata, digests, warnings, and
-        what the parsers found besides content and calls (``metadata``, parsed from the text when not given)."""
+        what the parsers found besides content and calls (``metadata``, from :meth:`parse_output`)."""
         fields = token_metadata(output, self.prompt_ids, self.top_logprobs)
         fields.update(self.request_fields)
-        fields.update(self.parse_output(self.written(output))[3] if metadata is None else metadata)
+        fields.update(metadata)
         fields["message_digest"] = message_digest(content, reasoning, [(call.name, call.arguments) for call in calls])
         unknown = unknown_tool_names([call.name for call in calls], self.tools)
         if unknown:

@@ -134,8 +134,8 @@ class StreamAssembler:
             choice.unsent_logprobs = []
         if full is None:
             return chunks
-        content, reasoning, calls = self._context.split(choice.shown.shown)
-        fields = self._context.choice_fields(full, content, reasoning, calls)
+        content, reasoning, calls, metadata = self._context.parse_output(choice.shown.shown)
+        fields = self._context.choice_fields(full, content, reasoning, calls, metadata)
         choice.written = (fields, content, reasoning, [(call.name, call.arguments) for call in calls])
         all_finished = len(self._choices) == self._context.n and all(
             other.final is not None for other in self._choices.values()
