@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .fingerprints import incoming_message_digest
-from .templating import encode_text, render_prompt, render_text, token_pattern
+from .render_cache import render_prompt, render_text
+from .templating import encode_text, token_pattern
 
 __all__ = ["PreviousTurn", "Prompt", "build_prompt", "last_assistant", "previous_turn"]
 

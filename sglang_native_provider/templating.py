@@ -20,6 +20,7 @@ from .renderers import RENDERER_PREFIX, family_renderer
 
 __all__ = [
     "ContentEscapingTokenizer",
+    "added_tokens",
     "encode_text",
     "prompt_tokenizer",
     "render_prompt",
@@ -84,7 +85,7 @@ def token_pattern(texts: Iterable[str]) -> re.Pattern[str]:
 
 
 @functools.lru_cache(maxsize=16)
-def _added_token_splitter(tokenizer: Any) -> tuple[re.Pattern[str], dict[str, int]] | None:
+def added_tokens(tokenizer: Any) -> tuple[re.Pattern[str], dict[str, int]] | None:
     """A pattern matching the tokenizer's added tokens and their ids; None when one of them strips or
     normalizes its surroundings (then pieces would not tokenize independently)."""
     added = tokenizer.added_tokens_decoder
@@ -102,7 +103,7 @@ def _encode_piece(tokenizer: Any, text: str) -> tuple[int, ...]:
 def encode_text(tokenizer: Any, text: str) -> list[int]:
     """``tokenizer.encode(text, add_special_tokens=False)``, tokenizing each piece between added tokens
     once (cached): prompts repeat their system prompt, tools and history."""
-    splitter = _added_token_splitter(tokenizer)
+    splitter = added_tokens(tokenizer)
     if splitter is None:
         return tokenizer.encode(text, add_special_tokens=False)
     pattern, added_ids = splitter
@@ -134,7 +135,7 @@ class ContentEscapingTokenizer:
     tokens. Everything else is the wrapped tokenizer's."""
 
     def __init__(self, tokenizer: Any) -> None:
-        splitter = _added_token_splitter(tokenizer)
+        splitter = added_tokens(tokenizer)
         if splitter is None:
             raise ValueError("its added tokens strip or normalize their surroundings")
         self._tokenizer = tokenizer

@@ -13,7 +13,7 @@ from litellm.types.utils import ModelResponse
 
 from sglang_native_provider.messages import normalize_messages
 from sglang_native_provider.response import ResponseContext, build_model_response
-from sglang_native_provider.templating import _added_token_splitter, encode_text
+from sglang_native_provider.templating import added_tokens, encode_text
 from sglang_native_provider.transport import DONE, LineSplitter, sse_event
 
 DOCUMENTED = (
@@ -183,7 +183,7 @@ glued_text = st.lists(
 @given(text=glued_text)
 def test_piecewise_encoding_equals_encoding_the_whole_text(qwen3_tokenizer, llama_tokenizer, text):
     for tokenizer in (qwen3_tokenizer, llama_tokenizer):
-        assert _added_token_splitter(tokenizer) is not None  # the piecewise path, not the fallback
+        assert added_tokens(tokenizer) is not None  # the piecewise path, not the fallback
         assert encode_text(tokenizer, text) == tokenizer.encode(text, add_special_tokens=False)
 
 
