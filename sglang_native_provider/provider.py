@@ -19,6 +19,7 @@ from .capabilities import register_models
 from .config import PROVIDER
 from .parsers import REASONING_PARSERS, TOOL_CALL_PARSERS
 from .request import PreparedCall, prepare
+from .responses_bridge import install as install_responses_bridge
 from .server_check import ServerChecks
 from .transport import GenerateClient
 
@@ -103,6 +104,7 @@ class SGLangNativeProvider(CustomLLM):
 
 handler = SGLangNativeProvider()
 """The provider instance; the proxy's ``custom_provider_map`` can name it directly."""
+install_responses_bridge()  # here, not in register(): the proxy names ``handler`` without calling register()
 
 
 def register(*models: str) -> SGLangNativeProvider:

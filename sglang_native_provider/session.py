@@ -32,6 +32,7 @@ __all__ = [
     "UNRECORDED",
     "Session",
     "SessionTurn",
+    "how_to_name_a_session",
     "owner_of",
     "session_id_of",
 ]
@@ -71,6 +72,13 @@ def owner_of(litellm_params: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+def how_to_name_a_session(litellm_params: Mapping[str, Any] | None) -> str:
+    """How the caller names a session, for its path: a header through the LiteLLM proxy, a keyword in the SDK."""
+    if _proxy_headers(litellm_params or {}) is not None:
+        return "send an X-Session-ID header with each request"
+    return "pass metadata={'session_id': ...} or litellm_session_id=... with each call"
+
+
 def _proxy_headers(params: Mapping[str, Any]) -> Mapping[str, Any] | None:
     request = params.get("proxy_server_request")
     headers = request.get("headers") if isinstance(request, Mapping) else None
@@ -89,6 +97,8 @@ class Session:
     named: bool = True
     """False for a conversation's own session (``conversation-<fingerprint of its opening>``): every request
     is recorded, so frameworks that name nothing continue exactly; its store errors never fail a request."""
+    naming_hint: str = ""
+    """For a conversation's own session: how the caller would name one (see :func:`how_to_name_a_session`)."""
 
     @classmethod
     def of_conversation(
@@ -100,7 +110,8 @@ class Session:
         opening = keys.opening if owner is None else hashlib.sha256(f"{owner}:{keys.opening}".encode()).hexdigest()
         session_id = f"{CONVERSATION_PREFIX}{opening[:32]}"
         try:
-            return cls(session_id, Ledger(open_store(config.session_store), owner), model, False, named=False)
+            ledger = Ledger(open_store(config.session_store), owner)
+            return cls(session_id, ledger, model, False, named=False, naming_hint=how_to_name_a_session(litellm_params))
         except (ValueError, StoreError) as exc:
             logger.debug("sglang_native: no ledger for %s: %s", session_id, exc)
             return None
@@ -142,8 +153,10 @@ class Session:
             fields = self.ledger.find(self.session_id, messages, index, keys)
         except StoreError as exc:
             return self._without_store(exc), None, f"the session store could not be read for messages[{index}]"
-        if isinstance(fields, str):
+        if isinstance(fields, str) and self.named:
             return self, None, f"{fields} (session {self.session_id!r}): cannot tell which one it is"
+        if isinstance(fields, str):
+            return self, None, f"{fields} in this conversation: cannot tell which one it is; {self.naming_hint}"
         if fields is None:
             whose = f"session {self.session_id!r}" if self.named else "this conversation (no session named)"
             return self, None, f"no turn of {whose} wrote messages[{index}] (it was rewritten or edited)"

@@ -18,6 +18,7 @@ from _support import free_port
 import sglang_native_provider
 from sglang_native_provider import Trajectory, sessions
 from sglang_native_provider.demo import WEATHER_TOOL
+from sglang_native_provider.session import how_to_name_a_session
 from sglang_native_provider.sessions import LedgerTurn, MemoryStore, UnknownSessionError, open_store
 
 EOS = 151645
@@ -194,6 +195,15 @@ async def test_equal_samples_with_different_tokens_are_not_guessed(emulator, qwe
         fields = (await litellm.acompletion(messages=messages, **kwargs)).choices[0].message.provider_specific_fields
         warning = fields.get("continuation_warning")
         assert warning is None if expected is None else expected in warning, warning
+        if expected is not None:  # the fix, as an SDK caller makes it
+            assert "pass metadata={'session_id': ...} or litellm_session_id=..." in warning
+
+
+def test_the_hint_to_name_a_session_fits_the_callers_path():
+    through_proxy = {"proxy_server_request": {"headers": {"authorization": "Bearer sk-1"}}, "metadata": {}}
+    assert "X-Session-ID header" in how_to_name_a_session(through_proxy)
+    assert "metadata={'session_id'" in how_to_name_a_session({"metadata": None})
+    assert "metadata={'session_id'" in how_to_name_a_session(None)
 
 
 async def test_a_streaming_client_continues_on_exact_tokens(emulator, qwen3_tokenizer):
