@@ -41,6 +41,7 @@ from soak import emulator_process, open_fds, rss_mb, soak
 
 import sglang_native_provider
 from sglang_native_provider.demo import WEATHER_TOOL
+from sglang_native_provider.request import prepare as prepare_call
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "bench.json"
@@ -235,7 +236,7 @@ async def run(quick: bool) -> dict:
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=1024), timeout=60) as client:
             for name, messages in (("short", SHORT), ("long_50_turns", long)):
                 options = {k: v for k, v in native_settings(url).items() if k not in ("model", "api_base")}
-                call = sglang_native_provider.handler._prepare(
+                call = prepare_call(
                     model="qwen3", messages=messages, api_base=url, api_key=None, optional_params=options
                 )
                 rows = {}

@@ -37,6 +37,7 @@ from sglang_native_provider.emulator import Emulator
 from sglang_native_provider.fingerprints import HistoryKeys
 from sglang_native_provider.ledger import Ledger
 from sglang_native_provider.messages import normalize_messages
+from sglang_native_provider.request import prepare as prepare_call
 from sglang_native_provider.sessions import open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -96,7 +97,6 @@ def ledger_call_ms(store, session_id: str, messages: list) -> float:
 
 async def run() -> dict:
     sglang_native_provider.register()
-    handler = sglang_native_provider.handler
     session_id = f"bench-{uuid.uuid4().hex[:8]}"
     rows = []
     checkpoints: dict[int, list] = {}
@@ -109,7 +109,7 @@ async def run() -> dict:
         for turn in range(1, TURNS + 1):
 
             def prepare(litellm_params, messages=messages):
-                handler._prepare(
+                prepare_call(
                     model="qwen3",
                     messages=messages,
                     api_base=emulator.url,

@@ -24,6 +24,7 @@ import litellm
 import sglang_native_provider
 from sglang_native_provider.demo import WEATHER_TOOL
 from sglang_native_provider.emulator import Emulator
+from sglang_native_provider.request import prepare as prepare_call
 
 TURNS = 50
 REPEATS = 5
@@ -35,7 +36,6 @@ CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</
 async def run() -> dict:
     """Measure every turn; writes ``benchmarks/results/turn_cost.json`` and returns its summary."""
     sglang_native_provider.register()
-    handler = sglang_native_provider.handler
     rows = []
     async with Emulator("qwen3") as emulator:
         emulator.script(*([CALL] * TURNS))
@@ -47,7 +47,7 @@ async def run() -> dict:
                 options = {"tokenizer": "offline:qwen3", "tools": [WEATHER_TOOL], "drift_check": drift_check}
                 for _ in range(REPEATS):
                     start = time.perf_counter()
-                    handler._prepare(  # the provider's work before any network I/O
+                    prepare_call(  # the provider's work before any network I/O
                         model="qwen3", messages=messages, api_base=emulator.url, api_key=None, optional_params=options
                     )
                     prepare[drift_check].append(time.perf_counter() - start)
