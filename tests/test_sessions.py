@@ -176,6 +176,34 @@ async def test_an_edited_message_without_a_session_is_re_rendered_and_told_so(em
     assert second_prompt[: len(previous)] != previous
 
 
+async def test_two_unrelated_conversations_with_the_same_opening_each_continue_on_their_own_turns(
+    emulator, qwen3_tokenizer
+):
+    """A GRPO group: rollouts of one task share the opening (one conversation id), answer differently, and each
+    continues on its own exact turn; the conversation exports one trajectory per rollout."""
+    opening = [{"role": "user", "content": f"Weather in Paris? ({new_session()})"}]
+    kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", tools=TOOLS)
+    answers = ["It is sunny.", "<think>\nHm.\n</think>\n\nIt rains."]
+    emulator.script(*answers)
+    firsts = [(await litellm.acompletion(messages=opening, **kwargs)).choices[0].message for _ in answers]
+    emulator.script("Tomorrow too.", "Tomorrow too.")
+    seconds = []
+    for first in firsts:
+        messages = [*opening, plain(first), {"role": "user", "content": "And tomorrow?"}]
+        seconds.append((await litellm.acompletion(messages=messages, **kwargs)).choices[0].message)
+    assert [m.provider_specific_fields["continuation"] for m in seconds] == ["ledger", "ledger"]
+    prompts = [body["input_ids"] for body in emulator.requests]
+    for first_prompt, answer, second_prompt in zip(prompts[:2], answers, prompts[2:], strict=True):
+        previous = first_prompt + sampled(qwen3_tokenizer, answer)
+        assert second_prompt[: len(previous)] == previous
+    conversation = {m.provider_specific_fields["conversation_id"] for m in [*firsts, *seconds]}
+    assert len(conversation) == 1
+    trajectories = Trajectory.from_session(conversation.pop())
+    assert sorted(t.token_ids for t in trajectories) == sorted(
+        prompt + sampled(qwen3_tokenizer, "Tomorrow too.") for prompt in prompts[2:]
+    )
+
+
 async def test_equal_samples_with_different_tokens_are_not_guessed(emulator, qwen3_tokenizer):
     """n = 2 samples that read the same but were sampled as different tokens: the returned message could be
     either, so the next turn is re-rendered with a warning saying why; equal tokens continue exactly."""
