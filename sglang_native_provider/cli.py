@@ -29,7 +29,7 @@ def _missing_dependency(exc: ModuleNotFoundError) -> bool:
 
 def _emulate(args: argparse.Namespace) -> int:
     try:
-        from .emulator import Emulator, Faults
+        from .emulator import Emulator, FakeMoe, Faults
     except ModuleNotFoundError as exc:
         if not _missing_dependency(exc):
             raise
@@ -37,7 +37,8 @@ def _emulate(args: argparse.Namespace) -> int:
 
     try:
         faults = Faults.parse(args.fault, slow_seconds=args.slow_seconds, seed=args.fault_seed)
-    except ValueError as exc:
+        moe = FakeMoe(*(int(part) for part in args.moe.split(",")))
+    except (ValueError, TypeError) as exc:
         print(f"sglang-native emulate: {exc}", file=sys.stderr)
         return 2
     emulator = Emulator(
@@ -51,6 +52,8 @@ def _emulate(args: argparse.Namespace) -> int:
         token_delay=args.token_delay,
         incremental_streaming_output=args.incremental_streaming_output,
         stream_interval=args.stream_interval,
+        enable_return_routed_experts=args.enable_return_routed_experts,
+        moe=moe,
         faults=faults,
     )
     print(f"SGLang emulator serving {emulator.info.served_model_name!r} on {emulator.url}", flush=True)
@@ -166,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--incremental-streaming-output",
         action="store_true",
         help="stream deltas instead of cumulative text and ids, as SGLang's flag does",
+    )
+    emulate.add_argument(
+        "--enable-return-routed-experts",
+        action="store_true",
+        help="as SGLang's flag: /generate may ask for each token's routed experts (return_routed_experts)",
+    )
+    emulate.add_argument(
+        "--moe", default="4,16,2", metavar="LAYERS,EXPERTS,TOP_K", help="the fake model's mixture of experts"
     )
     emulate.add_argument(
         "--fault",
