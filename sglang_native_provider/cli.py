@@ -147,10 +147,8 @@ def _add_sessions(commands) -> None:
     export.set_defaults(handler=_sessions_export)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sglang-native", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_emulate(commands) -> None:
+    """The ``emulate`` command's arguments (SGLang's flags the emulator has)."""
     emulate = commands.add_parser("emulate", help="serve SGLang's native API with a real tokenizer and a fake model")
     emulate.add_argument(
         "--tokenizer", default="qwen3", help="offline recipe (qwen3, qwen3.6, deepseek-v4, …) or a tokenizer directory"
@@ -189,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--slow-seconds", type=float, default=1.0, help="delay of a 'slow' fault")
     emulate.add_argument("--fault-seed", type=int, default=0)
     emulate.set_defaults(handler=_emulate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sglang-native", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    _add_emulate(commands)
 
     build = commands.add_parser("build-tokenizer", help="build an offline tokenizer and print its directory")
     build.add_argument(
