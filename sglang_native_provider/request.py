@@ -279,6 +279,11 @@ class PreparedCall:
     def model(self) -> str:
         return self.context.model
 
+    @property
+    def signals_asked(self) -> list[str]:
+        """The rollout signals this request asks the server to capture (see capture_check.py)."""
+        return ["routed_experts"] if self.context.routed_experts is not None else []
+
     def body(self, *, stream: bool = False) -> dict[str, Any]:
         """The ``/generate`` body."""
         body: dict[str, Any] = {
