@@ -251,3 +251,22 @@ async def test_emulator_refuses_a_start_past_the_prompt(moe_server):
         assert raw.size == (3 + 2 - 1 - 3) * 3 * 4
         info = (await http.get("/server_info")).json()
         assert info["enable_return_routed_experts"] is True and info["enable_return_indexer_topk"] is False
+
+
+async def test_streamed_session_turns_are_recorded_and_continued(moe_server):
+    session = f"rollout-{uuid.uuid4().hex[:8]}"
+    messages, ends = list(QUESTION), []
+    for turn in range(2):
+        moe_server.script(f"Streamed answer {turn}.")
+        stream = await litellm.acompletion(
+            messages=messages, stream=True, metadata={"session_id": session}, **settings(moe_server)
+        )
+        content = "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
+        (recorded,) = open_store("memory").recent(session, 1)
+        fields = recorded.metadata()
+        assert moe_server.requests[-1]["routed_experts_start_len"] == (ends[-1] if ends else 0)
+        assert routed(fields)[0] == moe_server.requests[-1]["routed_experts_start_len"]
+        ends.append(len(fields["prompt_token_ids"]) + len(fields["completion_token_ids"]) - 1)
+        messages += [{"role": "assistant", "content": content}, {"role": "user", "content": "go on"}]
+    (trajectory,) = Trajectory.from_session(session)
+    assert np.array_equal(trajectory.routed_experts, MOE.rows(trajectory.token_ids, 0))
