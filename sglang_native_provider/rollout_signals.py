@@ -27,7 +27,7 @@ import numpy as np
 from .config import DeploymentConfig, MoeLayout
 from .errors import bad_request, invalid_output
 
-__all__ = ["ROUTED_EXPERTS", "RoutedExpertsAsk", "compact", "from_compact", "model_layout"]
+__all__ = ["MISSING", "ROUTED_EXPERTS", "RoutedExpertsAsk", "compact", "from_compact", "model_layout", "stitch"]
 
 ROUTED_EXPERTS = "routed_experts"
 MISSING = "routed_experts_missing"
@@ -151,20 +151,21 @@ class RoutedExpertsAsk:
         return cls(start, model_layout(config, model))
 
 
-def _gap(number: int, start: int, covered: int, missing: list[int]) -> str:
+def _gap(number: int, start: int, covered: int, missing: list[tuple[int, str]]) -> str:
     if missing:
-        return f"turn {missing[0]} has no routed_experts (the server returned none, or the turn did not ask)"
+        return f"turn {missing[0][0]} has no routed_experts ({missing[0][1]})"
     return f"turn {number}'s routed_experts start at position {start}, the turns before it end at {covered}"
 
 
 def stitch(parts: list[tuple[Mapping[str, Any] | None, int]], positions: int) -> np.ndarray | None:
-    """One ``(positions, layers, top_k)`` array from each turn's ``(encoding or None, seqlen)``, in order: row ``i``
-    is the routing of token ``i`` (a later turn's rows replace an earlier one's). None when no turn has routing;
-    ValueError naming the turn whose rows are missing or do not fit, never a silent zero row."""
-    decoded: list[tuple[int, int, np.ndarray] | None] = []
+    """One ``(positions, layers, top_k)`` array from each turn's ``(encoding, seqlen)``, in order: row ``i`` is the
+    routing of token ``i`` (a later turn's rows replace an earlier one's). An encoding is None for a turn that did
+    not ask, ``{"missing": why}`` for one that asked and got none. None when no turn asked; ValueError naming the
+    turn whose rows are missing or do not fit, never a silent zero row."""
+    decoded: list[tuple[int, int, np.ndarray] | str] = []
     for number, (encoded, seqlen) in enumerate(parts):
-        if encoded is None:
-            decoded.append(None)
+        if encoded is None or "missing" in encoded:
+            decoded.append(encoded["missing"] if encoded else "the turn did not ask for them")
             continue
         try:
             start, array = from_compact(encoded)
@@ -173,18 +174,20 @@ def stitch(parts: list[tuple[Mapping[str, Any] | None, int]], positions: int) ->
         if start + len(array) != max(seqlen - 1, start):
             raise ValueError(f"turn {number}'s routed_experts end at position {start + len(array)}, not {seqlen - 1}")
         decoded.append((number, start, array))
-    present = [part for part in decoded if part is not None]
+    present = [part for part in decoded if not isinstance(part, str)]
     if not present:
-        return None
+        if all(encoded is None for encoded, _ in parts):
+            return None
+        raise ValueError(_gap(0, 0, 0, [(n, why) for n, why in enumerate(decoded) if isinstance(why, str)]))
     shape = present[0][2].shape[1:]
     for number, _, array in present:
         if array.shape[1:] != shape:
             raise ValueError(f"turn {number}'s routed_experts are {list(array.shape[1:])} per token, not {list(shape)}")
     out = np.empty((positions, *shape), dtype=np.result_type(*(array.dtype for _, _, array in present)))
-    covered, missing = 0, []
+    covered, missing = 0, list[tuple[int, str]]()
     for number, part in enumerate(decoded):
-        if part is None:
-            missing.append(number)
+        if isinstance(part, str):
+            missing.append((number, part))
             continue
         _, start, array = part
         if start > covered:

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .rollout_signals import ROUTED_EXPERTS, stitch
+from .rollout_signals import MISSING, ROUTED_EXPERTS, stitch
 from .sessions import LedgerTurn, SessionStore, open_store
 
 __all__ = ["SCHEMA", "Trajectory", "TrajectoryError", "Turn"]
@@ -63,7 +63,8 @@ class Turn:
     """False when an earlier trajectory of the session holds this turn already (a branch's shared prefix):
     its tokens are then masked out, so that each sampled token is trained once."""
     routed_experts: dict[str, Any] | None = None
-    """The turn's routed experts in their compact encoding (``rollout_signals.compact``), None without them."""
+    """The turn's routed experts in their compact encoding (``rollout_signals.compact``), ``{"missing": why}``
+    when the turn asked and got none, None when it did not ask."""
 
     @property
     def truncated(self) -> bool:
@@ -85,7 +86,7 @@ class Turn:
             template_drift=fields.get("template_drift"),
             continuation_warning=fields.get("continuation_warning"),
             turn_id=fields.get("sglang_request_id"),
-            routed_experts=fields.get(ROUTED_EXPERTS),
+            routed_experts=fields.get(ROUTED_EXPERTS) or _missing(fields),
             **session,
         )
 
@@ -305,10 +306,19 @@ class Trajectory:
         return path
 
 
+def _missing(fields: Mapping[str, Any]) -> dict[str, Any] | None:
+    reason = fields.get(MISSING)
+    return {"missing": reason} if reason else None
+
+
 def _array_summary(turn: Turn) -> dict[str, Any]:
-    """A turn's arrays in its JSON line: where its rows start and their shape, not the data."""
+    """A turn's arrays in its JSON line: where its rows start and their shape (or why it has none), not the data."""
     encoded = turn.routed_experts
-    return {ROUTED_EXPERTS: {"start": encoded["start"], "shape": encoded["shape"]}} if encoded is not None else {}
+    if encoded is None:
+        return {}
+    if "missing" in encoded:
+        return {ROUTED_EXPERTS: encoded}
+    return {ROUTED_EXPERTS: {"start": encoded["start"], "shape": encoded["shape"]}}
 
 
 def _plain_message(message: Any) -> dict[str, Any]:

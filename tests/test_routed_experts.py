@@ -199,6 +199,15 @@ async def test_server_without_the_flag_is_a_bad_request_naming_it():
         with pytest.raises(litellm.BadRequestError, match="--enable-return-routed-experts"):
             litellm.completion(messages=QUESTION, stream=True, **settings(emu))
         assert emu.requests == []  # refused before anything was generated
+        # SGLang itself ignores the ask without the flag; a server that does not say (no /server_info, a router)
+        # is asked anyway, and the answer says the routing is missing.
+        sglang_native_provider.handler._captures._known[emu.url] = {}
+        response = await litellm.acompletion(messages=QUESTION, **settings(emu))
+        fields = response.choices[0].message.provider_specific_fields
+        assert "routed_experts" not in fields and "--enable-return-routed-experts" in fields["routed_experts_missing"]
+        assert emu.requests[-1]["return_routed_experts"] is True
+        with pytest.raises(sglang_native_provider.TrajectoryError, match="turn 0 has no routed_experts"):
+            Trajectory.from_messages([*QUESTION, response.choices[0].message]).rl_fields()
 
 
 async def test_without_a_layout_the_request_is_refused(moe_server):
