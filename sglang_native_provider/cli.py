@@ -126,9 +126,13 @@ def _sessions_export(args: argparse.Namespace) -> int:
     except (UnknownSessionError, StoreError, ValueError) as exc:
         print(f"sglang-native sessions export: {exc}", file=sys.stderr)
         return 2
-    with open(args.out, "w", encoding="utf-8") as out:
+    args.out.write_text("", encoding="utf-8")
+    try:
         for trajectory in trajectories:
-            trajectory.write_jsonl(out)
+            trajectory.write(args.out)  # with routed experts, an .npz beside the file, named in the line
+    except ValueError as exc:  # TrajectoryError: a turn's routing is missing
+        print(f"sglang-native sessions export: {exc}", file=sys.stderr)
+        return 2
     print(f"{len(trajectories)} trajectories of session {args.session!r} written to {args.out}")
     return 0
 
@@ -140,7 +144,9 @@ def _add_sessions(commands) -> None:
     listing = actions.add_parser("list", help="print the ids of the sessions in the store")
     listing.add_argument("--store", help=store_help)
     listing.set_defaults(handler=_sessions_list)
-    export = actions.add_parser("export", help="write a session's trajectories as JSONL (one line per branch)")
+    export = actions.add_parser(
+        "export", help="write a session's trajectories as JSONL (one line per branch; routed experts in .npz files)"
+    )
     export.add_argument("session")
     export.add_argument("--out", required=True, type=Path, help="the JSONL file to write")
     export.add_argument("--store", help=store_help)

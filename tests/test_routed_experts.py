@@ -279,3 +279,16 @@ async def test_streamed_session_turns_are_recorded_and_continued(moe_server):
         messages += [{"role": "assistant", "content": content}, {"role": "user", "content": "go on"}]
     (trajectory,) = Trajectory.from_session(session)
     assert np.array_equal(trajectory.routed_experts, MOE.rows(trajectory.token_ids, 0))
+
+
+async def test_cli_export_writes_the_npz_beside_the_jsonl(moe_server, tmp_path):
+    from sglang_native_provider.cli import main
+
+    session = f"rollout-{uuid.uuid4().hex[:8]}"
+    moe_server.script("Exported.")
+    await litellm.acompletion(messages=QUESTION, metadata={"session_id": session}, **settings(moe_server))
+    out = tmp_path / "export.jsonl"
+    assert main(["sessions", "export", session, "--out", str(out), "--store", "memory"]) == 0
+    line = json.loads(out.read_text())
+    with np.load(tmp_path / line["arrays"]["file"]) as arrays:
+        assert np.array_equal(arrays["routed_experts"], MOE.rows(line["token_ids"], 0))
