@@ -29,7 +29,7 @@ def _missing_dependency(exc: ModuleNotFoundError) -> bool:
 
 def _emulate(args: argparse.Namespace) -> int:
     try:
-        from .emulator import Emulator, Faults
+        from .emulator import Emulator, FakeMoe, Faults
     except ModuleNotFoundError as exc:
         if not _missing_dependency(exc):
             raise
@@ -37,7 +37,8 @@ def _emulate(args: argparse.Namespace) -> int:
 
     try:
         faults = Faults.parse(args.fault, slow_seconds=args.slow_seconds, seed=args.fault_seed)
-    except ValueError as exc:
+        moe = FakeMoe(*(int(part) for part in args.moe.split(",")))
+    except (ValueError, TypeError) as exc:
         print(f"sglang-native emulate: {exc}", file=sys.stderr)
         return 2
     emulator = Emulator(
@@ -51,6 +52,8 @@ def _emulate(args: argparse.Namespace) -> int:
         token_delay=args.token_delay,
         incremental_streaming_output=args.incremental_streaming_output,
         stream_interval=args.stream_interval,
+        enable_return_routed_experts=args.enable_return_routed_experts,
+        moe=moe,
         faults=faults,
     )
     print(f"SGLang emulator serving {emulator.info.served_model_name!r} on {emulator.url}", flush=True)
@@ -123,9 +126,13 @@ def _sessions_export(args: argparse.Namespace) -> int:
     except (UnknownSessionError, StoreError, ValueError) as exc:
         print(f"sglang-native sessions export: {exc}", file=sys.stderr)
         return 2
-    with open(args.out, "w", encoding="utf-8") as out:
+    args.out.write_text("", encoding="utf-8")
+    try:
         for trajectory in trajectories:
-            trajectory.write_jsonl(out)
+            trajectory.write(args.out)  # with routed experts, an .npz beside the file, named in the line
+    except ValueError as exc:  # TrajectoryError: a turn's routing is missing
+        print(f"sglang-native sessions export: {exc}", file=sys.stderr)
+        return 2
     print(f"{len(trajectories)} trajectories of session {args.session!r} written to {args.out}")
     return 0
 
@@ -137,17 +144,17 @@ def _add_sessions(commands) -> None:
     listing = actions.add_parser("list", help="print the ids of the sessions in the store")
     listing.add_argument("--store", help=store_help)
     listing.set_defaults(handler=_sessions_list)
-    export = actions.add_parser("export", help="write a session's trajectories as JSONL (one line per branch)")
+    export = actions.add_parser(
+        "export", help="write a session's trajectories as JSONL (one line per branch; routed experts in .npz files)"
+    )
     export.add_argument("session")
     export.add_argument("--out", required=True, type=Path, help="the JSONL file to write")
     export.add_argument("--store", help=store_help)
     export.set_defaults(handler=_sessions_export)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sglang-native", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_emulate(commands) -> None:
+    """The ``emulate`` command's arguments (SGLang's flags the emulator has)."""
     emulate = commands.add_parser("emulate", help="serve SGLang's native API with a real tokenizer and a fake model")
     emulate.add_argument(
         "--tokenizer", default="qwen3", help="offline recipe (qwen3, qwen3.6, deepseek-v4, …) or a tokenizer directory"
@@ -168,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream deltas instead of cumulative text and ids, as SGLang's flag does",
     )
     emulate.add_argument(
+        "--enable-return-routed-experts",
+        action="store_true",
+        help="as SGLang's flag: /generate may ask for each token's routed experts (return_routed_experts)",
+    )
+    emulate.add_argument(
+        "--moe", default="4,16,2", metavar="LAYERS,EXPERTS,TOP_K", help="the fake model's mixture of experts"
+    )
+    emulate.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -178,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--slow-seconds", type=float, default=1.0, help="delay of a 'slow' fault")
     emulate.add_argument("--fault-seed", type=int, default=0)
     emulate.set_defaults(handler=_emulate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sglang-native", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    _add_emulate(commands)
 
     build = commands.add_parser("build-tokenizer", help="build an offline tokenizer and print its directory")
     build.add_argument(

@@ -16,9 +16,28 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from .contract import SAMPLING_PARAM_FIELDS
 from .errors import PROVIDER, bad_request
 
-__all__ = ["CLIENT_SETTINGS", "PROVIDER", "SETTING_NAMES", "DeploymentConfig", "deployment_for_call", "load_config"]
+__all__ = [
+    "CLIENT_SETTINGS",
+    "PROVIDER",
+    "SETTING_NAMES",
+    "DeploymentConfig",
+    "MoeLayout",
+    "deployment_for_call",
+    "load_config",
+]
 
 DEFAULT_API_BASE = "http://127.0.0.1:30000"
+
+
+class MoeLayout(BaseModel):
+    """A mixture-of-experts model's routing shape: ``layers`` (SGLang captures ``num_hidden_layers``), ``top_k``
+    experts per token (``num_experts_per_tok``) and, when known, ``experts`` (routed experts per layer)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layers: int = Field(gt=0)
+    top_k: int = Field(gt=0)
+    experts: int | None = Field(default=None, gt=0)
 
 
 class DeploymentConfig(BaseModel):
@@ -78,6 +97,11 @@ class DeploymentConfig(BaseModel):
     routing_key: str | None = None
     """Sent as ``/generate``'s ``routing_key`` and the ``X-SMG-Routing-Key`` header that SGLang's router reads,
     so related requests reach the worker holding their prefix; defaults to the request's session id."""
+    routed_experts: bool = False
+    """Ask SGLang for each token's routed experts (``return_routed_experts``; the server runs with
+    ``--enable-return-routed-experts``), for routing replay in training: see docs/routing-replay.md."""
+    moe_layout: MoeLayout | None = None
+    """The model's routing shape; default: read from ``config.json`` in the tokenizer's directory."""
     session_store_errors: Literal["fail", "rerender"] = "fail"
     """An unreachable session store fails the request (``APIConnectionError`` naming the store), or is
     logged and the request goes on without the ledger (re-rendering what it cannot continue)."""
@@ -126,6 +150,7 @@ CLIENT_SETTINGS = frozenset(
         "continuation",
         "drift_check",
         "reasoning_parser",
+        "routed_experts",
         "routing_key",
         "stream_abandon_timeout",
         "stream_first_event_timeout",

@@ -22,6 +22,7 @@ from .sessions import LedgerTurn, SessionStore
 __all__ = ["Ledger", "Recording"]
 
 _PARENT_SEARCH = 16  # how many recent turns a re-rendered turn is compared with to find where it departs
+_SIGNALS = ("routed_experts",)  # choice metadata kept in LedgerTurn.signals, apart from fields
 
 
 def _written(content: str | None, reasoning: str | None, calls: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -93,7 +94,7 @@ class Ledger:
         sequences = {_tokens(turn.fields) for turn in found}
         if len(sequences) > 1:
             return f"{len(found)} recorded turns wrote messages[{index}] with different tokens"
-        return found[-1].fields if found else None
+        return found[-1].metadata() if found else None
 
     def recording(
         self,
@@ -123,19 +124,22 @@ class Ledger:
     def record(self, recording: Recording, choices: Sequence[tuple[dict[str, Any], Any, Any, Sequence[Any]]]) -> None:
         """Record each choice: (its provider_specific_fields, content, reasoning, [(name, arguments)])."""
         now, recorder = time.time(), f"{socket.gethostname()}:{os.getpid()}"
-        for fields, content, reasoning, calls in choices:
+        for choice_fields, content, reasoning, calls in choices:
+            fields = {key: value for key, value in choice_fields.items() if key not in _SIGNALS}
+            signals = {key: choice_fields[key] for key in _SIGNALS if choice_fields.get(key) is not None}
             self.store.add(
                 LedgerTurn(
                     session_id=recording.session_id,
                     turn_id=str(fields.get("sglang_request_id")),
                     history_key=recording.history_key,
                     message=_written(content, reasoning, calls),
-                    fields=dict(fields),
+                    fields=fields,
                     continuation=recording.continuation,
                     parent_id=recording.parent_id,
                     first_difference=recording.first_difference,
                     created=now,
                     recorded_by=recorder,
                     user_api_key_hash=self.owner,
+                    signals=signals or None,
                 )
             )

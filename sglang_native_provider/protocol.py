@@ -38,6 +38,8 @@ class MetaInfo(BaseModel):
     e2e_latency: float | None = None
     output_token_logprobs: list[LogprobEntry] | None = None
     output_top_logprobs: list[list[LogprobEntry] | None] | None = None
+    routed_experts: str | None = None
+    """Base64 of int32 ``(rows, layers, top_k)`` when ``return_routed_experts`` was asked (finished outputs)."""
 
 
 class GenerateOutput(BaseModel):

@@ -16,6 +16,7 @@ from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from .capabilities import register_models
+from .capture_check import CaptureChecks
 from .config import PROVIDER
 from .parsers import REASONING_PARSERS, TOOL_CALL_PARSERS
 from .request import PreparedCall, prepare
@@ -35,6 +36,7 @@ class SGLangNativeProvider(CustomLLM):
         self._checks = ServerChecks(
             self._client, {"tool_call_parser": TOOL_CALL_PARSERS, "reasoning_parser": REASONING_PARSERS}
         )
+        self._captures = CaptureChecks(self._client)
 
     async def _acheck_server(self, call: PreparedCall) -> None:
         if call.server_check is not None:
@@ -47,6 +49,7 @@ class SGLangNativeProvider(CustomLLM):
 
     def completion(self, *, model_response: ModelResponse, **kwargs: Any) -> ModelResponse:
         call = prepare(**kwargs)
+        self._captures.check(call.config, call.signals_asked, call.model)
         self._check_server(call)
         return call.response(model_response, self._client.generate(call.config, call.body(), call.model))
 
@@ -54,13 +57,16 @@ class SGLangNativeProvider(CustomLLM):
         # In a worker thread: rendering is CPU work and a session store may do I/O. (LiteLLM already calls
         # ``astreaming`` from one, and ``acompletion`` only to make this coroutine, awaited on the loop.)
         call = await asyncio.to_thread(prepare, **kwargs)
+        await self._captures.acheck(call.config, call.signals_asked, call.model)
         await self._acheck_server(call)
         return await call.aresponse(model_response, await self._client.agenerate(call.config, call.body(), call.model))
 
     def astreaming(self, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
         """Validate and render now, so bad input raises its own exception from ``acompletion`` (LiteLLM wraps
         whatever a stream raises in ``MidStreamFallbackError``); stream when iterated."""
-        return self._astream(prepare(**kwargs))
+        call = prepare(**kwargs)
+        self._captures.check(call.config, call.signals_asked, call.model)
+        return self._astream(call)
 
     async def _astream(self, call: PreparedCall) -> AsyncIterator[ModelResponseStream]:
         await self._acheck_server(call)
@@ -83,7 +89,9 @@ class SGLangNativeProvider(CustomLLM):
 
     def streaming(self, **kwargs: Any) -> Iterator[ModelResponseStream]:
         """As :meth:`astreaming`, synchronously."""
-        return self._stream(prepare(**kwargs))
+        call = prepare(**kwargs)
+        self._captures.check(call.config, call.signals_asked, call.model)
+        return self._stream(call)
 
     def _stream(self, call: PreparedCall) -> Iterator[ModelResponseStream]:
         self._check_server(call)

@@ -23,6 +23,7 @@ from .fingerprints import HistoryKeys
 from .messages import normalize_messages, normalize_tools
 from .output_format import OutputFormat, ReasoningStart
 from .response import ResponseContext, build_model_response
+from .rollout_signals import RoutedExpertsAsk
 from .sampling import SamplingRequest, build_sampling_request
 from .server_check import ServerChecks
 from .session import UNRECORDED, Session, SessionTurn
@@ -253,6 +254,9 @@ class PreparedCall:
             request_fields=_request_fields(config, conversation, prompt, session, model),
             sampling_params=asked.sampling.sampling_params,
             model_vocab_size=config.vocab_size,
+            routed_experts=RoutedExpertsAsk.of(
+                config, conversation.previous.fields if conversation.previous else None, prompt.continued, model
+            ),
         )
         check = (
             ServerChecks.deployment(config, output_format.tool_parser_name, output_format.reasoning_parser_name, model)
@@ -275,6 +279,11 @@ class PreparedCall:
     def model(self) -> str:
         return self.context.model
 
+    @property
+    def signals_asked(self) -> list[str]:
+        """The rollout signals this request asks the server to capture (see capture_check.py)."""
+        return ["routed_experts"] if self.context.routed_experts is not None else []
+
     def body(self, *, stream: bool = False) -> dict[str, Any]:
         """The ``/generate`` body."""
         body: dict[str, Any] = {
@@ -292,6 +301,8 @@ class PreparedCall:
             body["session_id"] = self.session_id  # SGLang's identity; it leaves the prompt be
         if self.config.routing_key:
             body["routing_key"] = self.config.routing_key  # a session's turns go to the worker caching them
+        if self.context.routed_experts is not None:
+            body.update(self.context.routed_experts.body_fields())
         return body
 
     def stream_assembler(self) -> StreamAssembler:

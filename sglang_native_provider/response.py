@@ -31,6 +31,7 @@ from .model_text import StreamedText, written_text
 from .parsers import ReasoningParser, ToolCall, ToolCallParser
 from .parsers.base import merge_metadata
 from .protocol import FinishReason, GenerateOutput, LogprobEntry
+from .rollout_signals import RoutedExpertsAsk
 from .validation import check_output, check_output_count, text_mismatch
 
 __all__ = [
@@ -177,6 +178,8 @@ class ResponseContext:
     """The request's SGLang ``sampling_params`` (``n``, and how ``text`` was detokenized)."""
     model_vocab_size: int | None = None
     """The ``vocab_size`` setting: output ids may go up to it when it exceeds the tokenizer's."""
+    routed_experts: RoutedExpertsAsk | None = None
+    """Whether (and from which position) the request asked for routed experts."""
 
     @property
     def n(self) -> int:
@@ -228,6 +231,9 @@ class ResponseContext:
         """A choice's ``provider_specific_fields``: token metadata, request metadata, digests, warnings, and
         what the parsers found besides content and calls (``metadata``, from :meth:`parse_output`)."""
         fields = token_metadata(output, self.prompt_ids, self.top_logprobs)
+        if self.routed_experts is not None:
+            seqlen = len(self.prompt_ids) + len(output.output_ids)
+            fields.update(self.routed_experts.fields(output.meta_info.routed_experts, seqlen, self.model))
         fields.update(self.request_fields)
         fields.update(metadata)
         fields["message_digest"] = message_digest(content, reasoning, [(call.name, call.arguments) for call in calls])

@@ -70,8 +70,15 @@ class LedgerTurn:
     user_api_key_hash: str | None = None
     """The LiteLLM proxy key that made the turn (its hash, as the proxy logs it); None outside a proxy. Only
     turns of the same key are continued, and the proxy's export serves a key only its own turns."""
+    signals: dict[str, Any] | None = None
+    """Rollout signals kept apart from ``fields``, in their compact encoding (``routed_experts``: dtype,
+    shape, start, base64 data; see ``rollout_signals.py``); None when the turn has none (and in older records)."""
     sequence: int = field(default=0, compare=False)
     """Order of recording within the store (set by the store)."""
+
+    def metadata(self) -> dict[str, Any]:
+        """The choice's ``provider_specific_fields`` as returned: ``fields`` with the rollout signals."""
+        return {**self.fields, **(self.signals or {})}
 
     def to_json(self) -> str:
         """The record as stored (without its sequence number, which the store assigns)."""
@@ -120,8 +127,10 @@ def _memory_budget() -> int:
 
 
 def _size(turn: LedgerTurn) -> int:
-    """The token ids a turn holds (its prompt and its sampled ids): what its memory grows with."""
-    return len(turn.fields.get("prompt_token_ids") or ()) + len(turn.fields.get("completion_token_ids") or ())
+    """The token ids a turn holds (its prompt and its sampled ids), what its memory grows with, and its rollout
+    signals' base64 text counted as one token id per 32 characters (a list's int costs about as much)."""
+    signals = sum(len(signal.get("data", "")) for signal in (turn.signals or {}).values()) // 32
+    return len(turn.fields.get("prompt_token_ids") or ()) + len(turn.fields.get("completion_token_ids") or ()) + signals
 
 
 class MemoryStore:

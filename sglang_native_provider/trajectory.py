@@ -18,17 +18,22 @@ frameworks that keep their own history (and drop the metadata).
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
+from .rollout_signals import MISSING, ROUTED_EXPERTS, stitch
 from .sessions import LedgerTurn, SessionStore, open_store
 
 __all__ = ["SCHEMA", "Trajectory", "TrajectoryError", "Turn"]
 
 SCHEMA = "sglang-native-trajectory/2"
 _TOKEN_FIELDS = ("prompt_ids", "completion_ids", "completion_logprobs")  # kept once, at the top level
+_ARRAY_FIELDS = (ROUTED_EXPERTS,)  # kept in the .npz beside the JSON line (Trajectory.write)
 
 
 class TrajectoryError(ValueError):
@@ -57,6 +62,9 @@ class Turn:
     trained: bool = True
     """False when an earlier trajectory of the session holds this turn already (a branch's shared prefix):
     its tokens are then masked out, so that each sampled token is trained once."""
+    routed_experts: dict[str, Any] | None = None
+    """The turn's routed experts in their compact encoding (``rollout_signals.compact``), ``{"missing": why}``
+    when the turn asked and got none, None when it did not ask."""
 
     @property
     def truncated(self) -> bool:
@@ -78,6 +86,7 @@ class Turn:
             template_drift=fields.get("template_drift"),
             continuation_warning=fields.get("continuation_warning"),
             turn_id=fields.get("sglang_request_id"),
+            routed_experts=fields.get(ROUTED_EXPERTS) or _missing(fields),
             **session,
         )
 
@@ -147,7 +156,7 @@ class Trajectory:
             calls = [{"id": None, "name": name, "arguments": arguments} for name, arguments in written["tool_calls"]]
             trajectory.turns.append(
                 Turn.from_fields(
-                    turn.fields,
+                    turn.metadata(),
                     calls,
                     continuation=turn.continuation,
                     first_difference=turn.first_difference,
@@ -213,16 +222,33 @@ class Trajectory:
         """The sampling logprob of each sampled token, None elsewhere (aligned with :attr:`token_ids`)."""
         return self._sequence()[2]
 
+    @property
+    def routed_experts(self) -> np.ndarray | None:
+        """``(len(token_ids) - 1, layers, top_k)``: row ``i`` holds the experts token ``i`` was routed to (the last
+        token has none, as in SGLang), joined from the turns' rows; None when no turn has routing. Raises
+        TrajectoryError naming a turn whose routing is missing or does not fit."""
+        ids = self._sequence()[0]
+        parts = [(turn.routed_experts, len(turn.prompt_ids) + len(turn.completion_ids)) for turn in self.turns]
+        try:
+            return stitch(parts, max(len(ids) - 1, 0))
+        except ValueError as exc:
+            raise TrajectoryError(f"routed experts: {exc}") from None
+
     def rl_fields(self) -> dict[str, Any]:
-        """What RL trainers read: the first prompt, then everything after it with its mask and logprobs."""
+        """What RL trainers read: the first prompt, then everything after it with its mask and logprobs, and
+        with routing, ``routed_experts`` over ``prompt_ids + response_ids`` (see :attr:`routed_experts`)."""
         ids, mask, logprobs = self._sequence()
         start = len(self.turns[0].prompt_ids)
-        return {
+        fields: dict[str, Any] = {
             "prompt_ids": ids[:start],
             "response_ids": ids[start:],
             "response_mask": mask[start:],
             "rollout_logprobs": [value if value is not None else 0.0 for value in logprobs[start:]],
         }
+        routed = self.routed_experts
+        if routed is not None:
+            fields[ROUTED_EXPERTS] = routed
+        return fields
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON form (``schema`` = ``sglang-native-trajectory/2``, see docs/sessions.md)."""
@@ -240,7 +266,8 @@ class Trajectory:
                     "prompt_length": len(turn.prompt_ids),
                     "completion_length": len(turn.completion_ids),
                     "truncated": turn.truncated,
-                    **{key: value for key, value in asdict(turn).items() if key not in _TOKEN_FIELDS},
+                    **{key: value for key, value in asdict(turn).items() if key not in _TOKEN_FIELDS + _ARRAY_FIELDS},
+                    **_array_summary(turn),
                 }
                 for turn in self.turns
             ],
@@ -255,6 +282,43 @@ class Trajectory:
                 file.write(line)
         else:
             target.write(line)
+
+    def write(self, target: str | Path) -> Path | None:
+        """Append the JSON line to the file ``target``; with routing, the arrays go to an ``.npz`` beside it
+        (``token_ids``, ``loss_mask``, ``routed_experts``), which the line names in ``arrays``: that file's
+        path, returned (None without routing)."""
+        target = Path(target)
+        record = self.to_dict()
+        routed = self.routed_experts
+        path = None
+        if routed is not None:
+            path = target.with_name(f"{target.stem}.{uuid.uuid4().hex[:16]}.npz")
+            ids, mask = record["token_ids"], record["loss_mask"]
+            np.savez(
+                path, token_ids=np.asarray(ids, np.int64), loss_mask=np.asarray(mask, np.uint8), routed_experts=routed
+            )
+            record["arrays"] = {
+                "file": path.name,
+                ROUTED_EXPERTS: {"dtype": routed.dtype.name, "shape": list(routed.shape)},
+            }
+        with open(target, "a", encoding="utf-8") as file:
+            file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return path
+
+
+def _missing(fields: Mapping[str, Any]) -> dict[str, Any] | None:
+    reason = fields.get(MISSING)
+    return {"missing": reason} if reason else None
+
+
+def _array_summary(turn: Turn) -> dict[str, Any]:
+    """A turn's arrays in its JSON line: where its rows start and their shape (or why it has none), not the data."""
+    encoded = turn.routed_experts
+    if encoded is None:
+        return {}
+    if "missing" in encoded:
+        return {ROUTED_EXPERTS: encoded}
+    return {ROUTED_EXPERTS: {"start": encoded["start"], "shape": encoded["shape"]}}
 
 
 def _plain_message(message: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ def unchecked_servers():
     """Each test's servers are checked afresh: a new emulator may get the free port of an earlier test's, and the
     provider keeps one check result per address for the life of the process."""
     sglang_native_provider.handler._checks.forget()
+    sglang_native_provider.handler._captures.forget()
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from typing import Any
 
 from .model import FakeModel, LogprobRow, PrefixCache
 from .requests import GenerateError, Job
+from .routing import FakeMoe
 
 __all__ = ["Engine"]
 
@@ -65,7 +66,8 @@ class Engine:
     merges the streams of a request that streams several sequences (a batch, ``n > 1``), as real SGLang 0.5.23 on
     CPU did in every such capture, and not a lone stream (8 events for 8 tokens there); True merges every stream,
     False none. The first event is never merged. ``kept_stop_ids`` are the matched stop tokens the detokenizer does
-    not trim from ``text`` (:func:`~.stop_tokens.kept_stop_token_ids`).
+    not trim from ``text`` (:func:`~.stop_tokens.kept_stop_token_ids`). ``moe`` is the model's mixture of experts
+    when the server captures routing (``--enable-return-routed-experts``); None: a request asking for it gets none.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class Engine:
         stream_interval: int = 1,
         merge_last_events: bool | None = None,
         kept_stop_ids: frozenset[int] = frozenset(),
+        moe: FakeMoe | None = None,
     ) -> None:
         if stream_interval < 1:
             raise ValueError(f"stream_interval must be at least 1, got {stream_interval}")
@@ -90,6 +93,7 @@ class Engine:
         self.stream_interval = stream_interval
         self.merge_last_events = merge_last_events
         self.kept_stop_ids = kept_stop_ids
+        self.moe = moe
         self.cache = PrefixCache()
         self.abort_requests: list[str] = []
         """Every rid ``/abort_request`` asked for (``"*"`` for abort_all), for tests to check."""
@@ -143,7 +147,7 @@ class Engine:
 
     async def _generate(self, sequence: _Sequence, merge: bool) -> AsyncIterator[dict[str, Any]]:
         job = sequence.job
-        if self._logprob_start_too_high(sequence):
+        if self._logprob_start_too_high(sequence) or self._routed_experts_start_refused(sequence):
             yield self._output(sequence, "")
             return
         sampling = job.sampling
@@ -197,6 +201,34 @@ class Engine:
             f"req.logprob_start_len={job.logprob_start_len} is higher than the number of input tokens "
             f"len(req.origin_input_ids)={prompt_len}. Please use a smaller logprob_start_len."
         )
+        if not job.stream:
+            raise GenerateError(message)
+        sequence.finish_reason = {
+            "type": "abort",
+            "message": message,
+            "status_code": 400,
+            "err_type": "BadRequestError",
+        }
+        return True
+
+    @staticmethod
+    def _routed_experts_start_refused(sequence: _Sequence) -> bool:
+        """SGLang's scheduler refuses a ``routed_experts_start_len`` below 0 or past the prompt (with or without
+        the server flag): an error, or in a stream an ``abort`` finish (True)."""
+        job = sequence.job
+        start, prompt_len = job.routed_experts_start_len, len(job.prompt_ids)
+        if not job.return_routed_experts or 0 <= start <= prompt_len:
+            return False
+        if start < 0:
+            message = (
+                f"recv_req.routed_experts_start_len={start} is lower than 0. "
+                "Please use a non-negative routed_experts_start_len."
+            )
+        else:
+            message = (
+                f"recv_req.routed_experts_start_len={start} is higher than the number of input tokens "
+                f"len(req.origin_input_ids)={prompt_len}. Please use a smaller routed_experts_start_len."
+            )
         if not job.stream:
             raise GenerateError(message)
         sequence.finish_reason = {
@@ -313,6 +345,14 @@ class Engine:
             fields["output_top_logprobs"] = sequence.output_top_logprobs[since:]
         return fields
 
+    def _routed_experts(self, sequence: _Sequence) -> str | None:
+        """A finished request's routing (SGLang collects it once the request finishes, so a stream carries it on
+        its last event only); none without the server flag, as SGLang has no capturer then."""
+        job, finish = sequence.job, sequence.finish_reason
+        if self.moe is None or not job.return_routed_experts or finish is None or finish["type"] == "abort":
+            return None
+        return self.moe.encoded([*job.prompt_ids, *sequence.output_ids], job.routed_experts_start_len)
+
     def _output(self, sequence: _Sequence, text: str) -> dict[str, Any]:
         job = sequence.job
         finished = sequence.finish_reason is not None
@@ -336,6 +376,9 @@ class Engine:
             ]
         cached = sequence.cached_tokens
         meta_info["cached_tokens_details"] = {"device": cached, "host": 0} if cached else None
+        routed = self._routed_experts(sequence)
+        if routed is not None:
+            meta_info["routed_experts"] = routed
         meta_info["dp_rank"] = None
         if finished:
             meta_info["e2e_latency"] = time.perf_counter() - sequence.started

@@ -78,6 +78,8 @@ class GenerateReqInput:
     return_bytes: bool = False
     return_entropy: bool = False
     return_prompt_token_ids: bool = False
+    return_routed_experts: bool = False
+    routed_experts_start_len: int = 0
     routing_key: str | None = None
     conversation_id: str | None = None
     cache_salt: str | list[str] | None = None

@@ -71,6 +71,8 @@ class Job:
     return_text_in_logprobs: bool
     return_prompt_token_ids: bool
     stream: bool
+    return_routed_experts: bool = False
+    routed_experts_start_len: int = 0
 
 
 def _or_default(params: dict[str, Any], key: str, default: Any) -> Any:
@@ -231,6 +233,8 @@ def plan_jobs(body: dict[str, Any], *, encode, vocab_size: int, context_length: 
                     return_text_in_logprobs=bool(body.get("return_text_in_logprobs") or False),
                     return_prompt_token_ids=bool(body.get("return_prompt_token_ids") or False),
                     stream=bool(body.get("stream") or False),
+                    return_routed_experts=bool(body.get("return_routed_experts") or False),
+                    routed_experts_start_len=int(body.get("routed_experts_start_len") or 0),
                 )
             )
     return single and n == 1, jobs

@@ -20,6 +20,7 @@ from .engine import Engine
 from .faults import FaultInjector, Faults
 from .model import FakeModel, ScriptedCompletion
 from .model_config import ModelConfig, load_model_config, recipe_model_config
+from .routing import FakeMoe
 from .server import ServerInfo, create_app, json_response
 from .stop_tokens import kept_stop_token_ids, stop_token_ids
 from .tokenizer import FastTokenizer
@@ -76,7 +77,9 @@ class Emulator:
     stream events as described on :class:`~.engine.Engine` (by default the last event of each stream of a batch
     or ``n > 1`` request carries two tokens). Generation stops on ``eos_token_ids`` if given, else as real SGLang
     does on the tokenizer's EOS and additional stop tokens and the model config's EOS ids; ``tool_call_parser``
-    decides which matched stop tokens stay in ``text`` (see :mod:`.stop_tokens`).
+    decides which matched stop tokens stay in ``text`` (see :mod:`.stop_tokens`). ``enable_return_routed_experts``
+    is SGLang's flag: requests may then ask for the routing of the fake mixture of experts ``moe`` (default
+    :class:`~.routing.FakeMoe`: 4 layers, 16 experts, top 2), see :mod:`.routing`.
     """
 
     def __init__(
@@ -98,6 +101,8 @@ class Emulator:
         tool_call_parser: str | None = None,
         reasoning_parser: str | None = None,
         seed: int = 0,
+        enable_return_routed_experts: bool = False,
+        moe: FakeMoe | None = None,
         faults: Faults | None = None,
         keep_alive_seconds: float = 5.0,
     ) -> None:
@@ -115,6 +120,7 @@ class Emulator:
             stream_interval=stream_interval,
             merge_last_events=merge_last_events,
             kept_stop_ids=kept_stop_token_ids(tool_call_parser, self.tokenizer),
+            moe=(moe or FakeMoe()) if enable_return_routed_experts else None,
         )
         self.info = ServerInfo(
             model_path=tokenizer,

@@ -56,6 +56,17 @@ _NO_EMBEDDING = {
 }
 
 
+def _rl_args(engine: Engine) -> dict[str, Any]:
+    """The server args RL clients read: which rollout signals the server captures (SGLang's defaults else)."""
+    return {
+        "enable_return_routed_experts": engine.moe is not None,
+        "enable_return_indexer_topk": False,
+        "sampling_mask_max_tokens": 4096,
+        "rl_on_policy_target": None,
+        "enable_deterministic_inference": False,
+    }
+
+
 @dataclass(kw_only=True)
 class ServerInfo:
     """What the emulator reports about itself on the info endpoints."""
@@ -109,6 +120,7 @@ class ServerInfo:
             "stream_interval": engine.stream_interval,
             "incremental_streaming_output": engine.incremental_streaming_output,
             "disaggregation_mode": "null",
+            **_rl_args(engine),
         }
         return {
             **server_args,
