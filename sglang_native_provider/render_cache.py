@@ -170,7 +170,7 @@ def render_prompt(
     if kept is None:
         ids = templating.render_prompt(tokenizer, messages, model=model, **render)
         text = templating.render_text(tokenizer, messages, add_generation_prompt=True, **render)
-        kept = _KeptPrompt(text, array.array("l", ids))
+        kept = _KeptPrompt(text, array.array("i", ids))
     render_cache.put((b"prompt", chain[-1]), kept, len(kept.text) + 4 * len(kept.ids))
     return kept.ids.tolist()
 
