@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import litellm
 import pytest
@@ -10,6 +15,7 @@ from hostile_server import HostileServer
 
 import sglang_native_provider
 from sglang_native_provider.emulator import Emulator
+from sglang_native_provider.server_check import PROBE_TEXT
 
 MESSAGES = [{"role": "user", "content": "Hello"}]
 
@@ -142,3 +148,108 @@ async def test_prompt_ids_outside_the_vocabulary_are_refused_before_sending(emul
     with pytest.raises(litellm.BadRequestError, match="prompt token id 1000000 is outside the tokenizer's vocabulary"):
         await litellm.acompletion(messages=[*MESSAGES, forged, {"role": "user", "content": "More"}], **kwargs)
     assert len(emulator.requests) == 1
+
+
+class PathCounter:
+    """ASGI wrapper of an emulator's app counting the requests per path at the server; ``gateway`` answers as
+    SGLang's model gateway (smg 1.13) does: ``/model_info`` is unknown, ``/v1/tokenize`` wants a ``model`` and
+    then a tokenizer of the gateway's own (``/get_model_info`` and ``/generate`` pass through to the worker)."""
+
+    def __init__(self, app, *, gateway: bool = False) -> None:
+        self.app, self.gateway = app, gateway
+        self.seen: Counter[str] = Counter()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            self.seen[scope["path"]] += 1
+            answer = await self._gateway_answer(scope, receive) if self.gateway else None
+            if answer is not None:
+                status, body = answer
+                await send(
+                    {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]}
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _gateway_answer(scope, receive) -> tuple[int, bytes] | None:
+        if scope["path"] in ("/model_info", "/tokenize"):
+            return 404, b'{"error":{"code":"unknown_url"}}'
+        if scope["path"] != "/v1/tokenize":
+            return None
+        message = await receive()
+        if "model" not in json.loads(message.get("body") or b"{}"):
+            return 422, b"Failed to deserialize the JSON body into the target type: missing field `model`"
+        return 400, b'{"error":{"message":"No tokenizers available.","type":"tokenizer_not_found"}}'
+
+
+def counted(emulator: Emulator, *, gateway: bool = False) -> Counter[str]:
+    """Count ``emulator``'s requests per path (call before it starts)."""
+    emulator.app = counter = PathCounter(emulator.app, gateway=gateway)
+    return counter.seen
+
+
+def prefill_probes(emulator: Emulator) -> int:
+    return sum(body.get("text") == PROBE_TEXT for body in emulator.requests)
+
+
+async def test_concurrent_first_calls_share_one_check_counted_at_the_server():
+    emulator = Emulator("qwen3", tool_call_parser="mistral")
+    seen = counted(emulator)
+    with emulator:
+        kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=MESSAGES)
+        responses = await asyncio.gather(*(litellm.acompletion(max_tokens=2, **kwargs) for _ in range(12)))
+    assert seen["/v1/tokenize"] == 1 and seen["/model_info"] == 1 and seen["/generate"] == 12
+    assert all("--tool-call-parser mistral" in fields_of(r)["server_warnings"][0] for r in responses)
+
+
+def test_concurrent_first_calls_share_one_check_across_threads_and_event_loops():
+    """Sync calls in threads and async calls on event loops of their own, all started together."""
+    emulator = Emulator("qwen3", tool_call_parser="mistral")
+    seen = counted(emulator)
+    with emulator:
+        kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=MESSAGES)
+        start = threading.Barrier(12)
+
+        def sync_call():
+            start.wait(timeout=60)
+            return litellm.completion(max_tokens=2, **kwargs)
+
+        def async_call():
+            start.wait(timeout=60)
+            return asyncio.run(litellm.acompletion(max_tokens=2, **kwargs))
+
+        with ThreadPoolExecutor(12) as pool:
+            futures = [pool.submit(sync_call if i % 2 else async_call) for i in range(12)]
+            responses = [future.result(timeout=120) for future in futures]
+    assert seen["/v1/tokenize"] == 1 and seen["/model_info"] == 1 and seen["/generate"] == 12
+    assert all(fields_of(r)["server_warnings"] for r in responses)
+
+
+async def test_behind_a_gateway_the_check_falls_back_to_what_it_passes_through():
+    """smg's answers: /model_info 404 -> /get_model_info; /v1/tokenize refused -> a worker prefills the probe
+    text; a Llama worker and a Mistral parser are both found, with one probe of each kind."""
+    emulator = Emulator("llama3.1", tool_call_parser="mistral")
+    seen = counted(emulator, gateway=True)
+    with emulator:
+        emulator.script("Hi.")
+        response = await litellm.acompletion(
+            model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=MESSAGES
+        )
+    fields = fields_of(response)
+    warnings = fields["server_warnings"]
+    assert "tokenizes a probe text differently" in warnings[0] and "--tool-call-parser mistral" in warnings[1]
+    assert seen["/v1/tokenize"] == 1 and seen["/model_info"] == 1 and seen["/get_model_info"] == 1
+    assert prefill_probes(emulator) == 1 and seen["/generate"] == 2  # the probe and the request
+
+
+def test_behind_a_gateway_the_sync_check_falls_back_too():
+    emulator = Emulator("qwen3", tool_call_parser="mistral")
+    seen = counted(emulator, gateway=True)
+    with emulator:
+        kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=MESSAGES)
+        first, second = litellm.completion(max_tokens=2, **kwargs), litellm.completion(max_tokens=2, **kwargs)
+    (warning,) = fields_of(first)["server_warnings"]  # the same tokenizer: only the parser differs
+    assert "--tool-call-parser mistral" in warning and fields_of(second)["server_warnings"] == [warning]
+    assert seen["/get_model_info"] == 1 and prefill_probes(emulator) == 1 and seen["/generate"] == 3
