@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import litellm
 import pytest
+from _support import counted
 from hostile_server import HostileServer
 
 import sglang_native_provider
@@ -148,46 +147,6 @@ async def test_prompt_ids_outside_the_vocabulary_are_refused_before_sending(emul
     with pytest.raises(litellm.BadRequestError, match="prompt token id 1000000 is outside the tokenizer's vocabulary"):
         await litellm.acompletion(messages=[*MESSAGES, forged, {"role": "user", "content": "More"}], **kwargs)
     assert len(emulator.requests) == 1
-
-
-class PathCounter:
-    """ASGI wrapper of an emulator's app counting the requests per path at the server; ``gateway`` answers as
-    SGLang's model gateway (smg 1.13) does: ``/model_info`` is unknown, ``/v1/tokenize`` wants a ``model`` and
-    then a tokenizer of the gateway's own (``/get_model_info`` and ``/generate`` pass through to the worker)."""
-
-    def __init__(self, app, *, gateway: bool = False) -> None:
-        self.app, self.gateway = app, gateway
-        self.seen: Counter[str] = Counter()
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            self.seen[scope["path"]] += 1
-            answer = await self._gateway_answer(scope, receive) if self.gateway else None
-            if answer is not None:
-                status, body = answer
-                await send(
-                    {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]}
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _gateway_answer(scope, receive) -> tuple[int, bytes] | None:
-        if scope["path"] in ("/model_info", "/tokenize"):
-            return 404, b'{"error":{"code":"unknown_url"}}'
-        if scope["path"] != "/v1/tokenize":
-            return None
-        message = await receive()
-        if "model" not in json.loads(message.get("body") or b"{}"):
-            return 422, b"Failed to deserialize the JSON body into the target type: missing field `model`"
-        return 400, b'{"error":{"message":"No tokenizers available.","type":"tokenizer_not_found"}}'
-
-
-def counted(emulator: Emulator, *, gateway: bool = False) -> Counter[str]:
-    """Count ``emulator``'s requests per path (call before it starts)."""
-    emulator.app = counter = PathCounter(emulator.app, gateway=gateway)
-    return counter.seen
 
 
 def prefill_probes(emulator: Emulator) -> int:
