@@ -9,8 +9,10 @@ disagreement is logged once and reported on every response of the deployment (``
 Behind SGLang's model gateway (``smg``) ``/model_info`` is unknown (404) and ``/v1/tokenize`` is the gateway's
 own (it wants a ``model`` and a tokenizer of its own): the check then asks ``/get_model_info`` (passed through to
 a worker) and has a worker prefill the probe text through ``/generate`` (``max_new_tokens`` 0), whose input
-logprobs carry the ids it tokenized. A server that cannot be reached is not checked (and is asked again at the
-next request); nothing fails because of the check. Concurrent first calls of a deployment share one check.
+logprobs carry the ids it tokenized. smg is recognized by its answer to an unknown path, and that it drops
+``structural_tag`` and ``logit_bias`` is reported. A server that cannot be reached is not checked (and is asked
+again at the next request); nothing fails because of the check. Concurrent first calls of a deployment share one
+check.
 """
 
 from __future__ import annotations
@@ -76,6 +78,20 @@ def _needs_prefill(probe: Probe | None) -> bool:
 def _needs_legacy_info(probe: Probe | None) -> bool:
     """A server that does not know ``/model_info`` (the gateway) is asked its deprecated ``/get_model_info``."""
     return probe is not None and probe.status == 404
+
+
+def _behind_gateway(probe: Probe | None) -> bool:
+    """smg's answer to a path it does not route: 404 with ``{"error": {"code": "unknown_url"}}``."""
+    if probe is None or probe.status != 404 or not isinstance(probe.answer, Mapping):
+        return False
+    error = probe.answer.get("error")
+    return isinstance(error, Mapping) and error.get("code") == "unknown_url"
+
+
+_GATEWAY_WARNING = (
+    "the server is SGLang's model gateway (smg), which drops sampling_params.structural_tag and logit_bias on "
+    "the way to its workers (smg 1.13): a forced tool_choice and logit_bias are not enforced through it"
+)
 
 
 def _tokenizer_warning(probe: Probe | None, tokenizer, source: str) -> str | None:
@@ -151,13 +167,18 @@ class ServerChecks:
         """The warnings of a deployment already checked, or None."""
         return self._results.get(deployment)
 
-    def _finish(self, deployment: _Deployment, probes: tuple[Probe | None, Probe | None], tokenizer) -> tuple[str, ...]:
-        tokenized, info = probes
+    def _finish(
+        self, deployment: _Deployment, tokenized: Probe | None, infos: tuple[Probe | None, Probe | None], tokenizer
+    ) -> tuple[str, ...]:
+        """Record the warnings of the probes' answers (``infos``: ``/model_info``'s and the one read)."""
+        asked, info = infos
         warnings = [
             warning
             for warning in (_tokenizer_warning(tokenized, tokenizer, deployment.tokenizer),)
             if warning is not None
         ] + _parser_warnings(info, deployment, self._registries)
+        if _behind_gateway(asked):
+            warnings.append(_GATEWAY_WARNING)
         if tokenized is None and info is None:
             return ()  # the server did not answer: checked again at the next request
         with self._lock:
@@ -193,8 +214,8 @@ class ServerChecks:
             return await asyncio.wrap_future(running)
         warnings: tuple[str, ...] = ()
         try:
-            probes = await asyncio.gather(self._atokenized(config, deployment), self._amodel_info(config))
-            warnings = self._finish(deployment, (probes[0], probes[1]), tokenizer)
+            tokenized, infos = await asyncio.gather(self._atokenized(config, deployment), self._amodel_info(config))
+            warnings = self._finish(deployment, tokenized, infos, tokenizer)
         finally:
             self._settle(deployment, running, warnings)
         return warnings
@@ -203,9 +224,10 @@ class ServerChecks:
         probe = await self._client.aprobe(config, _TOKENIZE, _tokenize_body(deployment.model))
         return await self._client.aprobe(config, _GENERATE, _PREFILL) if _needs_prefill(probe) else probe
 
-    async def _amodel_info(self, config) -> Probe | None:
+    async def _amodel_info(self, config) -> tuple[Probe | None, Probe | None]:
+        """``/model_info``'s answer and the one to read (``/get_model_info``'s when the first is a 404)."""
         probe = await self._client.aprobe(config, _MODEL_INFO)
-        return await self._client.aprobe(config, _LEGACY_MODEL_INFO) if _needs_legacy_info(probe) else probe
+        return probe, await self._client.aprobe(config, _LEGACY_MODEL_INFO) if _needs_legacy_info(probe) else probe
 
     def check(self, config, deployment: _Deployment, tokenizer) -> tuple[str, ...]:
         known = self.known(deployment)
@@ -222,10 +244,9 @@ class ServerChecks:
             tokenized = self._client.probe(config, _TOKENIZE, _tokenize_body(deployment.model))
             if _needs_prefill(tokenized):
                 tokenized = self._client.probe(config, _GENERATE, _PREFILL)
-            info = self._client.probe(config, _MODEL_INFO)
-            if _needs_legacy_info(info):
-                info = self._client.probe(config, _LEGACY_MODEL_INFO)
-            warnings = self._finish(deployment, (tokenized, info), tokenizer)
+            asked = self._client.probe(config, _MODEL_INFO)
+            info = self._client.probe(config, _LEGACY_MODEL_INFO) if _needs_legacy_info(asked) else asked
+            warnings = self._finish(deployment, tokenized, (asked, info), tokenizer)
         finally:
             self._settle(deployment, running, warnings)
         return warnings

@@ -10,9 +10,11 @@ import itertools
 import re
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import litellm
 import pytest
+import yaml
 from _gateway import gateway, healthy_workers
 from _support import counted
 
@@ -131,7 +133,9 @@ async def test_the_server_check_runs_once_through_the_gateway():
                     for _ in range(12)
                 )
             )
-    assert all("--tool-call-parser mistral" in fields_of(r)["server_warnings"][0] for r in responses)
+    for response in responses:
+        parser, gateway_ = fields_of(response)["server_warnings"]
+        assert "--tool-call-parser mistral" in parser and "drops sampling_params.structural_tag" in gateway_
     total = sum(seen, Counter()) - at_start
     assert total["/get_model_info"] == 1 and prefill_probes(pool) == 1
     assert total["/model_info"] == 0 and total["/v1/tokenize"] == 0  # the gateway answers those itself
@@ -375,3 +379,22 @@ async def test_round_robin_spreads_streams_and_retries_a_dead_workers_share():
             for i in range(30):
                 await litellm.acompletion(**settings(url), messages=[{"role": "user", "content": f"again {i}"}], **ask)
             assert sum(emulator.faults.calls for emulator in pool) == 30 + 1 + 30
+
+
+async def test_the_example_router_config_keeps_each_session_on_one_worker(monkeypatch):
+    """examples/gateway_router.yaml: a LiteLLM Router whose one deployment is the gateway."""
+    config = yaml.safe_load((Path(__file__).resolve().parent.parent / "examples" / "gateway_router.yaml").read_text())
+    async with workers() as pool:
+        with gateway(pool, "consistent_hashing") as url:
+            monkeypatch.setenv("SGLANG_GATEWAY", url)
+            router = litellm.Router(**config)
+            for n in range(9):
+                messages = [{"role": "user", "content": f"Routed session {n}."}]
+                for _ in range(2):
+                    response = await router.acompletion(
+                        model="qwen3", messages=messages, max_tokens=4, metadata={"session_id": f"routed-{n}"}
+                    )
+                    messages += [response.choices[0].message.model_dump(), {"role": "user", "content": "More?"}]
+    where = sessions_at(pool)
+    assert len(where) == 9 and all(len(at) == 2 and len(set(at)) == 1 for at in where.values())
+    assert len({at[0] for at in where.values()}) >= 2

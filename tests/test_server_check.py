@@ -199,6 +199,7 @@ async def test_behind_a_gateway_the_check_falls_back_to_what_it_passes_through()
     fields = fields_of(response)
     warnings = fields["server_warnings"]
     assert "tokenizes a probe text differently" in warnings[0] and "--tool-call-parser mistral" in warnings[1]
+    assert "drops sampling_params.structural_tag and logit_bias" in warnings[2]
     assert seen["/v1/tokenize"] == 1 and seen["/model_info"] == 1 and seen["/get_model_info"] == 1
     assert prefill_probes(emulator) == 1 and seen["/generate"] == 2  # the probe and the request
 
@@ -209,6 +210,7 @@ def test_behind_a_gateway_the_sync_check_falls_back_too():
     with emulator:
         kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=MESSAGES)
         first, second = litellm.completion(max_tokens=2, **kwargs), litellm.completion(max_tokens=2, **kwargs)
-    (warning,) = fields_of(first)["server_warnings"]  # the same tokenizer: only the parser differs
-    assert "--tool-call-parser mistral" in warning and fields_of(second)["server_warnings"] == [warning]
+    warning, gateway = fields_of(first)["server_warnings"]  # the same tokenizer: only the parser differs
+    assert "--tool-call-parser mistral" in warning and "model gateway (smg)" in gateway
+    assert fields_of(second)["server_warnings"] == [warning, gateway]
     assert seen["/get_model_info"] == 1 and prefill_probes(emulator) == 1 and seen["/generate"] == 3
