@@ -189,9 +189,13 @@ class ServerChecks:
         return tuple(warnings)
 
     def _claim(self, deployment: _Deployment) -> tuple[concurrent.futures.Future, bool]:
-        """The deployment's check under way and False, or a new one for the caller to run and True."""
+        """The deployment's check under way (or just finished) and False, or a new one for the caller to run and
+        True."""
         with self._lock:
             running = self._running.get(deployment)
+            if running is None and deployment in self._results:  # finished since the caller looked
+                running = concurrent.futures.Future()
+                running.set_result(self._results[deployment])
             if running is not None:
                 return running, False
             running = self._running[deployment] = concurrent.futures.Future()
