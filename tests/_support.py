@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import json
 import os
 import secrets
 import socket
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import httpx
 import litellm
 import pytest
 
-from sglang_native_provider.emulator import SGLANG_VERSION
+from sglang_native_provider.emulator import SGLANG_VERSION, Emulator
 from sglang_native_provider.offline_tokenizers import cache_root
 
 
@@ -140,3 +141,43 @@ def chat(emulator, **kwargs):
     kwargs.setdefault("tokenizer", "offline:qwen3")
     kwargs.setdefault("model", "sglang_native/qwen3")
     return litellm.acompletion(api_base=emulator.url, **kwargs)
+
+
+class PathCounter:
+    """ASGI wrapper of an emulator's app counting the requests per path at the server; ``gateway`` answers as
+    SGLang's model gateway (smg 1.13) does: ``/model_info`` is unknown, ``/v1/tokenize`` wants a ``model`` and
+    then a tokenizer of the gateway's own (``/get_model_info`` and ``/generate`` pass through to the worker)."""
+
+    def __init__(self, app, *, gateway: bool = False) -> None:
+        self.app, self.gateway = app, gateway
+        self.seen: Counter[str] = Counter()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            self.seen[scope["path"]] += 1
+            answer = await self._gateway_answer(scope, receive) if self.gateway else None
+            if answer is not None:
+                status, body = answer
+                await send(
+                    {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]}
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _gateway_answer(scope, receive) -> tuple[int, bytes] | None:
+        if scope["path"] in ("/model_info", "/tokenize"):
+            return 404, b'{"error":{"code":"unknown_url"}}'
+        if scope["path"] != "/v1/tokenize":
+            return None
+        message = await receive()
+        if "model" not in json.loads(message.get("body") or b"{}"):
+            return 422, b"Failed to deserialize the JSON body into the target type: missing field `model`"
+        return 400, b'{"error":{"message":"No tokenizers available.","type":"tokenizer_not_found"}}'
+
+
+def counted(emulator: Emulator, *, gateway: bool = False) -> Counter[str]:
+    """Count ``emulator``'s requests per path (call before it starts)."""
+    emulator.app = counter = PathCounter(emulator.app, gateway=gateway)
+    return counter.seen

@@ -1,5 +1,6 @@
 """docs/benchmarks.md reports the committed run in benchmarks/results/bench.json: its targets are the ones the
-raw rows give, and every scenario and target figure appears in the document."""
+raw rows give, and every scenario and target figure appears in the document; likewise the gateway run
+(benchmarks/results/gateway_cache.json)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench  # noqa: E402
+import gateway_cache  # noqa: E402
 import report  # noqa: E402
 
 
@@ -27,3 +29,11 @@ def test_the_document_reports_the_committed_run():
     assert f"| {results['targets']['rss_growth_mb_over_soak']:.1f} MB |" in document
     assert (ROOT / "docs" / "benchmarks.png").stat().st_size > 10_000
     assert "docs/benchmarks.md" in (ROOT / "README.md").read_text()
+
+
+def test_the_document_reports_the_committed_gateway_run():
+    results = json.loads((ROOT / "benchmarks" / "results" / "gateway_cache.json").read_text())
+    assert [row["scenario"] for row in results["scenarios"]] == [name for name, _, _ in gateway_cache.SCENARIOS]
+    document = (ROOT / "docs" / "benchmarks.md").read_text()
+    for line in gateway_cache.table(results):
+        assert line in document

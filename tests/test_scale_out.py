@@ -1,14 +1,11 @@
-"""Many SGLang workers behind real balancers: LiteLLM's Router (examples/router_scaleout.yaml), its proxy with
-health checks (examples/proxy_scaleout.yaml) and SGLang's own Rust router (``sglang-router``). Requests spread,
-dead or failing workers are routed around, and the calls counted at the workers show that no request is lost
-or sent twice."""
+"""Many SGLang workers behind LiteLLM's balancers: its Router (examples/router_scaleout.yaml) and its proxy with
+health checks (examples/proxy_scaleout.yaml). Requests spread, dead or failing workers are routed around, and the
+calls counted at the workers show that no request is lost or sent twice. SGLang's own gateway: test_gateway.py."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +13,7 @@ import httpx
 import litellm
 import pytest
 import yaml
-from _support import free_port, litellm_proxy, wait_until_serving
+from _support import litellm_proxy
 
 import sglang_native_provider
 from sglang_native_provider.emulator import Emulator, Faults, load_emulator_tokenizer
@@ -162,37 +159,3 @@ def test_proxy_health_checks_take_a_dead_worker_out_of_the_draw_and_back(tmp_pat
     finally:
         for emulator in pool:
             emulator.stop()
-
-
-@contextlib.contextmanager
-def sglang_router(pool: list[Emulator]):
-    """SGLang's Rust router (PyPI ``sglang-router``) on a free loopback port, round-robin over ``pool``."""
-    port = free_port()
-    command = [
-        *(sys.executable, "-m", "sglang_router.launch_router", "--host", "127.0.0.1", "--port", str(port)),
-        *("--worker-urls", *(emulator.url for emulator in pool), "--policy", "round_robin"),
-        *("--prometheus-port", str(free_port()), "--log-level", "error", "--health-check-interval-secs", "1"),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/health", process, timeout=60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
-async def test_sglang_router_in_front_of_emulator_workers():
-    async with workers(None, None, None) as pool:
-        with sglang_router(pool) as url:
-            settings = {"model": "sglang_native/qwen3", "api_base": url, "tokenizer": "offline:qwen3"}
-            await ask(lambda **kw: litellm.acompletion(**settings, **kw), 30)
-            assert calls(pool) == [10, 10, 10]  # round robin, each request once
-            stream = await litellm.acompletion(
-                **settings, messages=[{"role": "user", "content": "stream"}], max_tokens=4, stream=True
-            )
-            chunks = [chunk async for chunk in stream]
-            assert chunks[-1].choices[0].finish_reason in ("stop", "length")
-            await asyncio.to_thread(pool[0].stop)
-            await ask(lambda **kw: litellm.acompletion(**settings, **kw), 30)
-            assert sum(calls(pool)) == 30 + 1 + 30  # the router retried the dead worker's share elsewhere

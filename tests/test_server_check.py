@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import litellm
 import pytest
+from _support import counted
 from hostile_server import HostileServer
 
 import sglang_native_provider
 from sglang_native_provider.emulator import Emulator
+from sglang_native_provider.server_check import PROBE_TEXT
 
 MESSAGES = [{"role": "user", "content": "Hello"}]
 
@@ -142,3 +147,70 @@ async def test_prompt_ids_outside_the_vocabulary_are_refused_before_sending(emul
     with pytest.raises(litellm.BadRequestError, match="prompt token id 1000000 is outside the tokenizer's vocabulary"):
         await litellm.acompletion(messages=[*MESSAGES, forged, {"role": "user", "content": "More"}], **kwargs)
     assert len(emulator.requests) == 1
+
+
+def prefill_probes(emulator: Emulator) -> int:
+    return sum(body.get("text") == PROBE_TEXT for body in emulator.requests)
+
+
+async def test_concurrent_first_calls_share_one_check_counted_at_the_server():
+    emulator = Emulator("qwen3", tool_call_parser="mistral")
+    seen = counted(emulator)
+    with emulator:
+        kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=MESSAGES)
+        responses = await asyncio.gather(*(litellm.acompletion(max_tokens=2, **kwargs) for _ in range(12)))
+    assert seen["/v1/tokenize"] == 1 and seen["/model_info"] == 1 and seen["/generate"] == 12
+    assert all("--tool-call-parser mistral" in fields_of(r)["server_warnings"][0] for r in responses)
+
+
+def test_concurrent_first_calls_share_one_check_across_threads_and_event_loops():
+    """Sync calls in threads and async calls on event loops of their own, all started together."""
+    emulator = Emulator("qwen3", tool_call_parser="mistral")
+    seen = counted(emulator)
+    with emulator:
+        kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=MESSAGES)
+        start = threading.Barrier(12)
+
+        def sync_call():
+            start.wait(timeout=60)
+            return litellm.completion(max_tokens=2, **kwargs)
+
+        def async_call():
+            start.wait(timeout=60)
+            return asyncio.run(litellm.acompletion(max_tokens=2, **kwargs))
+
+        with ThreadPoolExecutor(12) as pool:
+            futures = [pool.submit(sync_call if i % 2 else async_call) for i in range(12)]
+            responses = [future.result(timeout=120) for future in futures]
+    assert seen["/v1/tokenize"] == 1 and seen["/model_info"] == 1 and seen["/generate"] == 12
+    assert all(fields_of(r)["server_warnings"] for r in responses)
+
+
+async def test_behind_a_gateway_the_check_falls_back_to_what_it_passes_through():
+    """smg's answers: /model_info 404 -> /get_model_info; /v1/tokenize refused -> a worker prefills the probe
+    text; a Llama worker and a Mistral parser are both found, with one probe of each kind."""
+    emulator = Emulator("llama3.1", tool_call_parser="mistral")
+    seen = counted(emulator, gateway=True)
+    with emulator:
+        emulator.script("Hi.")
+        response = await litellm.acompletion(
+            model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=MESSAGES
+        )
+    fields = fields_of(response)
+    warnings = fields["server_warnings"]
+    assert "tokenizes a probe text differently" in warnings[0] and "--tool-call-parser mistral" in warnings[1]
+    assert "drops sampling_params.structural_tag and logit_bias" in warnings[2]
+    assert seen["/v1/tokenize"] == 1 and seen["/model_info"] == 1 and seen["/get_model_info"] == 1
+    assert prefill_probes(emulator) == 1 and seen["/generate"] == 2  # the probe and the request
+
+
+def test_behind_a_gateway_the_sync_check_falls_back_too():
+    emulator = Emulator("qwen3", tool_call_parser="mistral")
+    seen = counted(emulator, gateway=True)
+    with emulator:
+        kwargs = dict(model="sglang_native/qwen3", api_base=emulator.url, tokenizer="offline:qwen3", messages=MESSAGES)
+        first, second = litellm.completion(max_tokens=2, **kwargs), litellm.completion(max_tokens=2, **kwargs)
+    warning, gateway = fields_of(first)["server_warnings"]  # the same tokenizer: only the parser differs
+    assert "--tool-call-parser mistral" in warning and "model gateway (smg)" in gateway
+    assert fields_of(second)["server_warnings"] == [warning, gateway]
+    assert seen["/get_model_info"] == 1 and prefill_probes(emulator) == 1 and seen["/generate"] == 3

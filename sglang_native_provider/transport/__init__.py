@@ -13,8 +13,8 @@ It imports no LiteLLM response types, parsers, templating or emulator: only ``er
 
 from __future__ import annotations
 
-from .client import GenerateClient, Probe
+from .client import PROBE_TIMEOUT, GenerateClient, Probe
 from .errors import error_message
 from .sse import DONE, LineSplitter, sse_event
 
-__all__ = ["DONE", "GenerateClient", "LineSplitter", "Probe", "error_message", "sse_event"]
+__all__ = ["DONE", "PROBE_TIMEOUT", "GenerateClient", "LineSplitter", "Probe", "error_message", "sse_event"]

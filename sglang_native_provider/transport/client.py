@@ -30,13 +30,13 @@ from .errors import ResponseTooLarge, error_answer, mapped_errors
 from .sessions import BackgroundLoop, SessionPools
 from .sse import EventReader
 
-__all__ = ["GenerateClient", "Probe"]
+__all__ = ["PROBE_TIMEOUT", "GenerateClient", "Probe"]
 
 logger = logging.getLogger(__name__)
 
 _HEADERS = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
 _ABORT_TIMEOUT = 2.0  # seconds; an abort runs while the caller's cancellation waits for it
-_PROBE_TIMEOUT = 5.0  # seconds; a probe of the server (see server_check.py) is best effort
+PROBE_TIMEOUT = 5.0  # seconds; a probe of the server (see server_check.py) is best effort
 _PROBE_BYTES = 1 << 20
 
 
@@ -167,7 +167,7 @@ class GenerateClient:
         url = f"{config.api_base}{path}"
         try:
             sessions = await self._sessions.get(config.ssl_verify)
-            async with timeout_at(deadline_after(min(config.timeout, _PROBE_TIMEOUT))):
+            async with timeout_at(deadline_after(min(config.timeout, PROBE_TIMEOUT))):
                 data = None if body is None else json.dumps(body)
                 method = sessions.pooled.get if body is None else functools.partial(sessions.pooled.post, data=data)
                 async with method(url, headers=_headers(config), allow_redirects=False) as response:
