@@ -99,10 +99,12 @@ def _processor_file(path: str, model: str) -> ImageProcessor:
     return ImageProcessor.of(config, model)
 
 
-def _processor(config: DeploymentConfig, model: str) -> ImageProcessor:
+def _processor(config: DeploymentConfig, where: str, model: str) -> ImageProcessor:
     setting = config.image_processor
     if setting is None:
-        raise bad_request(f"{model!r} takes no images: set image_processor (its preprocessor_config.json)", model)
+        raise bad_request(
+            f"{where}: {model!r} takes no images: set image_processor (its preprocessor_config.json)", model
+        )
     return _processor_file(setting, model) if isinstance(setting, str) else ImageProcessor.of(setting, model)
 
 
@@ -153,7 +155,7 @@ class VisionRequest:
         first = next(image_parts(messages), None)
         if first is None:
             return None
-        processor = _processor(config, model)
+        processor = _processor(config, first[0], model)
         if _PLACEHOLDER not in template:
             raise bad_request(f"{first[0]}: the chat template of {model!r} has no image placeholder", model)
         pad_id = tokenizer.convert_tokens_to_ids(_PLACEHOLDER)

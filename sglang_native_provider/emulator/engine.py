@@ -25,6 +25,7 @@ from typing import Any
 
 from .model import FakeModel, LogprobRow, PrefixCache
 from .requests import GenerateError, Job
+from .vision import ImageTokens
 
 __all__ = ["Engine"]
 
@@ -79,6 +80,7 @@ class Engine:
         stream_interval: int = 1,
         merge_last_events: bool | None = None,
         kept_stop_ids: frozenset[int] = frozenset(),
+        image_tokens: ImageTokens | None = None,
     ) -> None:
         if stream_interval < 1:
             raise ValueError(f"stream_interval must be at least 1, got {stream_interval}")
@@ -90,6 +92,8 @@ class Engine:
         self.stream_interval = stream_interval
         self.merge_last_events = merge_last_events
         self.kept_stop_ids = kept_stop_ids
+        self.image_tokens = image_tokens
+        """A vision model's image tokens (see vision.py); None for a text model, which ignores ``image_data``."""
         self.cache = PrefixCache()
         self.abort_requests: list[str] = []
         """Every rid ``/abort_request`` asked for (``"*"`` for abort_all), for tests to check."""

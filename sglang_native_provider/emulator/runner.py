@@ -23,6 +23,7 @@ from .model_config import ModelConfig, load_model_config, recipe_model_config
 from .server import ServerInfo, create_app, json_response
 from .stop_tokens import kept_stop_token_ids, stop_token_ids
 from .tokenizer import FastTokenizer
+from .vision import ImageTokens
 
 __all__ = ["Emulator", "load_emulator_tokenizer"]
 
@@ -76,7 +77,8 @@ class Emulator:
     stream events as described on :class:`~.engine.Engine` (by default the last event of each stream of a batch
     or ``n > 1`` request carries two tokens). Generation stops on ``eos_token_ids`` if given, else as real SGLang
     does on the tokenizer's EOS and additional stop tokens and the model config's EOS ids; ``tool_call_parser``
-    decides which matched stop tokens stay in ``text`` (see :mod:`.stop_tokens`).
+    decides which matched stop tokens stay in ``text`` (see :mod:`.stop_tokens`). ``image_processor`` (a Qwen2-VL
+    ``preprocessor_config.json``, path or content) makes it a vision model taking ``image_data`` (see :mod:`.vision`).
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class Emulator:
         seed: int = 0,
         faults: Faults | None = None,
         keep_alive_seconds: float = 5.0,
+        image_processor: str | Path | dict | None = None,
     ) -> None:
         self.tokenizer = load_emulator_tokenizer(tokenizer)
         config = _model_config(tokenizer, model_config)
@@ -115,6 +118,7 @@ class Emulator:
             stream_interval=stream_interval,
             merge_last_events=merge_last_events,
             kept_stop_ids=kept_stop_token_ids(tool_call_parser, self.tokenizer),
+            image_tokens=ImageTokens.of(self.tokenizer, image_processor) if image_processor is not None else None,
         )
         self.info = ServerInfo(
             model_path=tokenizer,
