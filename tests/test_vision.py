@@ -385,3 +385,36 @@ async def test_a_text_model_ignores_image_data(emulator, qwen3_tokenizer):
             },
         )
     assert answer.status_code == 200 and answer.json()["prompt_token_ids"] == ids
+
+
+async def test_a_session_continues_on_the_ledger_when_the_metadata_is_dropped(vl_emulator):
+    """A framework that keeps plain dicts: the ledger finds the turn (images fingerprinted with the messages)."""
+    red, blue = png(RED), png(BLUE, "blue")
+    session = {"metadata": {"session_id": "vision-ledger-1"}}
+    messages = [{"role": "user", "content": [image_part(red), {"type": "text", "text": "Color?"}]}]
+    vl_emulator.script("Red.")
+    first = (await vl_chat(vl_emulator, messages, **session)).choices[0].message
+    turn = [
+        *first.provider_specific_fields["prompt_token_ids"],
+        *first.provider_specific_fields["completion_token_ids"],
+    ]
+    messages += [{"role": "assistant", "content": first.content}, {"role": "user", "content": [image_part(blue)]}]
+    vl_emulator.script("Blue.")
+    fields = (await vl_chat(vl_emulator, messages, **session)).choices[0].message.provider_specific_fields
+    assert "continuation_warning" not in fields
+    assert fields["prompt_token_ids"][: len(turn)] == turn
+    assert fields["prompt_token_ids"].count(IMAGE_PAD) == 391 + 8
+
+
+def test_a_size_only_processor_config():
+    """Configs that give only ``size`` (as Qwen3-VL's, patch 16) read its edges as the pixel bounds."""
+    config = {
+        "image_processor_type": "Qwen2VLImageProcessorFast",
+        "patch_size": 16,
+        "merge_size": 2,
+        "size": {"longest_edge": 16777216, "shortest_edge": 65536},
+    }
+    processor = ImageProcessor.of(config, "m")
+    for height, width in [(480, 640), (1, 1), (5000, 9000)]:
+        h, w = SMART_RESIZE(height, width, 32, min_pixels=65536, max_pixels=16777216)
+        assert processor.tokens(height, width) == (h // 16) * (w // 16) // 4
