@@ -201,6 +201,7 @@ async def test_image_in_a_continued_turn(vl_emulator, tokenizer):
     turn = [*first_fields["prompt_token_ids"], *first_fields["completion_token_ids"]]
     assert fields["prompt_token_ids"][: len(turn)] == turn
     assert "continuation_warning" not in fields
+    assert fields["template_drift"] == {"detected": False, "first_difference": None}
     new = fields["prompt_token_ids"][len(turn) :]
     assert new.count(IMAGE_PAD) == 8 and new[new.index(IMAGE_PAD) - 1] == VISION_START
     body = vl_emulator.requests[-1]
