@@ -105,6 +105,18 @@ class DeploymentConfig(BaseModel):
     session_store_errors: Literal["fail", "rerender"] = "fail"
     """An unreachable session store fails the request (``APIConnectionError`` naming the store), or is
     logged and the request goes on without the ledger (re-rendering what it cannot continue)."""
+    image_processor: str | dict[str, Any] | None = None
+    """The model's ``preprocessor_config.json`` (a path, or its content): how many tokens each image takes.
+    Without it, image parts are refused. Only Qwen2-VL's image processor is understood (Qwen2-VL, Qwen2.5-VL)."""
+    local_image_root: str | None = None
+    """A directory whose files messages may name as images (``file://`` URLs or plain paths); by default no
+    local file is read."""
+    max_image_bytes: int = Field(default=20 * 2**20, gt=0)
+    """The largest image a message may carry (decoded bytes)."""
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+    """The most pixels (width x height) an image may have before it is decoded."""
+    max_images_per_request: int = Field(default=32, gt=0)
+    """The most images one request's messages may carry (the whole conversation's)."""
 
     @field_validator("api_base")
     @classmethod

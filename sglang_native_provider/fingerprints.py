@@ -52,7 +52,8 @@ def _history_digest(message: Mapping[str, Any]) -> bytes:
     """What must not change in a message for the history to be the same (see the module docstring)."""
     role = message["role"]
     if role != "assistant":
-        return role.encode() + _text_digest(message.get("content") or "")
+        content = message.get("content") or ""
+        return role.encode() + (_text_digest(content) if isinstance(content, str) else _value_digest(content))
     parts = [b"assistant", _text_digest((message.get("content") or "").strip())]
     for call in message.get("tool_calls") or ():
         parts += [_text_digest(call["function"]["name"]), _value_digest(call["function"]["arguments"])]

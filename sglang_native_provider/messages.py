@@ -30,20 +30,39 @@ def _as_dict(message: Any) -> Mapping[str, Any]:
     raise TypeError(type(message).__name__)
 
 
-def _text_content(content: Any, where: str, model: str) -> str:
+def _image_part(part: Mapping[str, Any], where: str, model: str) -> dict[str, Any]:
+    """An OpenAI ``image_url`` part as the ``{"type": "image"}`` part VLM chat templates render a placeholder
+    for; the image itself is checked and decoded later (:mod:`.images`)."""
+    image_url = part.get("image_url")
+    url = image_url.get("url") if isinstance(image_url, Mapping) else image_url
+    if not isinstance(url, str) or not url:
+        raise bad_request(f"{where}: image_url must be {{'url': 'data:image/...;base64,...'}}", model)
+    return {"type": "image", "image": url}
+
+
+def _content_part(part: Any, where: str, role: str, model: str) -> dict[str, Any]:
+    kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
+    if kind == "text" and isinstance(part.get("text"), str):
+        return {"type": "text", "text": part["text"]}
+    if kind == "image_url" and role == "user":
+        return _image_part(part, where, model)
+    if kind == "image_url":
+        raise bad_request(f"{where}: image parts are accepted in user messages only", model)
+    raise bad_request(f"{where}: content part of type {kind!r} is not supported (text and image_url only)", model)
+
+
+def _content(content: Any, where: str, role: str, model: str) -> str | list[dict[str, Any]]:
+    """A message's content: text (text parts joined by newlines), or, when it has images, its parts in order
+    (``{"type": "text", "text": ...}`` and ``{"type": "image", "image": url}``)."""
     if content is None:
         return ""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        texts = []
-        for part in content:
-            if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                texts.append(part["text"])
-            else:
-                kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
-                raise bad_request(f"{where}: content part of type {kind!r} is not supported (text only)", model)
-        return "\n".join(texts)
+        parts = [_content_part(part, f"{where}.content[{index}]", role, model) for index, part in enumerate(content)]
+        if any(part["type"] == "image" for part in parts):
+            return parts
+        return "\n".join(part["text"] for part in parts)
     raise bad_request(f"{where}: content must be a string or a list of content parts", model)
 
 
@@ -85,7 +104,7 @@ def normalize_messages(messages: Sequence[Any], model: str) -> list[dict[str, An
         role = _ROLES.get(message.get("role"))
         if role is None:
             raise bad_request(f"{where} has unknown role {message.get('role')!r}", model)
-        entry: dict[str, Any] = {"role": role, "content": _text_content(message.get("content"), where, model)}
+        entry: dict[str, Any] = {"role": role, "content": _content(message.get("content"), where, role, model)}
         for key in _KEPT_KEYS:
             if message.get(key) is not None:
                 entry[key] = message[key]

@@ -32,6 +32,7 @@ from .templating import prompt_tokenizer, resolve_chat_template
 from .tokenizer_loading import tokenizers
 from .tool_choice import ToolChoice, resolve_tool_choice
 from .validation import vocab_size
+from .vision import ImagePrompt, VisionRequest
 
 __all__ = ["PreparedCall", "prepare"]
 
@@ -206,8 +207,14 @@ def prepare(
     if session is not None and config.routing_key is None:
         config = config.model_copy(update={"routing_key": session.session_id})
     conversation = _Conversation.of(messages, asked, session, config, litellm_params)
+    vision = VisionRequest.of(conversation.messages, config, tokenizer, template_source, model)
     prompt = _prompt(conversation, asked, config, tokenizer, model)
-    return PreparedCall.of(model, config, asked, conversation, prompt, output_format, tool_choice, tokenizer)
+    images = None
+    if vision is not None:
+        prompt, images = vision.apply(prompt, model)
+    call = PreparedCall.of(model, config, asked, conversation, prompt, output_format, tool_choice, tokenizer)
+    call.images = images
+    return call
 
 
 @dataclasses.dataclass
@@ -225,6 +232,9 @@ class PreparedCall:
     server_check: Any = None
     """The deployment to check once against the server (``server_check.ServerChecks``), or None."""
     rid: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+    images: ImagePrompt | None = None
+    """The prompt's images: ``/generate`` then receives one placeholder per image and the images (see vision.py),
+    while ``prompt.ids`` holds the expanded ids the model sees."""
 
     @classmethod
     def of(
@@ -289,10 +299,12 @@ class PreparedCall:
         body: dict[str, Any] = {
             "rid": self.rid,
             "stream": stream,
-            "input_ids": self.prompt.ids,
+            "input_ids": self.images.input_ids if self.images else self.prompt.ids,
             "sampling_params": self.sampling.sampling_params,
             "return_logprob": True,
         }
+        if self.images:
+            body["image_data"] = self.images.image_data
         if self.sampling.top_logprobs:
             body["top_logprobs_num"] = self.sampling.top_logprobs
         if self.require_reasoning:

@@ -26,6 +26,7 @@ from typing import Any
 from .model import FakeModel, LogprobRow, PrefixCache
 from .requests import GenerateError, Job
 from .routing import FakeMoe
+from .vision import ImageTokens
 
 __all__ = ["Engine"]
 
@@ -82,6 +83,7 @@ class Engine:
         merge_last_events: bool | None = None,
         kept_stop_ids: frozenset[int] = frozenset(),
         moe: FakeMoe | None = None,
+        image_tokens: ImageTokens | None = None,
     ) -> None:
         if stream_interval < 1:
             raise ValueError(f"stream_interval must be at least 1, got {stream_interval}")
@@ -94,6 +96,8 @@ class Engine:
         self.merge_last_events = merge_last_events
         self.kept_stop_ids = kept_stop_ids
         self.moe = moe
+        self.image_tokens = image_tokens
+        """A vision model's image tokens (see vision.py); None for a text model, which ignores ``image_data``."""
         self.cache = PrefixCache()
         self.abort_requests: list[str] = []
         """Every rid ``/abort_request`` asked for (``"*"`` for abort_all), for tests to check."""

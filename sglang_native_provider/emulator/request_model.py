@@ -83,6 +83,7 @@ class GenerateReqInput:
     routing_key: str | None = None
     conversation_id: str | None = None
     cache_salt: str | list[str] | None = None
+    image_data: Any = None
 
 
 _ADAPTER = TypeAdapter(GenerateReqInput)

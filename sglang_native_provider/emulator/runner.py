@@ -24,6 +24,7 @@ from .routing import FakeMoe
 from .server import ServerInfo, create_app, json_response
 from .stop_tokens import kept_stop_token_ids, stop_token_ids
 from .tokenizer import FastTokenizer
+from .vision import ImageTokens
 
 __all__ = ["Emulator", "load_emulator_tokenizer"]
 
@@ -79,7 +80,8 @@ class Emulator:
     does on the tokenizer's EOS and additional stop tokens and the model config's EOS ids; ``tool_call_parser``
     decides which matched stop tokens stay in ``text`` (see :mod:`.stop_tokens`). ``enable_return_routed_experts``
     is SGLang's flag: requests may then ask for the routing of the fake mixture of experts ``moe`` (default
-    :class:`~.routing.FakeMoe`: 4 layers, 16 experts, top 2), see :mod:`.routing`.
+    :class:`~.routing.FakeMoe`: 4 layers, 16 experts, top 2), see :mod:`.routing`. ``image_processor`` (a Qwen2-VL
+    ``preprocessor_config.json``, path or content) makes it a vision model taking ``image_data`` (see :mod:`.vision`).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class Emulator:
         moe: FakeMoe | None = None,
         faults: Faults | None = None,
         keep_alive_seconds: float = 5.0,
+        image_processor: str | Path | dict | None = None,
     ) -> None:
         self.tokenizer = load_emulator_tokenizer(tokenizer)
         config = _model_config(tokenizer, model_config)
@@ -121,6 +124,7 @@ class Emulator:
             merge_last_events=merge_last_events,
             kept_stop_ids=kept_stop_token_ids(tool_call_parser, self.tokenizer),
             moe=(moe or FakeMoe()) if enable_return_routed_experts else None,
+            image_tokens=ImageTokens.of(self.tokenizer, image_processor) if image_processor is not None else None,
         )
         self.info = ServerInfo(
             model_path=tokenizer,

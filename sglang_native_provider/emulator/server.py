@@ -25,6 +25,7 @@ from .engine import Engine
 from .openai_chat import ServerParsers, chat_completions
 from .requests import GenerateError, Job, plan_jobs
 from .server_info import SGLANG_VERSION, ServerInfo
+from .vision import with_images
 from .wire import (
     ABORT,
     GENERATE,
@@ -114,7 +115,7 @@ class _Handlers:
         stream = body.get("stream") is True
         try:
             single, jobs = plan_jobs(
-                body,
+                with_images(body, engine.image_tokens, engine.model.tokenizer),
                 encode=engine.model.encode,
                 vocab_size=engine.model.vocab_size,
                 context_length=engine.context_length,
