@@ -107,11 +107,13 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout: float) -> N
 
 
 @contextlib.contextmanager
-def litellm_proxy(config: Path, env: Mapping[str, str], *args: str) -> Iterator[tuple[str, str]]:
+def litellm_proxy(
+    config: Path, env: Mapping[str, str], *args: str, master_key: str | None = None
+) -> Iterator[tuple[str, str]]:
     """A real ``litellm --config`` proxy process on a free loopback port (more command-line ``args`` after
-    the config); yields its base URL and master key."""
+    the config); yields its base URL and master key (a new one unless given: proxies of one deployment share it)."""
     port = free_port()
-    master_key = f"sk-{secrets.token_hex(8)}"
+    master_key = master_key or f"sk-{secrets.token_hex(8)}"
     environment = {
         **os.environ,
         **env,
