@@ -27,7 +27,7 @@ from .sessions import LedgerTurn, SessionStore, open_store
 
 __all__ = ["SCHEMA", "Trajectory", "TrajectoryError", "Turn"]
 
-SCHEMA = "sglang-native-trajectory/2"
+SCHEMA = "sglang-native-trajectory/3"
 _TOKEN_FIELDS = ("prompt_ids", "completion_ids", "completion_logprobs")  # kept once, at the top level
 
 
@@ -57,6 +57,9 @@ class Turn:
     trained: bool = True
     """False when an earlier trajectory of the session holds this turn already (a branch's shared prefix):
     its tokens are then masked out, so that each sampled token is trained once."""
+    sampling: dict[str, Any] | None = None
+    """How the turn was sampled (``sampling.recorded_sampling``: temperature, logit bias, penalties...); None
+    for a turn recorded before it was kept."""
 
     @property
     def truncated(self) -> bool:
@@ -78,6 +81,7 @@ class Turn:
             template_drift=fields.get("template_drift"),
             continuation_warning=fields.get("continuation_warning"),
             turn_id=fields.get("sglang_request_id"),
+            sampling=fields.get("sampling"),
             **session,
         )
 
@@ -225,7 +229,7 @@ class Trajectory:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON form (``schema`` = ``sglang-native-trajectory/2``, see docs/sessions.md)."""
+        """The documented JSON form (``schema`` = ``sglang-native-trajectory/3``, see docs/sessions.md)."""
         ids, mask, logprobs = self._sequence()
         return {
             "schema": SCHEMA,
