@@ -251,6 +251,14 @@ class Trajectory:
             "messages": [_plain_message(message) for message in self.messages],
         }
 
+    def verify(self, model: Any, **options: Any) -> Any:
+        """Recompute each sampled token's logprob with ``model`` (a transformers causal LM or its directory) and
+        compare it with the rollout's: a ``verify_report.VerifyReport`` (options: see
+        ``verify.verify_trajectories``). Needs the ``verify`` extra."""
+        from .verify import verify_trajectories
+
+        return verify_trajectories([self], model, **options)
+
     def write_jsonl(self, target: str | Path | IO[str]) -> None:
         """Append the trajectory as one JSON line to a file (path or open text file)."""
         line = json.dumps(self.to_dict(), ensure_ascii=False) + "\n"
