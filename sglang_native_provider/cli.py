@@ -139,6 +139,7 @@ def _verify(args: argparse.Namespace) -> int:
         if not _missing_dependency(exc):
             raise
         return _without_extra("verify", "verify", exc)
+    from .mismatch import RetokenizeRule
     from .recompute import read_trajectories
 
     low, high = args.clip
@@ -152,6 +153,7 @@ def _verify(args: argparse.Namespace) -> int:
             trust_remote_code=args.trust_remote_code,
             clip=(low, high),
             chunk_size=args.chunk_size,
+            rule=RetokenizeRule(floor=args.retokenize_floor, ratio=args.retokenize_ratio),
         )
     except (OSError, ValueError) as exc:  # no such model, a line whose turns do not fit its tokens
         print(f"sglang-native verify: {exc}", file=sys.stderr)
@@ -175,6 +177,12 @@ def _add_verify(commands) -> None:
     verify.add_argument("--chunk-size", type=int, default=1024, help="tokens per forward pass (bounds memory)")
     verify.add_argument(
         "--max-abs", type=float, default=0.01, help="exit 1 when a token's |d| exceeds it or a turn looks re-tokenized"
+    )
+    verify.add_argument(
+        "--retokenize-floor", type=float, default=0.002, help="a turn's first tokens' mean |d| x T above it may flag"
+    )
+    verify.add_argument(
+        "--retokenize-ratio", type=float, default=4.0, help="...when that many times the turn's and trajectory's"
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     verify.set_defaults(handler=_verify)

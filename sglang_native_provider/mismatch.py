@@ -82,16 +82,19 @@ class Mismatch:
 class RetokenizeRule:
     """When a turn looks re-tokenized: the mean |d| of its first ``head`` tokens exceeds ``floor`` and is
     ``ratio`` times the reference, the smaller of the mean |d| of the turn's other tokens and the median of
-    the other turns' mean |d| in its trajectory (without either, no turn is flagged: nothing to compare)."""
+    the other turns' mean |d| in its trajectory (without either, no turn is flagged: nothing to compare).
+    The floor is above bf16 noise on CPU (a mean |d| of about 0.0005); the ratio keeps larger noise (GPU
+    kernels) from being flagged."""
 
     head: int = 8
-    floor: float = 0.01
+    floor: float = 0.002
     ratio: float = 4.0
 
 
-def looks_retokenized(turns: Sequence[np.ndarray], index: int, rule: RetokenizeRule = RetokenizeRule()) -> bool:
+def looks_retokenized(turns: Sequence[np.ndarray], index: int, rule: RetokenizeRule | None = None) -> bool:
     """Whether turn ``index`` of a trajectory (``turns``: each turn's ``|d|`` per sampled token) jumps at its
     first tokens against the rest of the turn or against the trajectory's other turns."""
+    rule = rule or RetokenizeRule()
     differences = np.asarray(turns[index], dtype=np.float64)
     if differences.size == 0:
         return False

@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SCHEMAS", "TurnTokens", "read_trajectories", "sampled_logprobs", "turn_tokens", "unreproduced"]
+__all__ = [
+    "SCHEMAS",
+    "TurnTokens",
+    "read_trajectories",
+    "sampled_logprobs",
+    "temperature",
+    "turn_tokens",
+    "unreproduced",
+]
 
 SCHEMAS = ("sglang-native-trajectory/1", "sglang-native-trajectory/2", "sglang-native-trajectory/3")
 """The trajectory lines this reads (version 3 records each turn's ``sampling``; older turns read as unknown)."""
@@ -86,6 +94,13 @@ def unreproduced(sampling: Mapping[str, Any] | None) -> list[str]:
     return missing
 
 
+def temperature(sampling: Mapping[str, Any] | None) -> float:
+    """The temperature that divides a turn's logits in its returned logprobs (1 for greedy sampling): logit
+    noise of size e moves them by about e / T."""
+    value = float((sampling or {}).get("temperature", 1.0))
+    return value if value >= _GREEDY else 1.0
+
+
 def _penalized(row: np.ndarray, history: Sequence[int], sampling: Mapping[str, Any]) -> np.ndarray:
     """SGLang's penalties of the turn's earlier sampled tokens (frequency, presence: subtracted; repetition:
     positive logits divided, negative ones multiplied)."""
@@ -127,9 +142,9 @@ def sampled_logprobs(
         for token, value in bias.items():
             if 0 <= int(token) < rows.shape[1]:
                 rows[:, int(token)] += float(value)
-    temperature = float(sampling.get("temperature", 1.0))
-    if temperature >= _GREEDY and temperature != 1.0:
-        rows = rows / np.float32(temperature)
+    scale = temperature(sampling)
+    if scale != 1.0:
+        rows = rows / np.float32(scale)
     top = rows.max(axis=1, keepdims=True)
     log_normalizer = np.log(np.exp(rows - top).sum(axis=1)) + top[:, 0]
     picked = rows[np.arange(rows.shape[0]), np.asarray(ids, dtype=np.int64)]

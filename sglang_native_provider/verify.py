@@ -26,7 +26,7 @@ except ModuleNotFoundError as exc:
     ) from None
 
 from .mismatch import Mismatch, RetokenizeRule, looks_retokenized
-from .recompute import TurnTokens, sampled_logprobs, turn_tokens, unreproduced
+from .recompute import TurnTokens, sampled_logprobs, temperature, turn_tokens, unreproduced
 from .verify_report import TurnReport, VerifyReport
 
 __all__ = ["DTYPES", "load_model", "trainer_logprobs", "verify_trajectories"]
@@ -123,9 +123,13 @@ def _turn_reports(
     """The reports of one trajectory's turns."""
     rollout = [np.asarray(turn.rollout, dtype=np.float64) for turn in turns]
     differences = [values - logprobs for values, logprobs in zip(train, rollout, strict=True)]
-    # the turns whose sampling could not be recomputed are no reference for the others (see mismatch.py)
+    # re-tokenization is judged on |d| x T (noise in the logits, not scaled by the turn's temperature); the
+    # turns whose sampling could not be recomputed are no reference for the others (see mismatch.py)
     missing = [unreproduced(turn.turn.get("sampling")) for turn in turns]
-    absolute = [np.abs(values) if not gaps else np.zeros(0) for values, gaps in zip(differences, missing, strict=True)]
+    absolute = [
+        np.abs(values) * temperature(turn.turn.get("sampling")) if not gaps else np.zeros(0)
+        for values, gaps, turn in zip(differences, missing, turns, strict=True)
+    ]
     return [
         TurnReport(
             trajectory=number,

@@ -94,7 +94,8 @@ class VerifyReport:
         lines = [header]
         for turn in self.turns:
             lines.append(_row(f"{turn.trajectory:>4} {turn.turn:>4}", turn.figures, _note(turn)))
-        lines.append(_row(f"{'all':>9}", self.overall, f"{self.trajectories} trajectories"))
+        count = f"{self.trajectories} trajector{'y' if self.trajectories == 1 else 'ies'}"
+        lines.append(_row(f"{'all':>9}", self.overall, count))
         return "\n".join(lines)
 
     @classmethod

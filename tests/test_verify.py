@@ -20,7 +20,13 @@ from sglang_native_provider.mismatch import (
     looks_retokenized,
     outside_clip,
 )
-from sglang_native_provider.recompute import read_trajectories, sampled_logprobs, turn_tokens, unreproduced
+from sglang_native_provider.recompute import (
+    read_trajectories,
+    sampled_logprobs,
+    temperature,
+    turn_tokens,
+    unreproduced,
+)
 from sglang_native_provider.verify_report import TurnReport, VerifyReport
 
 CLIP = (0.5, 2.0)
@@ -91,6 +97,15 @@ def test_the_returned_logprob_is_temperature_scaled():
     assert raw == pytest.approx([_log_softmax(LOGITS[0])[1], _log_softmax(LOGITS[1])[3]], abs=1e-6)
     assert abs(scaled[0] - raw[0]) > 0.1
     assert sampled_logprobs(LOGITS, [1, 3], {"temperature": 0.0}) == pytest.approx(raw, abs=1e-6)  # greedy
+
+
+def test_the_temperature_that_scales_a_turns_logprobs():
+    assert [temperature(None), temperature({}), temperature({"temperature": 0}), temperature({"temperature": 0.5})] == [
+        1.0,
+        1.0,
+        1.0,
+        0.5,
+    ]
 
 
 def test_top_p_top_k_and_min_p_leave_the_returned_logprob_unnormalized():
