@@ -31,6 +31,8 @@ from .verify_report import TurnReport, VerifyReport
 
 __all__ = ["DTYPES", "load_model", "trainer_logprobs", "verify_trajectories"]
 
+_ROWS = 128
+"""Rows of logits turned into float32 and log-softmaxed at once: memory stays ~3 x 128 x vocabulary floats."""
 DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
@@ -50,8 +52,10 @@ def _device(model) -> torch.device:
 def trainer_logprobs(model, record: Mapping[str, Any], turns: list[TurnTokens], chunk_size: int) -> list[np.ndarray]:
     """Per turn, the model's logprob of each compared token under the turn's recorded sampling."""
     ids = record["token_ids"]
-    wanted = {position - 1: (index, slot) for index, turn in enumerate(turns) for slot, position in
-              enumerate(turn.positions)}  # fmt: skip
+    wanted = {}  # the row predicting a compared token -> (its turn, its place among the turn's)
+    for index, turn in enumerate(turns):
+        for slot, position in enumerate(turn.positions):
+            wanted[position - 1] = (index, slot)
     results = [np.zeros(len(turn.positions)) for turn in turns]
     device, cache = _device(model), None
     with torch.inference_mode():
@@ -60,30 +64,31 @@ def trainer_logprobs(model, record: Mapping[str, Any], turns: list[TurnTokens], 
             rows = [row for row in range(begin, begin + len(chunk)) if row in wanted]
             keep = torch.tensor([row - begin for row in rows] or [len(chunk) - 1], device=device)
             output = model(
-                input_ids=torch.tensor([chunk], device=device), past_key_values=cache, use_cache=True,
+                input_ids=torch.tensor([chunk], device=device),
+                past_key_values=cache,
+                use_cache=True,
                 logits_to_keep=keep,
-            )  # fmt: skip
+            )
             cache = output.past_key_values
-            if rows:
-                _score(output.logits[0].float().cpu().numpy(), rows, wanted, turns, ids, results)
+            for first in range(0, len(rows), _ROWS):  # vocabulary-wide float32 rows, a few at a time
+                logits = output.logits[0, first : first + _ROWS].float().cpu().numpy()
+                _score(logits, [wanted[row] for row in rows[first : first + _ROWS]], turns, ids, results)
     return results
 
 
-def _score(logits: np.ndarray, rows: list[int], wanted, turns: list[TurnTokens], ids, results) -> None:
-    """Fill ``results`` for the chunk's rows, one turn (one sampling) at a time."""
+def _score(logits: np.ndarray, places: list[tuple[int, int]], turns: list[TurnTokens], ids, results) -> None:
+    """Fill ``results`` for these rows (``places``: each row's turn and slot), one turn (one sampling) at a time."""
     by_turn: dict[int, list[tuple[int, int]]] = {}
-    for offset, row in enumerate(rows):
-        index, slot = wanted[row]
+    for offset, (index, slot) in enumerate(places):
         by_turn.setdefault(index, []).append((offset, slot))
     for index, entries in by_turn.items():
         turn = turns[index]
         offsets, slots = [offset for offset, _ in entries], [slot for _, slot in entries]
-        positions = [turn.positions[slot] for slot in slots]
         results[index][slots] = sampled_logprobs(
             logits[offsets],
             [turn.ids[slot] for slot in slots],
             turn.turn.get("sampling"),
-            [turn.history(ids, position) for position in positions],
+            [turn.history(ids, turn.positions[slot]) for slot in slots],
         )
 
 
