@@ -3,9 +3,9 @@ benchmarks/results/verify_cost.json).
 
 Synthetic trajectories of the tiny random Qwen3 of the real-SGLang tier (2 layers, hidden 64, a 151,936-token
 vocabulary, bf16) at several lengths, half of their tokens sampled (loss mask 1, spread over 8 turns): the time
-of :func:`verify_trajectories` per 1,000 tokens of trajectory, and the process's peak RSS, per chunk size. With
-so small a model the cost is the vocabulary: each compared token's row of logits (the LM head) and its
-log-softmax; a real model adds its forward pass. Usage::
+of :func:`verify_trajectories` per 1,000 tokens of trajectory, per dtype and chunk size, and the process's peak
+RSS. With so small a model the cost is the vocabulary: each compared token's row of logits (the LM head, slow in
+bfloat16 on a CPU without bf16 matrix units) and its log-softmax; a real model adds its forward pass. Usage::
 
     python benchmarks/verify_cost.py --model ~/.cache/sglang-native-provider/real-sglang/model-qwen3-tiny-*
 """
@@ -29,9 +29,9 @@ import torch
 from sglang_native_provider.verify import load_model, verify_trajectories
 
 LENGTHS = (512, 1024, 2048, 4000)  # the tiny model's context is 4,096 tokens
-CHUNKS = (256, 1024)
+RUNS = (("float32", 256), ("float32", 1024), ("bfloat16", 512))  # (dtype, chunk size)
 TURNS = 8
-REPEATS = 3
+REPEATS = 2
 RESULTS = Path(__file__).parent / "results" / "verify_cost.json"
 
 
@@ -56,10 +56,10 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    model = load_model(args.model)
-    verify_trajectories([trajectory(256, 0)], model)  # warm-up
     rows = []
-    for chunk in CHUNKS:
+    for dtype, chunk in RUNS:
+        model = load_model(args.model, dtype=dtype)
+        verify_trajectories([trajectory(256, 0)], model)  # warm-up
         for length in LENGTHS:
             times = []
             for repeat in range(REPEATS):
@@ -70,6 +70,7 @@ def main() -> None:
             seconds = statistics.median(times)
             rows.append(
                 {
+                    "dtype": dtype,
                     "chunk_size": chunk,
                     "tokens": length,
                     "compared_tokens": sum(line["loss_mask"]),
