@@ -1,8 +1,10 @@
-"""The ``sglang-native`` command: run the SGLang emulator, build offline tokenizers, run the demo."""
+"""The ``sglang-native`` command: run the SGLang emulator, build offline tokenizers, run the demo, export and
+verify trajectories."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -137,6 +139,62 @@ def _sessions_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    try:
+        from .verify import verify_trajectories
+    except ModuleNotFoundError as exc:
+        if not _missing_dependency(exc):
+            raise
+        return _without_extra("verify", "verify", exc)
+    from .mismatch import RetokenizeRule
+    from .recompute import read_trajectories
+
+    low, high = args.clip
+    try:
+        trajectories = [record for path in args.trajectories for record in read_trajectories(path)]
+        report = verify_trajectories(
+            trajectories,
+            args.model,
+            device=args.device,
+            dtype=args.dtype,
+            trust_remote_code=args.trust_remote_code,
+            clip=(low, high),
+            chunk_size=args.chunk_size,
+            rule=RetokenizeRule(floor=args.retokenize_floor, ratio=args.retokenize_ratio),
+        )
+    except (OSError, ValueError) as exc:  # no such model, a line whose turns do not fit its tokens
+        print(f"sglang-native verify: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
+    return 0 if report.ok(args.max_abs, allow_clipped=True) else 1
+
+
+def _add_verify(commands) -> None:
+    verify = commands.add_parser(
+        "verify", help="recompute each sampled token's logprob with the model and report the mismatch"
+    )
+    verify.add_argument("trajectories", nargs="+", type=Path, help="trajectory JSONL files (one line per trajectory)")
+    verify.add_argument("--model", required=True, help="the model's directory or hub id (loaded with transformers)")
+    verify.add_argument("--device", default="cpu")
+    verify.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"])
+    verify.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
+    verify.add_argument(
+        "--clip", nargs=2, type=float, default=[0.5, 2.0], metavar=("LOW", "HIGH"), help="importance weight range"
+    )
+    verify.add_argument("--chunk-size", type=int, default=1024, help="tokens per forward pass (bounds memory)")
+    verify.add_argument(
+        "--max-abs", type=float, default=0.01, help="exit 1 when a token's |d| exceeds it or a turn looks re-tokenized"
+    )
+    verify.add_argument(
+        "--retokenize-floor", type=float, default=0.002, help="a turn's first tokens' mean |d| x T above it may flag"
+    )
+    verify.add_argument(
+        "--retokenize-ratio", type=float, default=4.0, help="...when that many times the turn's and trajectory's"
+    )
+    verify.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    verify.set_defaults(handler=_verify)
+
+
 def _add_sessions(commands) -> None:
     sessions = commands.add_parser("sessions", help="list the session ledger's sessions, export their trajectories")
     store_help = "memory, sqlite:///PATH or redis://HOST:PORT/DB (default: $SGLANG_NATIVE_SESSION_STORE)"
@@ -224,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--api-key", help="the server's API key (default: $SGLANG_API_KEY)")
     chat.set_defaults(handler=_chat)
     _add_sessions(commands)
+    _add_verify(commands)
     return parser
 
 

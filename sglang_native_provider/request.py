@@ -24,7 +24,7 @@ from .messages import normalize_messages, normalize_tools
 from .output_format import OutputFormat, ReasoningStart
 from .response import ResponseContext, build_model_response
 from .rollout_signals import RoutedExpertsAsk
-from .sampling import SamplingRequest, build_sampling_request
+from .sampling import SamplingRequest, build_sampling_request, recorded_sampling
 from .server_check import ServerChecks
 from .session import UNRECORDED, Session, SessionTurn
 from .streaming import StreamAssembler
@@ -148,11 +148,14 @@ def _prompt(
 
 
 def _request_fields(
-    config: DeploymentConfig, conversation: _Conversation, prompt: Prompt, session: SessionTurn | None, model: str
+    config: DeploymentConfig, conversation: _Conversation, prompt: Prompt, session: SessionTurn | None, asked: _Asked
 ) -> dict[str, Any]:
-    """The metadata every choice of this request carries (see continuation.py and session.py); a fallback from
-    exact continuation is logged as a warning (not for histories that never carried tokens)."""
+    """The metadata every choice of this request carries (see continuation.py and session.py; ``sampling``: how
+    it was sampled, see sampling.py); a fallback from exact continuation is logged as a warning (not for
+    histories that never carried tokens)."""
+    model = asked.model
     fields: dict[str, Any] = {"tokenizer": config.tokenizer_source(model)}
+    fields["sampling"] = recorded_sampling(asked.sampling.sampling_params)
     fields["conversation_digest"] = conversation.keys.whole
     if prompt.drift is not None:
         fields["template_drift"] = prompt.drift
@@ -261,7 +264,7 @@ class PreparedCall:
             reasoning_opened=reasoning_start.opened,
             logprobs=asked.sampling.logprobs,
             top_logprobs=asked.sampling.top_logprobs,
-            request_fields=_request_fields(config, conversation, prompt, session, model),
+            request_fields=_request_fields(config, conversation, prompt, session, asked),
             sampling_params=asked.sampling.sampling_params,
             model_vocab_size=config.vocab_size,
             routed_experts=RoutedExpertsAsk.of(

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .contract import SAMPLING_PARAM_FIELDS
+from .contract import GRAMMAR_FIELDS, SAMPLING_PARAM_FIELDS
 from .errors import bad_request
 
-__all__ = ["SamplingRequest", "build_sampling_request"]
+__all__ = ["LOGPROB_PARAMS", "SamplingRequest", "build_sampling_request", "recorded_sampling"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,31 @@ _EXTRA_ALIASES = {"min_tokens": "min_new_tokens", "stop_token_ids": "stop_token_
 # Parameters LiteLLM or the caller pass that do not change sampling (the provider reads parallel_tool_calls for a
 # forced call's structural tag, see tool_choice.py).
 _NOT_SAMPLING = frozenset({"stream", "stream_options", "max_retries", "parallel_tool_calls", "extra_body", "user"})
+
+
+LOGPROB_PARAMS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "logit_bias",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+    "min_new_tokens",
+)
+"""The ``sampling_params`` that change what SGLang samples from or the logprob it returns (a turn records them)."""
+
+
+def recorded_sampling(sampling_params: Mapping[str, Any]) -> dict[str, Any]:
+    """How a turn was sampled, as a trainer needs it to recompute its logprobs: the keys of
+    :data:`LOGPROB_PARAMS` the request set (absent keys are SGLang's defaults), and ``constrained``, the grammar
+    field (``json_schema``, ``regex``, ``ebnf``, ``structural_tag``) that masked the logits, if any."""
+    recorded = {name: sampling_params[name] for name in LOGPROB_PARAMS if sampling_params.get(name) is not None}
+    grammar = next((name for name in GRAMMAR_FIELDS if sampling_params.get(name)), None)
+    if grammar is not None:
+        recorded["constrained"] = grammar
+    return recorded
 
 
 @dataclass

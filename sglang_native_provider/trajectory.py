@@ -31,7 +31,7 @@ from .sessions import LedgerTurn, SessionStore, open_store
 
 __all__ = ["SCHEMA", "Trajectory", "TrajectoryError", "Turn"]
 
-SCHEMA = "sglang-native-trajectory/2"
+SCHEMA = "sglang-native-trajectory/3"
 _TOKEN_FIELDS = ("prompt_ids", "completion_ids", "completion_logprobs")  # kept once, at the top level
 _ARRAY_FIELDS = (ROUTED_EXPERTS,)  # kept in the .npz beside the JSON line (Trajectory.write)
 
@@ -65,6 +65,9 @@ class Turn:
     routed_experts: dict[str, Any] | None = None
     """The turn's routed experts in their compact encoding (``rollout_signals.compact``), ``{"missing": why}``
     when the turn asked and got none, None when it did not ask."""
+    sampling: dict[str, Any] | None = None
+    """How the turn was sampled (``sampling.recorded_sampling``: temperature, logit bias, penalties...); None
+    for a turn recorded before it was kept."""
 
     @property
     def truncated(self) -> bool:
@@ -87,6 +90,7 @@ class Turn:
             continuation_warning=fields.get("continuation_warning"),
             turn_id=fields.get("sglang_request_id"),
             routed_experts=fields.get(ROUTED_EXPERTS) or _missing(fields),
+            sampling=fields.get("sampling"),
             **session,
         )
 
@@ -251,7 +255,7 @@ class Trajectory:
         return fields
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON form (``schema`` = ``sglang-native-trajectory/2``, see docs/sessions.md)."""
+        """The documented JSON form (``schema`` = ``sglang-native-trajectory/3``, see docs/sessions.md)."""
         ids, mask, logprobs = self._sequence()
         return {
             "schema": SCHEMA,
@@ -273,6 +277,14 @@ class Trajectory:
             ],
             "messages": [_plain_message(message) for message in self.messages],
         }
+
+    def verify(self, model: Any, **options: Any) -> Any:
+        """Recompute each sampled token's logprob with ``model`` (a transformers causal LM or its directory) and
+        compare it with the rollout's: a ``verify_report.VerifyReport`` (options: see
+        ``verify.verify_trajectories``). Needs the ``verify`` extra."""
+        from .verify import verify_trajectories
+
+        return verify_trajectories([self], model, **options)
 
     def write_jsonl(self, target: str | Path | IO[str]) -> None:
         """Append the trajectory as one JSON line to a file (path or open text file)."""

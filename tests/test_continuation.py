@@ -304,7 +304,7 @@ async def test_trajectory_export(emulator, tmp_path):
     lines = path.read_text().splitlines()
     assert len(lines) == 2
     record = json.loads(lines[0])
-    assert record["schema"] == "sglang-native-trajectory/2"
+    assert record["schema"] == "sglang-native-trajectory/3"
     assert record["token_ids"] == trajectory.token_ids and record["loss_mask"] == trajectory.loss_mask
     assert [turn["completion_length"] for turn in record["turns"]] == [len(t.completion_ids) for t in trajectory.turns]
     assert record["turns"][1]["weight_version"] == "default"
@@ -380,7 +380,7 @@ def test_the_rl_rollout_example_writes_a_trajectory(tmp_path, monkeypatch):
     output = tmp_path / "rollouts.jsonl"
     example["main"](str(output))
     (record,) = [json.loads(line) for line in output.read_text().splitlines()]
-    assert record["schema"] == "sglang-native-trajectory/2"
+    assert record["schema"] == "sglang-native-trajectory/3"
     assert len(record["turns"]) == 2 and record["turns"][0]["tool_calls"][0]["name"] == "get_weather"
     assert sum(record["loss_mask"]) == sum(turn["completion_length"] for turn in record["turns"])
 
@@ -419,3 +419,32 @@ async def test_continued_turns_render_a_bounded_window_unless_the_full_check_is_
         assert max(rendered) <= 3  # opening user message, last assistant turn, its tool result
     else:
         assert max(rendered) == len(trajectory.messages)
+
+
+async def test_each_turn_records_how_it_was_sampled_in_the_trajectory(emulator):
+    """Temperature and logit bias change the logprob SGLang returns: the trainer must apply them too."""
+    bias = {"151645": -2.5}
+    trajectory, responses = await rollout(
+        emulator, [QWEN_TOOL_LOOP[0], "Done."], temperature=0.5, logit_bias=bias, top_p=0.9
+    )
+    sent = emulator.requests[-1]["sampling_params"]
+    assert (sent["temperature"], sent["logit_bias"]) == (0.5, bias)
+    expected = {"temperature": 0.5, "top_p": 0.9, "logit_bias": bias}
+    assert [r.choices[0].message.provider_specific_fields["sampling"] for r in responses] == [expected, expected]
+    record = json.loads(json.dumps(trajectory.to_dict()))
+    assert record["schema"] == "sglang-native-trajectory/3"
+    assert [turn["sampling"] for turn in record["turns"]] == [expected, expected]
+    assert [turn.sampling for turn in Trajectory.from_messages(trajectory.messages).turns] == [expected, expected]
+
+
+async def test_a_forced_call_records_that_its_logits_were_constrained(emulator):
+    _, (response,) = await rollout(emulator, [QWEN_TOOL_LOOP[0]], tool_choice="required")
+    assert response.choices[0].message.provider_specific_fields["sampling"] == {"constrained": "structural_tag"}
+
+
+def test_a_turn_recorded_before_sampling_was_kept_reads_as_unknown():
+    fields = {"prompt_token_ids": [1, 2], "completion_token_ids": [3], "completion_logprobs": [-0.5]}
+    trajectory = Trajectory.from_messages(
+        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "x", "provider_specific_fields": fields}]
+    )
+    assert trajectory.turns[0].sampling is None and trajectory.to_dict()["turns"][0]["sampling"] is None

@@ -7,7 +7,7 @@ import json
 import litellm
 import pytest
 
-from sglang_native_provider.sampling import build_sampling_request
+from sglang_native_provider.sampling import build_sampling_request, recorded_sampling
 
 
 def build(params, defaults=None, drop_params=False):
@@ -61,3 +61,33 @@ def test_rejections(params, fragment):
 def test_drop_params_drops_unknown_names(caplog):
     assert build({"functions": [{"name": "f"}]}, drop_params=True).sampling_params == {}
     assert "dropping unsupported parameter 'functions'" in caplog.text
+
+
+def test_a_turn_records_what_changes_its_logprobs_and_nothing_else():
+    request = build(
+        {
+            "temperature": 0.5,
+            "top_p": 0.9,
+            "logit_bias": {"151645": -5},
+            "presence_penalty": 0.25,
+            "max_tokens": 8,
+            "seed": 3,
+            "stop": ["x"],
+            "extra_body": {"top_k": 20, "min_p": 0.05, "repetition_penalty": 1.1, "min_tokens": 2},
+            "response_format": {"type": "json_object"},
+        },
+        defaults={"frequency_penalty": 0.5},
+    )
+    assert recorded_sampling(request.sampling_params) == {
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "top_k": 20,
+        "min_p": 0.05,
+        "logit_bias": {"151645": -5},
+        "frequency_penalty": 0.5,
+        "presence_penalty": 0.25,
+        "repetition_penalty": 1.1,
+        "min_new_tokens": 2,
+        "constrained": "json_schema",
+    }
+    assert recorded_sampling(build({"max_tokens": 8}).sampling_params) == {}

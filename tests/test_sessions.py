@@ -83,8 +83,11 @@ def plain(message, *, arguments=reserialized, keep_reasoning=False, content=lamb
     return entry
 
 
-async def play(emulator, session_id: str, *, store: str = "memory", stream: bool = False, **plain_options):
-    """Run SCRIPT as a metadata-dropping framework would; returns the responses' messages' metadata."""
+async def play(
+    emulator, session_id: str, *, store: str = "memory", stream: bool = False, sampling=None, **plain_options
+):
+    """Run SCRIPT as a metadata-dropping framework would (with the OpenAI ``sampling`` parameters given);
+    returns the responses' messages' metadata."""
     emulator.script(*SCRIPT)
     messages = [{"role": "user", "content": "Weather and time in Paris?"}]
     fields = []
@@ -97,6 +100,7 @@ async def play(emulator, session_id: str, *, store: str = "memory", stream: bool
             tools=TOOLS,
             metadata={"session_id": session_id},
             session_store=store,
+            **(sampling or {}),
         )
         if stream:
             chunks = [chunk async for chunk in await litellm.acompletion(stream=True, **kwargs)]
@@ -478,7 +482,7 @@ async def test_sessions_cli_lists_and_exports(emulator, qwen3_tokenizer, tmp_pat
     main(["sessions", "export", session_id, "--store", url, "--out", str(out)])
     (line,) = out.read_text().splitlines()
     record = json.loads(line)
-    assert record["schema"] == "sglang-native-trajectory/2" and record["session_id"] == session_id
+    assert record["schema"] == "sglang-native-trajectory/3" and record["session_id"] == session_id
     assert record["token_ids"] == emulator.requests[-1]["input_ids"] + sampled(qwen3_tokenizer, SCRIPT[-1])
     assert [turn["continuation"] for turn in record["turns"]] == ["new", "ledger", "ledger"]
 
@@ -525,3 +529,17 @@ async def test_through_a_proxy_each_keys_turns_are_its_own(emulator, qwen3_token
     assert fields["key-a"]["conversation_id"] != fields["key-b"]["conversation_id"]
     (turn, _) = open_store().turns(fields["key-a"]["conversation_id"])
     assert turn.user_api_key_hash == "key-a"
+
+
+async def test_the_ledger_keeps_how_each_turn_was_sampled(emulator, store_url):
+    """The sampling parameters reach the ledger's record and the session's exported trajectory; a record made
+    before they were kept still reads."""
+    session_id = new_session()
+    await play(emulator, session_id, store=store_url, sampling={"temperature": 0.7, "logit_bias": {"42": 1.5}})
+    store = open_store(store_url)
+    recorded = [turn.fields["sampling"] for turn in store.turns(session_id)]
+    assert recorded == [{"temperature": 0.7, "logit_bias": {"42": 1.5}}] * 3
+    (trajectory,) = Trajectory.from_session(session_id, store=store_url)
+    assert [turn["sampling"] for turn in trajectory.to_dict()["turns"]] == recorded
+    older = LedgerTurn.from_json(store.turns(session_id)[0].to_json().replace('"sampling":', '"former_sampling":'))
+    assert Trajectory._from_chain(session_id, 0, [(older, True)]).turns[0].sampling is None

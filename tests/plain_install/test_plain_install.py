@@ -145,9 +145,14 @@ def test_a_redis_store_without_its_extra_names_the_extra(python, tokenizer_dir, 
     assert out.startswith("BadRequestError") and "sglang-native-provider[redis]" in out
 
 
-@pytest.mark.parametrize("command", [["emulate"], ["demo"], ["build-tokenizer", "qwen3"]])
+EXTRAS = {"emulate": "emulator", "demo": "emulator", "build-tokenizer": "offline", "verify": "verify"}
+
+
+@pytest.mark.parametrize(
+    "command", [["emulate"], ["demo"], ["build-tokenizer", "qwen3"], ["verify", "rollouts.jsonl", "--model", "m"]]
+)
 def test_a_command_without_its_extra_names_the_extra(python, command):
     done = _run(python.parent / "sglang-native", *command)
     assert done.returncode == 2, (done.stdout, done.stderr)
-    extra = "emulator" if command[0] in ("emulate", "demo") else "offline"
+    extra = EXTRAS[command[0]]
     assert f"sglang-native-provider[{extra}]" in done.stderr and "Traceback" not in done.stderr
