@@ -106,9 +106,11 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout: float) -> N
 
 
 @contextlib.contextmanager
-def litellm_proxy(config: Path, env: Mapping[str, str], *args: str) -> Iterator[tuple[str, str]]:
+def litellm_proxy(
+    config: Path, env: Mapping[str, str], *args: str, startup_timeout: float = 120
+) -> Iterator[tuple[str, str]]:
     """A real ``litellm --config`` proxy process on a free loopback port (more command-line ``args`` after
-    the config); yields its base URL and master key."""
+    the config); yields its base URL and master key once it answers (within ``startup_timeout`` seconds)."""
     port = free_port()
     master_key = f"sk-{secrets.token_hex(8)}"
     environment = {
@@ -123,7 +125,7 @@ def litellm_proxy(config: Path, env: Mapping[str, str], *args: str) -> Iterator[
     process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_serving(f"{base}/health/liveliness", process, timeout=120)
+        wait_until_serving(f"{base}/health/liveliness", process, timeout=startup_timeout)
         yield base, master_key
     finally:
         process.terminate()
