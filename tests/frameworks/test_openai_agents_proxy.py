@@ -28,7 +28,6 @@ SCRIPT = [after_blank_line("I will look it up.", "get_weather", city="Paris"), "
 MODELS = {"chat": agents.OpenAIChatCompletionsModel, "responses": agents.OpenAIResponsesModel}
 # two workers each import LiteLLM and the provider: on 2 busy cores the proxy took 163 s to answer
 TWO_WORKERS_STARTUP = 400  # seconds
-WORKERS_SEEN: dict[str, list[str]] = {}  # test id -> the workers that recorded its turns (reported, not asserted)
 
 
 @agents.function_tool
@@ -63,7 +62,7 @@ def conversation_recorded(store, before: set[str]) -> str:
 
 
 @pytest.mark.parametrize("api", list(MODELS))
-async def test_agent_through_the_proxy_continues_on_the_exact_tokens(request, served, session, api):
+async def test_agent_through_the_proxy_continues_on_the_exact_tokens(served, session, api):
     emulator, base, key, url = served
     store = open_store(url)
     before = set(store.sessions())
@@ -90,5 +89,5 @@ async def test_agent_through_the_proxy_continues_on_the_exact_tokens(request, se
     assert_exact_session(seen, recorded, SCRIPT, store=store)
     turns = store.turns(recorded)
     assert [turn.continuation for turn in turns] == ["new", "ledger"]
-    WORKERS_SEEN[request.node.name] = [turn.recorded_by for turn in turns]
-    print(f"workers that recorded the turns: {WORKERS_SEEN[request.node.name]}")
+    # either worker may serve either turn (not asserted: nothing guarantees a turn to each; see pytest -s)
+    print(f"workers that recorded the turns: {[turn.recorded_by for turn in turns]}")
