@@ -23,11 +23,6 @@ def fresh_memory_store(monkeypatch):
     monkeypatch.setattr(sessions, "_default", sessions.MemoryStore())
 
 
-@pytest.fixture
-def session_id(request) -> str:
-    return f"{request.node.name}-{uuid.uuid4().hex[:8]}"
-
-
 @pytest.fixture(params=["named", "unnamed"])
 def session(request) -> str | None:
     """The session a test names, or None: the same test run naming none (no metadata session_id, no
