@@ -108,10 +108,15 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout: float) -> N
 
 @contextlib.contextmanager
 def litellm_proxy(
-    config: Path, env: Mapping[str, str], *args: str, master_key: str | None = None
+    config: Path,
+    env: Mapping[str, str],
+    *args: str,
+    master_key: str | None = None,
+    startup_timeout: float = 120,
 ) -> Iterator[tuple[str, str]]:
     """A real ``litellm --config`` proxy process on a free loopback port (more command-line ``args`` after
-    the config); yields its base URL and master key (a new one unless given: proxies of one deployment share it)."""
+    the config); yields its base URL and master key (a new one unless given: proxies of one deployment share it)
+    once it answers (within ``startup_timeout`` seconds)."""
     port = free_port()
     master_key = master_key or f"sk-{secrets.token_hex(8)}"
     environment = {
@@ -126,7 +131,7 @@ def litellm_proxy(
     process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_serving(f"{base}/health/liveliness", process, timeout=120)
+        wait_until_serving(f"{base}/health/liveliness", process, timeout=startup_timeout)
         yield base, master_key
     finally:
         process.terminate()

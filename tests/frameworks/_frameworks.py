@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import litellm
 
 from sglang_native_provider import Trajectory
+from sglang_native_provider.session import CONVERSATION_PREFIX
+from sglang_native_provider.sessions import open_store
 
 QWEN3_EOS = 151645  # <|im_end|>, which the emulator appends to every scripted text
 MODEL = "sglang_native/qwen3"
@@ -111,11 +113,42 @@ class LiteLLMSpy:
         self.calls.append(call)
         return call
 
+    def named(self) -> list[Any]:
+        """The session each call named in its metadata (None when it named none)."""
+        return [(call.kwargs.get("metadata") or {}).get("session_id") for call in self.calls]
+
+    def recorded_session(self, session: str | None, store=None) -> str:
+        """See :func:`recorded_session`."""
+        return recorded_session(session, [call.fields for call in self.calls], store)
+
     def continuations(self) -> list[Any]:
         return [call.fields.get("continuation") for call in self.calls]
 
     def warnings(self) -> list[Any]:
         return [call.fields.get("continuation_warning") for call in self.calls]
+
+
+def session_metadata(session: str | None) -> dict[str, Any]:
+    """The metadata a test passes: ``{"session_id": session}``, or nothing when it names no session."""
+    return {} if session is None else {"metadata": {"session_id": session}}
+
+
+def recorded_session(session: str | None, reported: Sequence[Mapping[str, Any]], store=None) -> str:
+    """The session every call was recorded under, from the fields each answer ``reported``: the one named
+    (``session_id``), or with ``session`` None the conversation's own: every call reports the same
+    ``conversation_id`` (and no ``session_id``), the only conversation session in the test's own ``store``."""
+    if session is not None:
+        assert [fields.get("session_id") for fields in reported] == [session] * len(reported)
+        assert [fields.get("conversation_id") for fields in reported] == [None] * len(reported)
+        return session
+    assert [fields.get("session_id") for fields in reported] == [None] * len(reported)
+    conversations = [fields.get("conversation_id") for fields in reported]
+    assert conversations and conversations[0], f"no conversation id reported: {conversations}"
+    assert conversations == [conversations[0]] * len(reported), "one conversation reported under several ids"
+    assert conversations[0].startswith(CONVERSATION_PREFIX)
+    in_store = [s for s in (store or open_store()).sessions() if s.startswith(CONVERSATION_PREFIX)]
+    assert in_store == [conversations[0]], f"the store holds the conversations {in_store}"
+    return conversations[0]
 
 
 def prompts_of(emulator) -> list[list[int]]:

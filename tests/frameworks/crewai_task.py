@@ -1,7 +1,8 @@
 """Run by test_crewai.py in CrewAI's own venv: one Crew per session against a running emulator.
 
-``python crewai_task.py SPEC.json``; SPEC names ``api_base``, the ``session_store`` URL, the ``sessions`` (one
-crew each, in order) and the ``out`` file, where the calls LiteLLM received and their metadata are written.
+``python crewai_task.py SPEC.json``; SPEC names ``api_base``, the ``sessions`` (one crew each, in order; null:
+the crew names none), the ``session_stores`` (the ledger's URL for each crew) and the ``out`` file, where the
+calls LiteLLM received and their metadata are written.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import litellm
 import sglang_native_provider
 
 MODEL = "sglang_native/qwen3"
-KEPT_FIELDS = ("continuation", "continuation_warning", "template_drift", "session_id")
+KEPT_FIELDS = ("continuation", "continuation_warning", "template_drift", "session_id", "conversation_id")
 
 
 def spy_on_completion(calls: list[dict]) -> None:
@@ -33,7 +34,7 @@ def spy_on_completion(calls: list[dict]) -> None:
         fields = response.choices[0].message.provider_specific_fields or {}
         calls.append(
             {
-                "session_id": metadata.get("session_id"),
+                "named": metadata.get("session_id"),
                 "tools": [tool["function"]["name"] for tool in kwargs.get("tools") or []],
                 "assistant_messages": [dict(m) for m in kwargs["messages"] if m.get("role") == "assistant"],
                 **{key: fields.get(key) for key in KEPT_FIELDS},
@@ -44,7 +45,7 @@ def spy_on_completion(calls: list[dict]) -> None:
     litellm.completion = spied
 
 
-def run_crew(api_base: str, store: str, session_id: str) -> str:
+def run_crew(api_base: str, store: str, session_id: str | None) -> str:
     from crewai import LLM, Agent, Crew, Task
     from crewai.tools import tool
 
@@ -59,7 +60,7 @@ def run_crew(api_base: str, store: str, session_id: str) -> str:
         api_base=api_base,
         tokenizer="offline:qwen3",
         session_store=store,
-        metadata={"session_id": session_id},
+        **({} if session_id is None else {"metadata": {"session_id": session_id}}),
     )
     agent = Agent(
         role="forecaster",
@@ -81,8 +82,8 @@ def main() -> None:
     sglang_native_provider.register("qwen3")
     report: dict = {"function_calling": litellm.utils.supports_function_calling(MODEL), "calls": [], "results": []}
     spy_on_completion(report["calls"])
-    for session_id in spec["sessions"]:
-        report["results"].append(run_crew(spec["api_base"], spec["session_store"], session_id))
+    for session_id, store in zip(spec["sessions"], spec["session_stores"], strict=True):
+        report["results"].append(run_crew(spec["api_base"], store, session_id))
     report["crewai_version"] = __import__("crewai").__version__
     with open(spec["out"], "w", encoding="utf-8") as file:
         json.dump(report, file)

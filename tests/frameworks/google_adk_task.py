@@ -1,7 +1,8 @@
 """Run by test_google_adk.py in Google ADK's own venv: one ``LlmAgent`` episode per session against a running
 emulator, through ``InMemoryRunner`` and ``google.adk.models.lite_llm.LiteLlm``.
 
-``python google_adk_task.py SPEC.json``; SPEC names ``api_base``, the ``session_store`` URL, the ``session_id``,
+``python google_adk_task.py SPEC.json``; SPEC names ``api_base``, the ``session_store`` URL, the ``session_id`` (null:
+name none),
 ``streamed`` (ADK's ``StreamingMode.SSE``) and the ``out`` file, where the calls LiteLLM received, the tool's
 invocations, the events' texts and the final answer are written.
 """
@@ -22,7 +23,7 @@ import litellm
 import sglang_native_provider
 
 MODEL = "sglang_native/qwen3"
-KEPT_FIELDS = ("continuation", "continuation_warning", "template_drift", "session_id")
+KEPT_FIELDS = ("continuation", "continuation_warning", "template_drift", "session_id", "conversation_id")
 TOOL_RUNS: list[dict] = []
 
 
@@ -75,7 +76,7 @@ def spy_on_acompletion(calls: list[dict]) -> None:
     litellm.acompletion = spied
 
 
-async def run_episode(api_base: str, store: str, session_id: str, streamed: bool) -> dict:
+async def run_episode(api_base: str, store: str, session_id: str | None, streamed: bool) -> dict:
     from google.adk.agents import LlmAgent
     from google.adk.agents.run_config import RunConfig, StreamingMode
     from google.adk.models.lite_llm import LiteLlm
@@ -88,7 +89,7 @@ async def run_episode(api_base: str, store: str, session_id: str, streamed: bool
         api_base=api_base,
         tokenizer="offline:qwen3",
         session_store=store,
-        metadata={"session_id": session_id},
+        **({} if session_id is None else {"metadata": {"session_id": session_id}}),
     )
     agent = LlmAgent(name="weather", model=model, instruction="Answer with the weather.", tools=[get_weather])
     runner = InMemoryRunner(agent=agent, app_name="weather-app")

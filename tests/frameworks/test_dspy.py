@@ -12,6 +12,7 @@ from _frameworks import (
     assert_exact_session,
     assert_rerender_differs,
     compact_tool_call,
+    session_metadata,
     tool_messages_sent,
 )
 
@@ -44,13 +45,13 @@ def script(native_reasoning: bool) -> list[str]:
     ]
 
 
-def test_react_v2_with_native_tool_calls_continues_on_the_exact_tokens(emulator, spy, session_id):
+def test_react_v2_with_native_tool_calls_continues_on_the_exact_tokens(emulator, spy, session):
     sglang_native_provider.register("qwen3")  # declares function calling and reasoning to LiteLLM ahead
     lm = dspy.LM(
         MODEL,
         api_base=emulator.url,
         tokenizer=TOKENIZER,
-        metadata={"session_id": session_id},
+        **session_metadata(session),
         cache=False,  # DSPy's cache would answer a repeated prompt without calling the model
         num_retries=0,
         # with reasoning declared, DSPy sends reasoning_effort="low", which LiteLLM refuses for a custom
@@ -65,7 +66,7 @@ def test_react_v2_with_native_tool_calls_continues_on_the_exact_tokens(emulator,
         result = agent(question="Weather in Paris?")
 
     assert result.answer == "Sunny in Paris."
-    assert [call.kwargs["metadata"]["session_id"] for call in spy.calls] == [session_id] * 2
+    assert spy.named() == [session] * 2
     assert [[tool["function"]["name"] for tool in call.kwargs["tools"]] for call in spy.calls] == [
         ["get_weather", "submit"]
     ] * 2
@@ -77,7 +78,7 @@ def test_react_v2_with_native_tool_calls_continues_on_the_exact_tokens(emulator,
             "content": "sunny in Paris",
         }
     ]
-    assert_exact_session(emulator, session_id, texts)
+    assert_exact_session(emulator, spy.recorded_session(session), texts)
     assert_rerender_differs(spy.calls[1])
     assert [call.kwargs.get("reasoning_effort") for call in spy.calls] == ["low" if lm.supports_reasoning else None] * 2
     assert spy.continuations()[1] == "ledger"

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _frameworks import TOKENIZER, after_blank_line, assert_exact_session, prompts_of
+from _frameworks import TOKENIZER, after_blank_line, assert_exact_session, prompts_of, recorded_session
 from _venvs import framework_venv, run_task
 
 from sglang_native_provider.sessions import open_store
@@ -20,7 +20,7 @@ ADK = "google-adk==2.13.0"
 SCRIPT = [after_blank_line("I will look it up.", "get_weather", city="Paris"), "It is sunny in Paris."]
 
 
-def run_agent(emulator, tmp_path: Path, session_id: str, streamed: bool) -> dict:
+def run_agent(emulator, tmp_path: Path, session_id: str | None, streamed: bool) -> dict:
     python = framework_venv("google-adk", HERE / "google-adk-constraints.txt", ADK)
     store = f"sqlite:///{tmp_path / 'ledger.db'}"
     spec = {"api_base": emulator.url, "session_store": store, "session_id": session_id, "streamed": streamed}
@@ -28,10 +28,10 @@ def run_agent(emulator, tmp_path: Path, session_id: str, streamed: bool) -> dict
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "sse"])
-def test_llm_agent_continues_on_the_exact_tokens(emulator, tmp_path, session_id, streamed):
+def test_llm_agent_continues_on_the_exact_tokens(emulator, tmp_path, session, streamed):
     emulator.script(*SCRIPT)
 
-    report = run_agent(emulator, tmp_path, session_id, streamed)
+    report = run_agent(emulator, tmp_path, session, streamed)
 
     assert report["adk_version"] == "2.13.0"
     # the tool ran once, with the arguments parsed from the sampled call, and the answer is the model's last turn
@@ -43,7 +43,7 @@ def test_llm_agent_continues_on_the_exact_tokens(emulator, tmp_path, session_id,
     assert [call["stream"] for call in calls] == [streamed] * 2
     assert [body["stream"] for body in emulator.requests] == [streamed] * 2
     # LiteLlm's extra kwargs reach litellm.acompletion as they are
-    assert [call["metadata"]["session_id"] for call in calls] == [session_id] * 2
+    assert [(call["metadata"] or {}).get("session_id") for call in calls] == [session] * 2
     assert [call["tokenizer"] for call in calls] == [TOKENIZER] * 2
     assert [call["tools"] for call in calls] == [["get_weather"]] * 2
 
@@ -67,8 +67,7 @@ def test_llm_agent_continues_on_the_exact_tokens(emulator, tmp_path, session_id,
     assert json.loads(result_sent["content"]) == {"result": "sunny in Paris"}
 
     # the ledger finds the turn ADK's message came from and continues on its exact tokens
-    assert_exact_session(emulator, session_id, SCRIPT, store=report["store"])
+    assert_exact_session(emulator, recorded_session(session, calls, report["store"]), SCRIPT, store=report["store"])
     assert [call["continuation"] for call in calls] == ["new", "ledger"]
     assert [call["continuation_warning"] for call in calls] == [None, None]
-    assert [call["session_id"] for call in calls] == [session_id] * 2
     assert calls[1]["template_drift"]["detected"] is True  # a re-render would differ from the sampled tokens

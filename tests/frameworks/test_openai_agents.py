@@ -12,6 +12,7 @@ from _frameworks import (
     assert_exact_session,
     assert_rerender_differs,
     assistant_messages_sent,
+    session_metadata,
     tool_messages_sent,
 )
 
@@ -38,7 +39,7 @@ async def run(agent, streamed: bool):
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
-async def test_litellm_model_continues_on_the_exact_tokens(emulator, spy, session_id, streamed):
+async def test_litellm_model_continues_on_the_exact_tokens(emulator, spy, session, streamed):
     emulator.script(*SCRIPT)
     agent = agents.Agent(
         name="weather",
@@ -46,18 +47,18 @@ async def test_litellm_model_continues_on_the_exact_tokens(emulator, spy, sessio
         tools=[get_weather],
         model=litellm_model.LitellmModel(MODEL, base_url=emulator.url),
         # ModelSettings.metadata becomes litellm's metadata; extra_args are passed to litellm as they are
-        model_settings=agents.ModelSettings(metadata={"session_id": session_id}, extra_args={"tokenizer": TOKENIZER}),
+        model_settings=agents.ModelSettings(**session_metadata(session), extra_args={"tokenizer": TOKENIZER}),
     )
     result = await run(agent, streamed)
 
     assert result.final_output == "It is sunny in Paris."
-    assert [call.kwargs["metadata"] for call in spy.calls] == [{"session_id": session_id}] * 2
+    assert [call.kwargs.get("metadata") for call in spy.calls] == [session_metadata(session).get("metadata")] * 2
     assert [call.kwargs["stream"] for call in spy.calls] == [streamed] * 2
     (sent_back,) = assistant_messages_sent(spy.calls[1])
     assert sent_back["content"] == "I will look it up." and "provider_specific_fields" not in sent_back
     (result_sent,) = tool_messages_sent(spy.calls[1])
     assert result_sent["tool_call_id"] == sent_back["tool_calls"][0]["id"]
-    assert_exact_session(emulator, session_id, SCRIPT)
+    assert_exact_session(emulator, spy.recorded_session(session), SCRIPT)
     assert_rerender_differs(spy.calls[1])
     assert spy.continuations()[1] == "ledger"
     assert spy.warnings() == [None, None]
