@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 import httpx
-from _support import free_port, output_tail
+from _support import free_port, output_tail, stop_process
 
 from sglang_native_provider.emulator import Emulator
 
@@ -75,9 +75,4 @@ def gateway(pool: Sequence[Emulator], policy: str, *args: str) -> Iterator[str]:
         wait_for_healthy(url, len(pool), process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop_process(process)

@@ -134,11 +134,17 @@ def litellm_proxy(
         wait_until_serving(f"{base}/health/liveliness", process, timeout=startup_timeout)
         yield base, master_key
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate ``process`` and wait for it (killed after 20 s)."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=20)
 
 
 def chat(emulator, **kwargs):

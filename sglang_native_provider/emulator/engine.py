@@ -58,6 +58,14 @@ class _Sequence:
         return FakeModel.context_id(self.job.prompt_ids, self.job.sample_index)
 
 
+def _refused(sequence: _Sequence, message: str) -> bool:
+    """A request SGLang's scheduler refuses: an error (raised), or in a stream an ``abort`` finish (True)."""
+    if not sequence.job.stream:
+        raise GenerateError(message)
+    sequence.finish_reason = {"type": "abort", "message": message, "status_code": 400, "err_type": "BadRequestError"}
+    return True
+
+
 class Engine:
     """The emulator's scheduler: runs jobs, tracks them by rid for abort, and owns the prefix cache.
 
@@ -205,15 +213,7 @@ class Engine:
             f"req.logprob_start_len={job.logprob_start_len} is higher than the number of input tokens "
             f"len(req.origin_input_ids)={prompt_len}. Please use a smaller logprob_start_len."
         )
-        if not job.stream:
-            raise GenerateError(message)
-        sequence.finish_reason = {
-            "type": "abort",
-            "message": message,
-            "status_code": 400,
-            "err_type": "BadRequestError",
-        }
-        return True
+        return _refused(sequence, message)
 
     @staticmethod
     def _routed_experts_start_refused(sequence: _Sequence) -> bool:
@@ -233,15 +233,7 @@ class Engine:
                 f"recv_req.routed_experts_start_len={start} is higher than the number of input tokens "
                 f"len(req.origin_input_ids)={prompt_len}. Please use a smaller routed_experts_start_len."
             )
-        if not job.stream:
-            raise GenerateError(message)
-        sequence.finish_reason = {
-            "type": "abort",
-            "message": message,
-            "status_code": 400,
-            "err_type": "BadRequestError",
-        }
-        return True
+        return _refused(sequence, message)
 
     def _sample(self, sequence: _Sequence, tokens: Iterator[int], stop_ids: frozenset[int]) -> int:
         """The next token (stop tokens masked out until ``min_new_tokens`` exist), appended with its logprobs."""
