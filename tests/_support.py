@@ -69,6 +69,13 @@ def without_distribution(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setattr(importlib.metadata, "distribution", distribution)
 
 
+TWO_PROXY_WORKERS = ("--num_workers", "2", "--timeout_worker_healthcheck", "60")
+"""A proxy with two worker processes. uvicorn's supervisor kills a worker that does not answer its health ping
+within 5 s (its default), and loading a tokenizer holds the GIL for about 1.3 s on an idle core (the Rust
+tokenizer's ``from_file``), so on a busy machine a worker's first request could be killed mid-answer ("Server
+disconnected without sending a response"). docs/router-and-proxy.md gives users the same setting."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

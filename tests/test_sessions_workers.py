@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import openai
 from _redis import redis_url  # noqa: F401  (fixture)
-from _support import litellm_proxy
+from _support import TWO_PROXY_WORKERS, litellm_proxy
 
 from sglang_native_provider.emulator import Emulator
 from sglang_native_provider.sessions import open_store
@@ -25,7 +25,7 @@ def test_turns_on_different_workers_continue_exactly(redis_url, qwen3_tokenizer)
     crossings = 0
     with Emulator("qwen3") as emulator:
         env = {"SGLANG_API_BASE": emulator.url, "SGLANG_NATIVE_SESSION_STORE": redis_url}
-        with litellm_proxy(EXAMPLES / "proxy_config.yaml", env, "--num_workers", "2") as (base, key):
+        with litellm_proxy(EXAMPLES / "proxy_config.yaml", env, *TWO_PROXY_WORKERS) as (base, key):
             for number in range(MAX_SESSIONS):
                 session_id = f"workers-{number}-{uuid.uuid4().hex[:6]}"
                 first = len(emulator.requests)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from _frameworks import after_blank_line, assert_exact_session
 from _redis import start_redis, stop_redis
-from _support import litellm_proxy
+from _support import TWO_PROXY_WORKERS, litellm_proxy
 
 from sglang_native_provider.emulator import Emulator
 from sglang_native_provider.session import CONVERSATION_PREFIX
@@ -43,7 +43,7 @@ def served(request, tmp_path_factory):
         store, args, timeout = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'sessions.db'}", (), 120
     else:
         redis, store = start_redis(str(tmp_path_factory.mktemp("redis")))
-        args, timeout = ("--num_workers", "2"), TWO_WORKERS_STARTUP
+        args, timeout = TWO_PROXY_WORKERS, TWO_WORKERS_STARTUP
     try:
         with Emulator("qwen3") as emulator:
             env = {"SGLANG_API_BASE": emulator.url, "SGLANG_NATIVE_SESSION_STORE": store}
