@@ -35,6 +35,7 @@ from sglang_native_provider.request import prepare
 RESULTS = Path(__file__).parent / "results" / "side_by_side.json"
 SCENARIOS = ("floor", "litellm_floor_io", "native")
 TURNS = 50
+ROLLOUTS = 5
 
 
 def foreign(messages: list[dict]) -> list[dict]:
@@ -71,7 +72,8 @@ async def side_by_side(url: str, messages: list[dict], rounds: int, client: http
 
 
 async def per_turn(foreign_turns: bool) -> dict:
-    """Each turn's preparation, timed inside the call, over a 50-turn chat without metadata or session."""
+    """Each turn's preparation, timed inside the call, over 50-turn chats without metadata or session: the
+    median over ``ROLLOUTS`` rollouts (each opening differently, so nothing is shared between them)."""
     timed: list[float] = []
 
     def timing_prepare(**kwargs):
@@ -82,21 +84,25 @@ async def per_turn(foreign_turns: bool) -> dict:
             timed.append(time.perf_counter() - start)
 
     provider.prepare = timing_prepare
+    rollouts = []
     try:
         async with Emulator("qwen3") as emulator:
-            emulator.script(*(f"Step {turn} of the plan, in a few words." for turn in range(TURNS)))
             settings = {**bench.native_settings(emulator.url), "max_tokens": 32}
-            messages: list[dict] = [bench.SHORT[0], {"role": "user", "content": "Plan a trip, step by step."}]
-            for turn in range(TURNS):
-                response = await litellm.acompletion(messages=messages, **settings)
-                answer = response.choices[0].message.content
-                messages += [
-                    {"role": "assistant", "content": f"(foreign) {answer}" if foreign_turns else answer},
-                    {"role": "user", "content": f"Go on ({turn})."},
-                ]
+            for rollout in range(ROLLOUTS):
+                emulator.script(*(f"Step {turn} of the plan, in a few words." for turn in range(TURNS)))
+                messages: list[dict] = [bench.SHORT[0], {"role": "user", "content": f"Plan trip {rollout}."}]
+                timed.clear()
+                for turn in range(TURNS):
+                    response = await litellm.acompletion(messages=messages, **settings)
+                    answer = response.choices[0].message.content
+                    messages += [
+                        {"role": "assistant", "content": f"(foreign) {answer}" if foreign_turns else answer},
+                        {"role": "user", "content": f"Go on ({turn})."},
+                    ]
+                rollouts.append([value * 1e3 for value in timed])
     finally:
         provider.prepare = prepare
-    ms = [value * 1e3 for value in timed]
+    ms = [statistics.median(values) for values in zip(*rollouts, strict=True)]
     early, late = statistics.median(ms[1:6]), statistics.median(ms[-5:])
     return {"prepare_ms": ms, "turns_2_to_6_ms": early, "turns_46_to_50_ms": late, "ratio": late / early}
 
@@ -121,6 +127,28 @@ async def run(rounds: int) -> dict:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1))
     return results
+
+
+def table(results: dict) -> list[str]:
+    """The Markdown rows docs/benchmarks.md reports (``tests/test_benchmarks_doc.py`` checks they are there)."""
+    rows = [
+        "| conversation | prompt tokens | raw request p50 | LiteLLM floor with it | this provider | own work / raw |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in results["conversations"].items():
+        p50 = row["p50_ms"]
+        rows.append(
+            f"| {name.replace('_', ' ')} | {row['prompt_tokens']} | {p50['floor']:.2f} ms |"
+            f" {p50['litellm_floor_io']:.2f} ms | {p50['native']:.2f} ms | {row['own_work_over_floor']:.2f}x |"
+        )
+    rows += ["", "| 50-turn rollout, no metadata, no session | preparation, turns 2-6 | turns 46-50 | ratio |"]
+    rows.append("|---|---|---|---|")
+    for name, row in results["per_turn"].items():
+        rows.append(
+            f"| {name.replace('_', ' ')} | {row['turns_2_to_6_ms']:.2f} ms | {row['turns_46_to_50_ms']:.2f} ms |"
+            f" {row['ratio']:.2f}x |"
+        )
+    return rows
 
 
 def main() -> None:

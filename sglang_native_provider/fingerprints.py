@@ -8,6 +8,7 @@ reasoning and calls are exactly what the provider returned (``message_digest``).
 
 from __future__ import annotations
 
+import array
 import functools
 import hashlib
 import json
@@ -15,7 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HistoryKeys", "incoming_message_digest", "json_value", "message_digest"]
+__all__ = [
+    "HistoryKeys",
+    "common_prefix_length",
+    "incoming_message_digest",
+    "json_value",
+    "message_digest",
+    "packed_ids",
+]
 
 _CACHED_TEXT_CHARS = 16_384
 
@@ -104,3 +112,30 @@ def incoming_message_digest(message: Any) -> str:
         calls.append((function.get("name"), function.get("arguments")))
     content = message.get("content")
     return message_digest(content if isinstance(content, str) else None, message.get("reasoning_content"), calls)
+
+
+def packed_ids(ids: Sequence[int]) -> bytes:
+    """Token ids as bytes (8 per id), for :func:`common_prefix_length`."""
+    return array.array("q", ids).tobytes()
+
+
+def common_prefix_length(a: Sequence[Any] | bytes, b: Sequence[Any] | bytes) -> int:
+    """How many leading items ``a`` and ``b`` share: two texts, or two sequences of token ids (compared packed
+    as bytes; already packed by :func:`packed_ids` when given as bytes). A binary search over slices, so the
+    comparing runs in C: long prompts are compared at every turn."""
+    if isinstance(a, str) and isinstance(b, str):
+        return _shared_units(a, b, min(len(a), len(b)), 1)
+    packed_a = a if isinstance(a, bytes) else packed_ids(a)
+    packed_b = b if isinstance(b, bytes) else packed_ids(b)
+    return _shared_units(packed_a, packed_b, min(len(packed_a), len(packed_b)) // 8, 8)
+
+
+def _shared_units(a: str | bytes, b: str | bytes, length: int, unit: int) -> int:
+    low, high = 0, length
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[: middle * unit] == b[: middle * unit]:
+            low = middle
+        else:
+            high = middle - 1
+    return low

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .fingerprints import HistoryKeys, json_value
+from .fingerprints import HistoryKeys, common_prefix_length, json_value, packed_ids
 from .sessions import LedgerTurn, SessionStore
 
 __all__ = ["Ledger", "Recording"]
 
+_PACKED_TURNS = 256  # recent turns kept packed for that comparison
 _PARENT_SEARCH = 16  # how many recent turns a re-rendered turn is compared with to find where it departs
 _SIGNALS = ("routed_experts",)  # choice metadata kept in LedgerTurn.signals, apart from fields
 
@@ -49,12 +52,23 @@ def _calls(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return message.get("tool_calls") or []
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    length = min(len(a), len(b))
-    for index in range(length):
-        if a[index] != b[index]:
-            return index
-    return length
+_packed_turns: OrderedDict[tuple[str, str, int, float], bytes] = OrderedDict()
+_packed_lock = threading.Lock()
+
+
+def _packed_turn(turn: LedgerTurn) -> bytes:
+    """A recorded turn's prompt and sampled ids, packed once (a re-rendered turn is compared with the recent
+    turns of its conversation at every call; stores hand out new records each time)."""
+    key = (turn.session_id, turn.turn_id, turn.sequence, turn.created)
+    with _packed_lock:
+        packed = _packed_turns.get(key)
+    if packed is None:
+        packed = packed_ids([*turn.fields["prompt_token_ids"], *turn.fields["completion_token_ids"]])
+        with _packed_lock:
+            _packed_turns[key] = packed
+            while len(_packed_turns) > _PACKED_TURNS:
+                _packed_turns.popitem(last=False)
+    return packed
 
 
 @dataclass(frozen=True)
@@ -115,9 +129,10 @@ class Ledger:
         if continued_from is None and not has_history:
             return Recording(session_id, key, "new")
         best: tuple[int, str | None] = (-1, None)
+        prompt = packed_ids(prompt_ids)
         for turn in self.store.recent(session_id, _PARENT_SEARCH):
-            tokens = [*turn.fields["prompt_token_ids"], *turn.fields["completion_token_ids"]]
-            best = max(best, (_common_prefix(prompt_ids, tokens), turn.turn_id), key=lambda pair: pair[0])
+            shared = common_prefix_length(prompt, _packed_turn(turn))
+            best = max(best, (shared, turn.turn_id), key=lambda pair: pair[0])
         position, parent = best
         return Recording(session_id, key, "rerendered", parent, position if parent is not None else None)
 

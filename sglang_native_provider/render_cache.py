@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import templating
+from .fingerprints import common_prefix_length
 from .templating import added_tokens, encode_text
 
 __all__ = ["RenderCache", "render_cache", "render_prompt", "render_text"]
@@ -191,17 +192,6 @@ def _window_start(messages: Sequence[Mapping[str, Any]], kept: int) -> tuple[int
     return (opening, start) if start > opening else None
 
 
-def _common_prefix(a: str, b: str) -> int:
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[:middle] == b[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
 def _extended(
     tokenizer: Any, messages: list[dict[str, Any]], chain: list[bytes], render: dict[str, Any]
 ) -> _KeptPrompt | None:
@@ -227,7 +217,7 @@ def _extended(
     if not (before.startswith(opening_text) and after.startswith(opening_text) and kept.text.endswith(exchange)):
         return None
     pattern, ids_of = splitter
-    shared = _common_prefix(before, after)
+    shared = common_prefix_length(before, after)
     tokens = list(pattern.finditer(after, len(opening_text), shared))
     last = tokens[-1] if tokens else None
     if last is None or last.end() <= len(opening_text):

@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench  # noqa: E402
 import gateway_cache  # noqa: E402
 import report  # noqa: E402
+import side_by_side  # noqa: E402
 
 
 def test_the_document_reports_the_committed_run():
@@ -36,4 +37,11 @@ def test_the_document_reports_the_committed_gateway_run():
     assert [row["scenario"] for row in results["scenarios"]] == [name for name, _, _ in gateway_cache.SCENARIOS]
     document = (ROOT / "docs" / "benchmarks.md").read_text()
     for line in gateway_cache.table(results):
+        assert line in document
+
+
+def test_the_document_reports_the_committed_side_by_side_run():
+    results = json.loads((ROOT / "benchmarks" / "results" / "side_by_side.json").read_text())
+    document = (ROOT / "docs" / "benchmarks.md").read_text()
+    for line in side_by_side.table(results):
         assert line in document

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import random
 from pathlib import Path
 
 import litellm
@@ -13,6 +14,7 @@ import pytest
 
 from sglang_native_provider import render_cache as cache_module
 from sglang_native_provider import templating
+from sglang_native_provider.fingerprints import common_prefix_length
 from sglang_native_provider.offline_tokenizers import load_tokenizer
 from sglang_native_provider.render_cache import RenderCache, render_cache, render_prompt
 
@@ -213,3 +215,17 @@ def test_a_template_error_is_not_kept(qwen3_tokenizer):
     for _ in range(2):
         with pytest.raises(litellm.BadRequestError, match="one message only"):
             render_prompt(qwen3_tokenizer, messages, **render)
+
+
+def test_common_prefix_length_of_texts_and_token_ids():
+    def shared(x, y):
+        length = min(len(x), len(y))
+        return next((i for i in range(length) if x[i] != y[i]), length)
+
+    rng = random.Random(7)
+    for _ in range(500):
+        a = [rng.randint(-1, 200_000) for _ in range(rng.randint(0, 40))]
+        b = a[: rng.randint(0, len(a))] + [rng.randint(-1, 200_000) for _ in range(rng.randint(0, 4))]
+        assert common_prefix_length(a, b) == shared(a, b)
+        text_a, text_b = ("".join(chr(32 + value % 500) for value in ids) for ids in (a, b))
+        assert common_prefix_length(text_a, text_b) == shared(text_a, text_b)
