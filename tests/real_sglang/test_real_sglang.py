@@ -342,7 +342,7 @@ async def test_tool_choice_required_makes_sglang_write_the_call(server, tokenize
     [  # the client-side refusals of tests/test_provider.py: raised before anything reaches the server
         ({"messages": []}, "messages must be a non-empty list"),
         ({"messages": [{"role": "wizard", "content": "x"}]}, "messages[0] has unknown role 'wizard'"),
-        ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "'image_url' is not supported"),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "content[0]: image_url must be"),
         ({"tools": [{"type": "function", "function": {}}]}, "tools[0].function.name"),
         ({"tools": [{"name": "x"}]}, "tools[0] must be"),
         ({"tokenizer": "/no/such/tokenizer"}, "Could not load tokenizer '/no/such/tokenizer'"),
